@@ -1,0 +1,127 @@
+"""Layer, ConvShape and Workload: a model as a list of GEMMs that keep their real masks.
+
+GEMM view (SCALE-Sim's): ofmap[M x N] = ifmap[M x K] . filter[K x N] with
+M = batch * output pixels, N = output channels per group, K = (C / groups) * R * S.
+A grouped conv (depthwise included) is ``groups`` independent GEMMs of that shape, run one after
+another on the array (SCALE-Sim's convention for depthwise layers).  A batched matmul (attention)
+is likewise ``groups`` = batch * heads GEMMs.
+
+The K index of the GEMM view runs in (r, s, c) order with the input channel fastest, the order
+NVIDIA ASP and im2col on NHWC data use, so N:M groups along C are contiguous in K.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LAYER_KINDS = ("conv", "depthwise", "linear", "matmul")
+
+
+@dataclass(frozen=True)
+class ConvShape:
+    batch: int
+    in_channels: int
+    out_channels: int
+    in_h: int
+    in_w: int
+    out_h: int
+    out_w: int
+    kernel_h: int
+    kernel_w: int
+    stride_h: int = 1
+    stride_w: int = 1
+    pad_h: int = 0
+    pad_w: int = 0
+    dilation_h: int = 1
+    dilation_w: int = 1
+    groups: int = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One GEMM-view layer.  ``m, n, k`` are per group; MACs = groups * m * n * k.
+
+    ``weight_mask`` is None for activation x activation products (attention), else a bool array in
+    the weight tensor's own layout: (out, in/groups, kh, kw) for convs, (out, in) for linear.
+    ``activation_density`` is the measured fraction of nonzero input activations (1.0 if unknown).
+    """
+
+    name: str
+    kind: str
+    m: int
+    n: int
+    k: int
+    groups: int = 1
+    weight_mask: np.ndarray | None = field(default=None, repr=False)
+    activation_density: float = 1.0
+    activation_density_source: str = "assumed dense"
+    conv: ConvShape | None = None
+    pattern: str = "dense"
+    target_sparsity: float = 0.0
+
+    @property
+    def macs(self) -> int:
+        return self.groups * self.m * self.n * self.k
+
+    @property
+    def weight_count(self) -> int:
+        return 0 if self.weight_mask is None else int(self.weight_mask.size)
+
+    @property
+    def weight_nonzeros(self) -> int:
+        return 0 if self.weight_mask is None else int(np.count_nonzero(self.weight_mask))
+
+    @property
+    def weight_density(self) -> float:
+        if self.weight_mask is None or self.weight_mask.size == 0:
+            return 1.0
+        return self.weight_nonzeros / self.weight_mask.size
+
+    @property
+    def weight_sparsity(self) -> float:
+        return 1.0 - self.weight_density
+
+    def gemm_weight_mask(self) -> np.ndarray:
+        """The weight mask as ``groups`` filter matrices: bool [groups, K, N], K in (r, s, c) order.
+
+        Activation x activation layers have no weights to prune: an all-true mask is returned.
+        """
+        if self.weight_mask is None:
+            return np.ones((self.groups, self.k, self.n), dtype=bool)
+        w = self.weight_mask
+        if w.ndim == 2:  # linear (out, in)
+            w = w[:, :, None, None]
+        out_ch, cin_g, kh, kw = w.shape
+        g = self.groups
+        # (out, c, r, s) -> (g, n, r, s, c) -> (g, r*s*c, n)
+        w = w.reshape(g, out_ch // g, cin_g, kh, kw).transpose(0, 3, 4, 2, 1)
+        return np.ascontiguousarray(w.reshape(g, kh * kw * cin_g, out_ch // g))
+
+
+@dataclass(frozen=True, eq=False)
+class Workload:
+    name: str
+    layers: tuple[Layer, ...]
+    source: str = ""
+    input_shape: tuple[int, ...] = ()
+    batch: int = 1
+    fingerprint: str = ""
+
+    @property
+    def macs(self) -> int:
+        return sum(layer.macs for layer in self.layers)
+
+
+def conv_gemm(shape: ConvShape) -> tuple[int, int, int]:
+    """(M, N, K) per group of a conv."""
+    m = shape.batch * shape.out_h * shape.out_w
+    n = shape.out_channels // shape.groups
+    k = (shape.in_channels // shape.groups) * shape.kernel_h * shape.kernel_w
+    return m, n, k
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """PyTorch's output size rule."""
+    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
