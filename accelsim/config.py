@@ -1,0 +1,198 @@
+"""Strict YAML: duplicate keys rejected, malformed YAML reported with its line, and a Reader that
+turns mappings into dataclasses while collecting every problem with its path and a "did you mean".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from accelsim.errors import ConfigError, did_you_mean
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (PyYAML silently keeps the last)."""
+
+
+def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark
+            )
+        seen[key] = line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def parse_yaml_text(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(source, [f"{where}{exc.problem or exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file strictly; a missing file or bad YAML is a ConfigError naming the file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(p), ["file not found"]) from None
+    except OSError as exc:
+        raise ConfigError(str(p), [f"cannot read: {exc.strerror}"]) from None
+    return parse_yaml_text(text, str(p))
+
+
+_MISSING = object()
+
+
+class Reader:
+    """Collects problems while fields are read; ``finish()`` raises them all at once."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.problems: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}" if path else message)
+
+    def mapping(self, raw: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()) -> dict:
+        """Check ``raw`` is a mapping with only ``allowed`` keys and all ``required`` ones."""
+        allowed = list(allowed)
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            self.problem(path, f"expected a mapping of {', '.join(allowed)}, got {type(raw).__name__}")
+            return {}
+        for key in raw:
+            if key not in allowed:
+                hint = did_you_mean(str(key), allowed) or f" (allowed: {', '.join(allowed)})"
+                self.problem(_join(path, str(key)), f"unknown key{hint}")
+        for key in required:
+            if key not in raw:
+                self.problem(_join(path, key), "required key is missing")
+        return dict(raw)
+
+    def get(self, raw: Mapping, key: str, path: str, parse: Callable[[Any], Any], default: Any = _MISSING):
+        """Parse ``raw[key]``; a ValueError from ``parse`` becomes a problem at ``path.key``."""
+        if key not in raw:
+            if default is _MISSING:
+                self.problem(_join(path, key), "required key is missing")
+                return None
+            return default
+        try:
+            return parse(raw[key])
+        except (ValueError, TypeError) as exc:
+            self.problem(_join(path, key), str(exc))
+            return default if default is not _MISSING else None
+
+    def finish(self) -> None:
+        if self.problems:
+            raise ConfigError(self.source, self.problems)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# --- small parsers that raise ValueError with a complete hint ---------------------------------
+
+def positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{value!r} is not a positive whole number")
+    return value
+
+
+def non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{value!r} is not a whole number >= 0")
+    return value
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{value!r} is not true or false")
+    return value
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} is not a non-empty string")
+    return value
+
+
+def choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or value not in allowed:
+            hint = did_you_mean(str(value), allowed)
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}{hint}")
+        return value
+
+    return parse
+
+
+def string_list(allowed: Iterable[str] | None = None) -> Callable[[Any], tuple[str, ...]]:
+    allowed_t = tuple(allowed) if allowed is not None else None
+
+    def parse(value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"{value!r} is not a list of names")
+        if allowed_t is not None:
+            for v in value:
+                if v not in allowed_t:
+                    raise ValueError(f"{v!r} is not one of {', '.join(allowed_t)}{did_you_mean(v, allowed_t)}")
+        return tuple(value)
+
+    return parse
+
+
+def set_dotted(raw: Any, dotted: str, value: Any, source: str) -> Any:
+    """Return a copy of ``raw`` with ``dotted`` (``pe_array.rows``, ``memories.glb.size``,
+    ``memories[1].size``) set to ``value``.  A list of named mappings is indexed by name."""
+    import copy
+
+    root = copy.deepcopy(raw)
+    parts = dotted.replace("[", ".").replace("]", "").split(".")
+    node = root
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        here = ".".join(parts[:i]) or "(top)"
+        if isinstance(node, list):
+            names = [m.get("name") for m in node if isinstance(m, Mapping)]
+            if part.isdigit() and int(part) < len(node):
+                idx = int(part)
+            elif part in names:
+                idx = names.index(part)
+            else:
+                raise ConfigError(source, [f"{dotted}: no entry {part!r} in {here}{did_you_mean(part, names)}"
+                                           f" (entries: {', '.join(map(str, names))})"])
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        elif isinstance(node, dict):
+            if part not in node and not last:
+                raise ConfigError(source, [f"{dotted}: {here} has no key {part!r}{did_you_mean(part, node)}"])
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+        else:
+            raise ConfigError(source, [f"{dotted}: {here} is a value, not a mapping"])
+    return root

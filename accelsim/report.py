@@ -1,0 +1,279 @@
+"""LayerReport and Report: what a simulation produced, with totals derived from the layers.
+
+Units live in the names.  Report.to_json / layers_csv give the files ``--out`` writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class StorageBreakdown:
+    """Bits of one operand at one level: the payload, its index metadata, and the dense size."""
+
+    dense_bits: int
+    data_bits: int
+    metadata_bits: int
+    format: str = "dense"
+    padding_values: int = 0
+
+    @property
+    def total_bits(self) -> int:
+        return self.data_bits + self.metadata_bits
+
+    @property
+    def index_overhead(self) -> float:
+        return self.metadata_bits / self.data_bits if self.data_bits else 0.0
+
+    @property
+    def footprint_ratio(self) -> float:
+        return self.total_bits / self.dense_bits if self.dense_bits else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d.update(total_bits=self.total_bits, index_overhead=self.index_overhead,
+                 footprint_ratio=self.footprint_ratio)
+        return d
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    name: str
+    kind: str
+    m: int
+    n: int
+    k: int
+    groups: int
+    row_folds: int
+    col_folds: int
+    compute_cycles: int
+    stall_cycles: int
+    total_cycles: int
+    utilization: float
+    mapping_efficiency: float
+    macs_dense: int
+    macs_issued: int
+    macs_gated: int
+    macs_skipped: int
+    load_imbalance: float
+    sram_reads: dict[str, int]
+    sram_writes: dict[str, int]
+    dram_read_bytes: int
+    dram_write_bytes: int
+    energy_by_action_pj: dict[str, float]
+    energy_by_component_pj: dict[str, float]
+    storage: dict[str, StorageBreakdown]
+    weight_density: float = 1.0
+    activation_density: float = 1.0
+    activation_density_source: str = "assumed dense"
+    pattern: str = "dense"
+    target_sparsity: float = 0.0
+    notes: tuple[str, ...] = ()
+    mapping: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folds(self) -> int:
+        return self.row_folds * self.col_folds
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(self.energy_by_action_pj.values())
+
+    @property
+    def metadata_bits(self) -> int:
+        return sum(s.metadata_bits for s in self.storage.values())
+
+    @property
+    def data_bits(self) -> int:
+        return sum(s.data_bits for s in self.storage.values())
+
+    def row(self) -> dict[str, Any]:
+        """One flat CSV row."""
+        w = self.storage.get("weights")
+        return {
+            "name": self.name, "kind": self.kind, "m": self.m, "n": self.n, "k": self.k, "groups": self.groups,
+            "row_folds": self.row_folds, "col_folds": self.col_folds, "folds": self.folds,
+            "compute_cycles": self.compute_cycles, "stall_cycles": self.stall_cycles,
+            "total_cycles": self.total_cycles, "utilization": round(self.utilization, 6),
+            "mapping_efficiency": round(self.mapping_efficiency, 6),
+            "macs_dense": self.macs_dense, "macs_issued": self.macs_issued, "macs_gated": self.macs_gated,
+            "macs_skipped": self.macs_skipped, "load_imbalance": round(self.load_imbalance, 6),
+            "inputs_sram_reads": self.sram_reads.get("inputs", 0),
+            "weights_sram_reads": self.sram_reads.get("weights", 0),
+            "outputs_sram_writes": self.sram_writes.get("outputs", 0),
+            "outputs_sram_reads": self.sram_reads.get("outputs", 0),
+            "dram_read_bytes": self.dram_read_bytes, "dram_write_bytes": self.dram_write_bytes,
+            "energy_pj": round(self.energy_pj, 3),
+            "weight_density": round(self.weight_density, 6),
+            "activation_density": round(self.activation_density, 6),
+            "pattern": self.pattern, "target_sparsity": self.target_sparsity,
+            "weights_format": w.format if w else "dense",
+            "weights_data_bits": w.data_bits if w else 0,
+            "weights_metadata_bits": w.metadata_bits if w else 0,
+            "data_bits": self.data_bits, "metadata_bits": self.metadata_bits,
+            "notes": "; ".join(self.notes),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "storage"}
+        d["storage"] = {op: s.to_dict() for op, s in self.storage.items()}
+        d.update(folds=self.folds, energy_pj=self.energy_pj, metadata_bits=self.metadata_bits,
+                 data_bits=self.data_bits, notes=list(self.notes))
+        return d
+
+
+def _sum_dicts(dicts: list[dict[str, float]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for d in dicts:
+        for key, value in d.items():
+            out[key] = out.get(key, 0) + value
+    return out
+
+
+@dataclass(frozen=True)
+class Report:
+    hardware_name: str
+    workload_name: str
+    layers: tuple[LayerReport, ...]
+    clock_mhz: float
+    pe_count: int
+    provenance: dict[str, Any] = field(default_factory=dict)
+    hardware: dict[str, Any] = field(default_factory=dict)
+
+    def total(self, attr: str) -> int | float:
+        return sum(getattr(layer, attr) for layer in self.layers)
+
+    @property
+    def total_cycles(self) -> int:
+        return int(self.total("total_cycles"))
+
+    @property
+    def compute_cycles(self) -> int:
+        return int(self.total("compute_cycles"))
+
+    @property
+    def stall_cycles(self) -> int:
+        return int(self.total("stall_cycles"))
+
+    @property
+    def macs_dense(self) -> int:
+        return int(self.total("macs_dense"))
+
+    @property
+    def macs_issued(self) -> int:
+        return int(self.total("macs_issued"))
+
+    @property
+    def energy_pj(self) -> float:
+        return float(self.total("energy_pj"))
+
+    @property
+    def utilization(self) -> float:
+        """Useful (nonzero-operand) MACs over the array's MAC slots during the whole run."""
+        slots = self.total_cycles * self.pe_count
+        useful = sum(layer.macs_issued - layer.macs_gated for layer in self.layers)
+        return useful / slots if slots else 0.0
+
+    @property
+    def latency_ms(self) -> float:
+        return self.total_cycles / (self.clock_mhz * 1e3)
+
+    def energy_by_component_pj(self) -> dict[str, float]:
+        return _sum_dicts([layer.energy_by_component_pj for layer in self.layers])
+
+    def energy_by_action_pj(self) -> dict[str, float]:
+        return _sum_dicts([layer.energy_by_action_pj for layer in self.layers])
+
+    def storage_totals(self) -> dict[str, StorageBreakdown]:
+        out: dict[str, StorageBreakdown] = {}
+        for layer in self.layers:
+            for op, s in layer.storage.items():
+                prev = out.get(op)
+                fmt = s.format if prev is None or prev.format == s.format else "mixed"
+                out[op] = StorageBreakdown(
+                    dense_bits=s.dense_bits + (prev.dense_bits if prev else 0),
+                    data_bits=s.data_bits + (prev.data_bits if prev else 0),
+                    metadata_bits=s.metadata_bits + (prev.metadata_bits if prev else 0),
+                    format=fmt, padding_values=s.padding_values + (prev.padding_values if prev else 0))
+        return out
+
+    def totals(self) -> dict[str, Any]:
+        energy = self.energy_pj
+        return {
+            "total_cycles": self.total_cycles, "compute_cycles": self.compute_cycles,
+            "stall_cycles": self.stall_cycles, "latency_ms": self.latency_ms,
+            "utilization": self.utilization, "macs_dense": self.macs_dense, "macs_issued": self.macs_issued,
+            "macs_gated": int(self.total("macs_gated")), "macs_skipped": int(self.total("macs_skipped")),
+            "dram_read_bytes": int(self.total("dram_read_bytes")),
+            "dram_write_bytes": int(self.total("dram_write_bytes")),
+            "energy_pj": energy, "pj_per_mac": energy / self.macs_dense if self.macs_dense else 0.0,
+            "edp_pj_cycles": energy * self.total_cycles,
+            "energy_by_component_pj": self.energy_by_component_pj(),
+            "energy_by_action_pj": self.energy_by_action_pj(),
+            "storage": {op: s.to_dict() for op, s in self.storage_totals().items()},
+            "metadata_bits": int(self.total("metadata_bits")), "data_bits": int(self.total("data_bits")),
+        }
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "hardware_name": self.hardware_name,
+            "workload_name": self.workload_name,
+            "provenance": self.provenance,
+            "hardware": self.hardware,
+            "totals": self.totals(),
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+    def layers_csv(self) -> str:
+        buf = io.StringIO()
+        rows = [layer.row() for layer in self.layers]
+        if rows:
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return buf.getvalue()
+
+
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it over: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = "wb" if isinstance(text, bytes) else "w"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_report(report: Report, out_dir: str | Path) -> list[Path]:
+    out = Path(out_dir)
+    paths = [out / "report.json", out / "layers.csv"]
+    write_atomic(paths[0], json.dumps(report.to_json_dict(), indent=2, default=_json_default) + "\n")
+    write_atomic(paths[1], report.layers_csv())
+    return paths
+
+
+def _json_default(obj: Any) -> Any:
+    if dataclasses.is_dataclass(obj):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, tuple | set | frozenset):
+        return list(obj)
+    if hasattr(obj, "item"):
+        return obj.item()
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")

@@ -1,0 +1,83 @@
+"""Parse quantities written with their units: "256 KiB", "1 GHz", "16 GB/s", "32 B/cycle", "100 ns".
+
+Each parser returns a number in the unit its name says, or raises ValueError whose message is a
+complete hint ("'64KB' is not a size; write e.g. '64 KiB'").
+"""
+
+from __future__ import annotations
+
+import re
+
+_NUM = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
+_SIZE_UNITS = {
+    "B": 1, "bytes": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "kB": 1000, "MB": 1000**2, "GB": 1000**3,
+}
+_FREQ_UNITS = {"hz": 1e-6, "khz": 1e-3, "mhz": 1.0, "ghz": 1e3}
+_TIME_UNITS_NS = {"ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6}
+
+
+def _split(text: object) -> tuple[float, str] | None:
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, int | float):
+        return float(text), ""
+    m = re.fullmatch(_NUM + r"\s*([A-Za-z/]*)", str(text).strip())
+    if not m:
+        return None
+    return float(m.group(1)), m.group(2)
+
+
+def parse_size_bytes(text: object) -> int:
+    """'256 KiB' -> 262144.  Binary (KiB, MiB, GiB) and decimal (kB, MB, GB) units; 'KB' is refused
+    as ambiguous.  A bare number is refused too: a size always says its unit."""
+    parts = _split(text)
+    if parts is not None and parts[1] in _SIZE_UNITS:
+        value, unit = parts
+        n_bytes = value * _SIZE_UNITS[unit]
+        if value >= 0 and float(n_bytes).is_integer():
+            return int(n_bytes)
+    raise ValueError(f"{text!r} is not a size; write e.g. '64 KiB', '2 MiB' or '512 B'")
+
+
+def parse_frequency_mhz(text: object) -> float:
+    parts = _split(text)
+    if parts is not None and parts[1] and parts[1].lower() in _FREQ_UNITS:
+        return parts[0] * _FREQ_UNITS[parts[1].lower()]
+    raise ValueError(f"{text!r} is not a frequency; write e.g. '1 GHz' or '800 MHz'")
+
+
+def parse_bandwidth_bytes_per_cycle(text: object, clock_mhz: float) -> float:
+    """'32 B/cycle' as is; 'N GB/s' (decimal) converted with the clock: bytes/s / Hz."""
+    parts = _split(text)
+    if parts is not None and parts[1]:
+        value, unit = parts
+        low = unit.lower()
+        if low in ("b/cycle", "bytes/cycle", "byte/cycle"):
+            return value
+        rates = {"b/s": 1.0, "kb/s": 1e3, "mb/s": 1e6, "gb/s": 1e9, "tb/s": 1e12,
+                 "kib/s": 1024.0, "mib/s": 1024.0**2, "gib/s": 1024.0**3}
+        if low in rates:
+            return value * rates[low] / (clock_mhz * 1e6)
+    raise ValueError(f"{text!r} is not a bandwidth; write e.g. '16 GB/s' or '32 B/cycle'")
+
+
+def parse_latency_cycles(text: object, clock_mhz: float) -> int:
+    """'100 cycles' as is; '50 ns' converted with the clock and rounded up."""
+    parts = _split(text)
+    if parts is not None and parts[1]:
+        value, unit = parts
+        low = unit.lower()
+        if low in ("cycle", "cycles"):
+            if value.is_integer():
+                return int(value)
+        elif low in _TIME_UNITS_NS:
+            ns = value * _TIME_UNITS_NS[low]
+            return int(-(-ns * clock_mhz // 1000))
+    raise ValueError(f"{text!r} is not a latency; write e.g. '100 cycles' or '50 ns'")
+
+
+def format_size(n_bytes: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n_bytes >= scale and n_bytes % scale == 0:
+            return f"{n_bytes // scale} {unit}"
+    return f"{n_bytes} B"
