@@ -1,0 +1,113 @@
+import textwrap
+
+import pytest
+
+from accelsim.config import parse_yaml_text, read_yaml, set_dotted
+from accelsim.errors import ConfigError
+from accelsim.hardware import hardware_from_dict, load_hardware, resolve_hardware_path, shipped_hardware_names
+
+
+def _hw(text: str):
+    return hardware_from_dict(parse_yaml_text(textwrap.dedent(text), "hw.yaml"), "hw.yaml")
+
+
+GOOD = """
+version: 1
+name: t
+clock: 1 GHz
+pe_array: {rows: 4, cols: 8, dataflow: os}
+memories:
+  - {name: glb, size: 64 KiB}
+dram: {bandwidth: 8 B/cycle, latency: 10 cycles}
+"""
+
+
+def test_minimal_config_loads():
+    hw = _hw(GOOD)
+    assert (hw.pe_array.rows, hw.pe_array.cols, hw.pe_array.dataflow) == (4, 8, "os")
+    assert hw.memory("glb").size_bytes == 65536
+    assert hw.dram.bandwidth_bytes_per_cycle == 8 and hw.dram.latency_cycles == 10
+
+
+def test_duplicate_key_rejected_with_line():
+    with pytest.raises(ConfigError, match=r"line 3.*duplicate key 'name' \(first on line 2\)"):
+        parse_yaml_text("version: 1\nname: a\nname: b\n", "x.yaml")
+
+
+def test_malformed_yaml_names_the_line():
+    with pytest.raises(ConfigError, match=r"x.yaml: line 2"):
+        parse_yaml_text("a: 1\n  b: [\n", "x.yaml")
+
+
+def test_every_problem_listed_at_once_with_did_you_mean():
+    text = GOOD.replace("cols: 8", "colls: 8").replace("size: 64 KiB", "size: 64KB").replace("os}", "xs}")
+    with pytest.raises(ConfigError) as err:
+        _hw(text)
+    msg = str(err.value)
+    assert "3 problems" in msg or "4 problems" in msg
+    assert "pe_array.colls: unknown key (did you mean 'cols'?)" in msg
+    assert "memories[0].size: '64KB' is not a size; write e.g. '64 KiB'" in msg
+    assert "pe_array.dataflow: 'xs' is not one of os, ws, is" in msg
+
+
+@pytest.mark.parametrize("change,needle", [
+    ("rows: 4", "rows: 0"), ("rows: 4", "rows: -3"), ("64 KiB", "0 B"),
+])
+def test_zero_and_negative_sizes_rejected(change, needle):
+    with pytest.raises(ConfigError, match="positive|larger than 0"):
+        _hw(GOOD.replace(change, needle))
+
+
+def test_wrong_unit_rejected():
+    with pytest.raises(ConfigError, match="clock: '1000' is not a frequency"):
+        _hw(GOOD.replace("1 GHz", "'1000'"))
+
+
+def test_skip_with_dense_format_is_a_config_error():
+    text = GOOD + "sparsity:\n  weights: {format: dense, skip: skip}\n"
+    with pytest.raises(ConfigError, match="sparsity.weights.skip.*format 'dense' stores none"):
+        _hw(text)
+
+
+def test_operand_without_buffer_rejected():
+    with pytest.raises(ConfigError, match="no on-chip buffer holds weights"):
+        _hw(GOOD.replace("{name: glb, size: 64 KiB}", "{name: glb, size: 64 KiB, holds: [inputs, outputs]}"))
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="file not found"):
+        read_yaml("/nonexistent/hw.yaml")
+
+
+def test_every_shipped_config_loads():
+    names = shipped_hardware_names()
+    assert {"dense_os", "dense_ws", "dense_is", "tpu_like"} <= set(names)
+    for name in names:
+        hw = load_hardware(name)
+        assert hw.name == name
+
+
+def test_missing_path_falls_back_to_shipped_file_and_says_so():
+    path, note = resolve_hardware_path("configs/dense_ws.yaml")
+    assert path.name == "dense_ws.yaml" and path.is_file()
+    assert "not found; using shipped dense_ws.yaml" in note
+    assert resolve_hardware_path("dense_ws")[1] is None
+
+
+def test_unknown_hardware_name_lists_close_ones():
+    with pytest.raises(Exception, match="did you mean 'dense_ws'"):
+        resolve_hardware_path("dense_wss")
+
+
+def test_overrides_by_dotted_path_revalidate():
+    hw = load_hardware("dense_ws", {"pe_array.rows": 8, "memories.ifmap_sram.size": "128 KiB"})
+    assert hw.pe_array.rows == 8 and hw.memory("ifmap_sram").size_bytes == 131072
+    with pytest.raises(ConfigError, match="did you mean 'rows'"):
+        load_hardware("dense_ws", {"pe_array.rowz": 8})
+    with pytest.raises(ConfigError, match="no entry 'glbb'"):
+        load_hardware("dense_ws", {"memories.glbb.size": "1 MiB"})
+
+
+def test_set_dotted_does_not_mutate():
+    raw = {"a": {"b": 1}}
+    assert set_dotted(raw, "a.b", 2, "s") == {"a": {"b": 2}} and raw == {"a": {"b": 1}}
