@@ -1,0 +1,120 @@
+"""The command line as a user meets it: exit status 2 and one clear message for every bad input."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def _invoke(args):
+    return subprocess.run([sys.executable, "-m", "accelsim", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture
+def hw_file(tmp_path):
+    def write(text):
+        p = tmp_path / "hw.yaml"
+        p.write_text(textwrap.dedent(text))
+        return str(p)
+
+    return write
+
+
+GOOD = """\
+version: 1
+name: t
+pe_array: {rows: 4, cols: 4, dataflow: ws}
+memories:
+  - {name: glb, size: 64 KiB}
+"""
+
+
+def _topology(tmp_path):
+    p = tmp_path / "topo.csv"
+    p.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+                 "Strides,\nConv1, 8, 8, 3, 3, 4, 8, 1,\n")
+    return str(p)
+
+
+def _expect_user_error(proc, *needles):
+    assert proc.returncode == 2, proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in proc.stderr, proc.stderr
+
+
+def test_malformed_yaml_names_the_line(hw_file, tmp_path):
+    path = hw_file("version: 1\nname: t\npe_array: {rows: 4, cols: [\n")
+    _expect_user_error(_invoke(["run", "--hw", path, "--model", _topology(tmp_path)]), "hw.yaml: line")
+
+
+def test_unknown_and_duplicate_keys(hw_file, tmp_path):
+    path = hw_file(GOOD.replace("cols: 4", "colls: 4"))
+    _expect_user_error(_invoke(["run", "--hw", path, "--model", _topology(tmp_path)]),
+                       "pe_array.colls: unknown key (did you mean 'cols'?)")
+    path = hw_file(GOOD + "name: again\n")
+    _expect_user_error(_invoke(["check", path]), "duplicate key 'name'")
+
+
+def test_wrong_units_and_bad_sizes_all_listed(hw_file):
+    path = hw_file(GOOD.replace("64 KiB", "64KB").replace("rows: 4", "rows: -4"))
+    _expect_user_error(_invoke(["check", path]), "2 problems", "memories[0].size: '64KB' is not a size",
+                       "pe_array.rows: -4 is not a positive whole number")
+
+
+def test_missing_files(tmp_path):
+    _expect_user_error(_invoke(["run", "--hw", "dense_ws", "--model", str(tmp_path / "nope.csv")]),
+                       "nope.csv: file not found")
+    _expect_user_error(_invoke(["run", "--hw", str(tmp_path / "nope.cfg"), "--model", "x.csv"]),
+                       "nope.cfg: file not found")
+    _expect_user_error(_invoke(["run", "--hw", "no_such_hw", "--model", "lenet5"]),
+                       "unknown hardware config 'no_such_hw'")
+
+
+def test_unknown_model_lists_close_names():
+    _expect_user_error(_invoke(["trace", "--model", "resnet05"]), "did you mean", "resnet50")
+
+
+def test_checkpoint_that_does_not_fit(tmp_path):
+    import torch
+
+    ckpt = tmp_path / "bad.pt"
+    torch.save({"conv1.weight": torch.zeros(3, 3)}, ckpt)
+    _expect_user_error(_invoke(["trace", "--model", "lenet5", "--checkpoint", str(ckpt)]), "bad.pt")
+
+
+def test_debug_shows_traceback(tmp_path):
+    proc = _invoke(["run", "--hw", "no_such_hw", "--model", "lenet5", "--debug"])
+    assert proc.returncode == 2 and "Traceback" in proc.stderr
+
+
+def test_fallback_to_shipped_config_is_announced(tmp_path):
+    proc = _invoke(["run", "--hw", "configs/dense_ws.yaml", "--model", _topology(tmp_path)])
+    assert proc.returncode == 0, proc.stderr
+    assert "using shipped dense_ws.yaml" in proc.stderr
+    assert "total" in proc.stdout
+
+
+def test_run_writes_report_and_csv(tmp_path):
+    out = tmp_path / "out"
+    proc = _invoke(["run", "--hw", "dense_os", "--model", _topology(tmp_path), "--out", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "report.json").is_file() and (out / "layers.csv").is_file()
+    assert "total_cycles" in (out / "layers.csv").read_text().splitlines()[0]
+
+
+def test_topology_runs_without_importing_torch(tmp_path):
+    """torch is imported only where a model is traced: a SCALE-Sim topology run never loads it."""
+    code = textwrap.dedent(f"""
+        import sys
+        from accelsim.cli import main
+        try:
+            main(["run", "--hw", "dense_ws", "--model", {_topology(tmp_path)!r}])
+        except SystemExit as e:
+            assert e.code in (0, None), e.code
+        assert "torch" not in sys.modules, "torch was imported"
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
