@@ -35,6 +35,7 @@ def dense_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel) -> Comp
     acc = timing.sram_accesses(plan, layer.m, layer.n, layer.k)
     g = layer.groups
     fold = timing.fold_cycles(plan)
+    first = timing.group_cycles(plan) - (plan.folds - 1) * fold  # fill and drain ride on the first fold
     return ComputeTrace(
         plan=plan,
         compute_cycles=timing.layer_cycles(plan, g),
@@ -46,5 +47,5 @@ def dense_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel) -> Comp
         sram_reads={"inputs": g * acc.inputs_reads, "weights": g * acc.weights_reads,
                     "outputs": g * acc.outputs_reads},
         sram_writes={"outputs": g * acc.outputs_writes},
-        tile_cycles=(fold,) * plan.folds,
+        tile_cycles=(first,) + (fold,) * (plan.folds - 1),
     )

@@ -85,18 +85,39 @@ class ScaleSimTiming(TimingModel):
 
 
 def accelsim_total_cycles(dataflow: str, rows: int, cols: int, sr: int, sc: int, t: int) -> int:
-    """Cycles of one GEMM group on the rtl_ref arrays (see rtl_ref/README.md for the design).
+    """Cycles of one GEMM group on the rtl_ref arrays, counted (rtl_ref/README.md has the design).
 
-    Provisional: SCALE-Sim's fold structure counted rather than indexed.
+        P = max(T, R)                 fold slot: folds are pipelined back to back
+        c_last = Sc - (col_folds - 1) * C
+        W = c_last, or max(c_last, C - row_folds * P) when col_folds > 1   (the skew tail)
+        os:     F * P + 2R + W
+        ws, is: (F - 1) * P + T + 2R + W
+
+    Where it differs from SCALE-Sim: the next fold's weights load while the current fold streams
+    (shadow weight registers; os: double-buffered accumulators drain while the next fold computes),
+    so every fold after the first costs max(T, R) instead of a whole fill and drain; a count, not a
+    last-cycle index; the tail is the columns actually used, not the padded array.
     """
-    plan = FoldPlan(dataflow, rows, cols, sr, sc, t)
-    return plan.folds * _scalesim_fold_cycles(plan)
+    if min(rows, cols, sr, sc, t) < 1:
+        raise ValueError(f"all of rows, cols, sr, sc, t must be >= 1, got {(rows, cols, sr, sc, t)}")
+    row_folds, col_folds = -(-sr // rows), -(-sc // cols)
+    folds = row_folds * col_folds
+    period = max(t, rows)
+    tail = sc - (col_folds - 1) * cols
+    if col_folds > 1:
+        tail = max(tail, cols - row_folds * period)
+    if dataflow == "os":
+        return folds * period + 2 * rows + tail
+    if dataflow in ("ws", "is"):
+        return (folds - 1) * period + t + 2 * rows + tail
+    raise ValueError(f"unknown dataflow {dataflow!r}; known: os, ws, is")
 
 
 @dataclass(frozen=True)
 class AccelsimTiming(TimingModel):
     def fold_cycles(self, plan: FoldPlan) -> int:
-        return _scalesim_fold_cycles(plan)
+        """The steady-state cost of one more fold: its slot in the pipeline."""
+        return max(plan.t, plan.rows)
 
     def group_cycles(self, plan: FoldPlan) -> int:
         return accelsim_total_cycles(plan.dataflow, plan.rows, plan.cols, plan.sr, plan.sc, plan.t)
