@@ -1,0 +1,270 @@
+"""Workload recipes: strict loading, the name grammar, building, and the on-disk cache."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from accelsim import recipes
+from accelsim.errors import ConfigError, UnknownNameError
+from accelsim.recipes import (
+    WORKLOADS_DIR,
+    Recipe,
+    load_workload,
+    recipe_from_name,
+    recipe_hash,
+    resolve_recipe,
+    shipped_recipe_names,
+)
+
+README_NAMES = ("resnet50_70pct", "resnet50_70pct_window", "resnet50_70pct_channel", "resnet50_2of4",
+                "resnet50_70pct_block4x4", "lenet5_93pct")
+
+
+def write(tmp_path: Path, text: str, name: str = "r.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return p
+
+
+# ---------------------------------------------------------------- shipped recipes
+
+
+def test_the_readme_names_are_shipped():
+    assert set(README_NAMES) <= set(shipped_recipe_names())
+
+
+@pytest.mark.parametrize("name", shipped_recipe_names())
+def test_every_shipped_recipe_loads_strictly_and_checks(name):
+    from accelsim.checking import check_file
+
+    path = WORKLOADS_DIR / f"{name}.yaml"
+    recipe = resolve_recipe(path)
+    assert recipe.name == name and recipe.description
+    assert check_file(str(path)) == "workload recipe"
+    assert resolve_recipe(name) == recipe  # the name finds the same file
+    grammar = recipe_from_name(name)
+    if grammar is not None:  # a file named like the grammar says exactly what the grammar says
+        assert grammar == recipe
+
+
+# ---------------------------------------------------------------- strict loading
+
+
+def test_unknown_key_gets_did_you_mean_and_all_problems_are_listed(tmp_path):
+    p = write(tmp_path, """\
+        version: 1
+        model: resnet50
+        sparsty: 0.7
+        scope: globl
+        seed: -1
+        rule_fc: dens
+        """)
+    with pytest.raises(ConfigError) as exc:
+        resolve_recipe(p)
+    msg = str(exc.value)
+    assert str(p) in msg and "4 problems" in msg
+    assert "sparsty: unknown key (did you mean 'sparsity'?)" in msg
+    assert "scope: 'globl' is not one of layer, global (did you mean 'global'?)" in msg
+    assert "seed:" in msg and "rule_fc:" in msg and "did you mean 'dense'" in msg
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("model: resnet50\nsparsity: 70\n", "write 0.7 for 70 %"),
+    ("model: resnt50\nsparsity: 0.7\n", "did you mean 'resnet50'"),
+    ("model: resnet50\npattern: windw\nsparsity: 0.7\n", "did you mean 'window'"),
+    ("model: resnet50\npattern: nm5:4\n", "N=5 kept must be between 1 and M=4"),
+    ("model: resnet50\npattern: nm2:4\nsparsity: 0.7\n", "contradicts pattern nm2:4"),
+    ("model: resnet50\npattern: window\n", "needs a target sparsity"),
+    ("model: resnet50\nsparsity: 0.7\nmethod: magnitud\n", "did you mean 'magnitude'"),
+    ("model: resnet50\nactivations: nowhere.pt\n", "not found"),
+    ("model: resnet50\ninput_shape: [3, 0]\n", "positive sizes"),
+    ("model: resnet50\nversion: 1\n", "version"),  # duplicate key
+])
+def test_bad_recipes(tmp_path, body, expected):
+    p = write(tmp_path, "version: 1\n" + body)
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        resolve_recipe(p)
+
+
+def test_version_and_model_are_required(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        resolve_recipe(write(tmp_path, "pattern: window\nsparsity: 0.7\n"))
+    assert "version: required key is missing" in str(exc.value)
+    assert "model: required key is missing" in str(exc.value)
+
+
+def test_percent_strings_and_relative_paths(tmp_path):
+    import torch
+
+    torch.save(torch.zeros(2, 1, 32, 32), tmp_path / "x.pt")
+    r = resolve_recipe(write(tmp_path, "version: 1\nmodel: lenet5\nsparsity: 90 %\nactivations: x.pt\n"))
+    assert r.sparsity == pytest.approx(0.9) and r.batch is None
+    assert r.activations == str((tmp_path / "x.pt").resolve())
+
+
+# ---------------------------------------------------------------- the name grammar
+
+
+def test_name_grammar():
+    assert resolve_recipe("resnet50") == Recipe(name="resnet50", model="resnet50")
+    r = recipe_from_name("resnet50_70pct")
+    assert (r.model, r.pattern, r.sparsity, r.method, r.scope, r.first_conv, r.rule_fc, r.seed, r.batch) == (
+        "resnet50", "unstructured", 0.7, "magnitude", "layer", "dense", "pattern", 0, 1)
+    assert recipe_from_name("resnet50_70pct_window").pattern == "window"
+    assert recipe_from_name("resnet50_70pct_block4x4").pattern == "block4x4"
+    r = recipe_from_name("resnet50_2of4")
+    assert (r.pattern, r.sparsity) == ("nm2:4", 0.5)
+    assert recipe_from_name("lenet5_93pct").sparsity == pytest.approx(0.93)
+    r = recipe_from_name("mobilenet_v2_50pct_input_channel")
+    assert (r.model, r.pattern) == ("mobilenet_v2", "input_channel")
+    assert recipe_from_name("lenet5_digits_80pct").model == "lenet5_digits"  # longest zoo name wins
+    assert recipe_from_name("vgg16_87.5pct").sparsity == pytest.approx(0.875)
+    assert recipe_from_name("resnet18_60pct_nm:4").pattern == "nm:4"
+    assert resolve_recipe("mypkg.models:build").model == "mypkg.models:build"
+
+
+def test_name_grammar_errors():
+    with pytest.raises(UnknownNameError) as exc:
+        resolve_recipe("resnet51_70pct")
+    assert "resnet50_70pct" in str(exc.value) and "lenet5" in str(exc.value)  # close + known names
+    with pytest.raises(UnknownNameError, match="did you mean 'window'"):
+        resolve_recipe("resnet50_70pct_windw")
+    with pytest.raises(ConfigError, match="resnet50_70pct_window"):
+        resolve_recipe("resnet50_window")
+    with pytest.raises(ConfigError, match="resnet50_2of4"):
+        resolve_recipe("resnet50_70pct_2of4")
+    with pytest.raises(ConfigError, match="sparsity"):
+        resolve_recipe("resnet50_100pct")
+    with pytest.raises(ConfigError, match="file not found"):
+        resolve_recipe("no/such/recipe.yaml")
+
+
+def test_a_path_loads_that_file(tmp_path):
+    p = write(tmp_path, "version: 1\nmodel: lenet5\npattern: kernel\nsparsity: 0.5\nseed: 3\n", "mine.yaml")
+    r = resolve_recipe(str(p))
+    assert (r.name, r.pattern, r.sparsity, r.seed, r.source) == ("mine", "kernel", 0.5, 3, str(p))
+
+
+def test_recipe_hash_is_canonical():
+    a = recipe_from_name("lenet5_93pct")
+    assert recipe_hash(a) == recipe_hash(resolve_recipe("lenet5_93pct"))  # file == grammar
+    assert recipe_hash(a) != recipe_hash(replace(a, seed=1))
+    assert recipe_hash(a) != recipe_hash(replace(a, batch=4))
+    assert recipe_hash(a) == recipe_hash(replace(a, description="words do not matter"))
+
+
+def test_checkpoint_content_is_part_of_the_hash(tmp_path):
+    ck = tmp_path / "w.pt"
+    ck.write_bytes(b"one")
+    a = replace(recipe_from_name("lenet5_93pct"), checkpoint=str(ck))
+    h1 = recipe_hash(a)
+    ck.write_bytes(b"two")
+    assert recipe_hash(a) != h1
+
+
+# ---------------------------------------------------------------- building and the cache
+
+
+def test_build_labels_layers_and_keeps_the_real_masks():
+    recipe = recipe_from_name("lenet5_93pct")
+    workload, result = recipes.build_workload(recipe)
+    by = {layer.name: layer for layer in workload.layers}
+    assert by["conv1"].pattern == "dense" and by["conv1"].weight_sparsity == 0.0
+    for name in ("conv2", "fc1", "fc2", "fc3"):
+        assert by[name].pattern == "unstructured" and by[name].target_sparsity == pytest.approx(0.93)
+        np.testing.assert_array_equal(by[name].weight_mask, result.masks[name])
+    assert workload.name == "lenet5_93pct" and "magnitude" in workload.source
+
+
+def test_data_driven_method_global_scope_recipe():
+    workload, result = recipes.build_workload(resolve_recipe("mlp_digits_snip_90pct_global"))
+    assert result.method == "snip" and result.achieved == pytest.approx(0.9, abs=0.01)
+    assert all(layer.weight_sparsity <= 0.98 + 1e-9 for layer in workload.layers)
+    assert len({round(layer.weight_sparsity, 2) for layer in workload.layers}) > 1
+
+
+def test_cache_round_trips_exactly_and_serves_the_second_load(tmp_path, monkeypatch):
+    first = load_workload("lenet5_93pct", cache_dir=tmp_path)
+    files = sorted(p.suffix for p in tmp_path.iterdir())
+    assert files == [".json", ".npz"]
+    meta = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert meta["extra"]["recipe"]["sparsity"] == 0.93 and meta["extra"]["prune"][1]["name"] == "conv2"
+
+    def no_build(recipe):
+        raise AssertionError("rebuilt instead of reading the cache")
+
+    monkeypatch.setattr(recipes, "build_workload", no_build)
+    second = load_workload("lenet5_93pct", cache_dir=tmp_path)
+    assert (second.name, second.source, second.input_shape, second.batch, second.fingerprint) == (
+        first.name, first.source, first.input_shape, first.batch, first.fingerprint)
+    assert len(second.layers) == len(first.layers)
+    for a, b in zip(first.layers, second.layers, strict=True):
+        for f in ("name", "kind", "m", "n", "k", "groups", "activation_density", "activation_density_source",
+                  "conv", "pattern", "target_sparsity"):
+            assert getattr(a, f) == getattr(b, f), f
+        np.testing.assert_array_equal(a.weight_mask, b.weight_mask)
+        assert b.weight_mask.dtype == bool and not b.weight_mask.flags.writeable
+
+
+def test_cache_misses_rebuild(tmp_path):
+    first = load_workload("lenet5_93pct", cache_dir=tmp_path, batch=2)
+    assert first.batch == 2
+    next(tmp_path.glob("*.npz")).write_bytes(b"garbage")  # a broken pair is a miss, then rewritten
+    again = load_workload("lenet5_93pct", cache_dir=tmp_path, batch=2)
+    assert again.fingerprint == first.fingerprint
+    other = tmp_path / "off"
+    load_workload("lenet5_93pct", cache_dir=other, use_cache=False)
+    assert not other.exists()
+
+
+def test_cached_load_does_not_import_torch(tmp_path):
+    load_workload("lenet5_93pct", cache_dir=tmp_path)
+    code = textwrap.dedent(f"""
+        import sys, time
+        t = time.perf_counter()
+        from accelsim.recipes import load_workload
+        w = load_workload("lenet5_93pct", cache_dir={str(tmp_path)!r})
+        assert len(w.layers) == 5, w
+        print("torch" in sys.modules, round(time.perf_counter() - t, 3))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported, _seconds = out.stdout.split()
+    assert imported == "False"
+
+
+def test_activation_tensor_file(tmp_path):
+    import torch
+
+    torch.save(torch.relu(torch.randn(3, 1, 32, 32, generator=torch.Generator().manual_seed(0))),
+               tmp_path / "x.pt")
+    p = write(tmp_path, "version: 1\nmodel: lenet5\nsparsity: 0.5\nactivations: x.pt\n")
+    w = load_workload(str(p), cache_dir=tmp_path / "c")
+    assert w.batch == 3
+    assert w.layers[0].activation_density == pytest.approx(0.5, abs=0.05)
+    assert "user input" in w.layers[0].activation_density_source
+    with pytest.raises(ConfigError, match="batch"):
+        load_workload(str(p), cache_dir=tmp_path / "c", batch=2)
+
+
+@pytest.mark.slow
+def test_resnet50_window_recipe_end_to_end():
+    w, result = recipes.build_workload(resolve_recipe("resnet50_70pct_window"))
+    by = {layer.name: layer for layer in w.layers}
+    assert by["conv1"].pattern == "dense" and by["conv1"].weight_sparsity == 0.0
+    three = [la for la in w.layers if la.conv is not None and la.conv.kernel_h == 3]
+    ones = [la for la in w.layers if la.conv is not None and la.conv.kernel_h == 1]
+    assert len(three) == 16 and len(ones) == 36
+    for la in three:  # 3 of 9 kept in every window: 66.7 % for the 70 % target
+        assert la.pattern == "window" and la.target_sparsity == pytest.approx(0.7)
+        assert np.all(la.weight_mask.sum(axis=(2, 3)) == 3)
+    for la in [*ones, by["fc"]]:
+        assert la.pattern == "unstructured" and la.weight_sparsity == pytest.approx(0.7, abs=1e-3)
+    assert result.achieved == pytest.approx(0.685, abs=0.005)
