@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from accelsim.dataflows.compute import ComputeTrace
-from accelsim.energy import EnergyTable
+from accelsim.energy import EnergyTable, action_pj
 from accelsim.hardware import HardwareConfig
 from accelsim.report import StorageBreakdown
 
@@ -22,9 +22,14 @@ class Action:
 
 @dataclass(frozen=True)
 class MemoryTraffic:
+    """Traffic across the DRAM interface.  ``by_level[level][operand]`` has read/write bytes of data
+    and metadata apart, seen at DRAM (``"dram"``) and at the buffer it fills or drains; the array
+    side of each buffer is ComputeTrace.sram_reads/sram_writes.  accelsim.memory.MemoryTrace extends it."""
+
     dram_read_bytes: int
     dram_write_bytes: int
     stall_cycles: int = 0
+    by_level: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraffic,
@@ -33,7 +38,10 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
 
     Conventions: each issued MAC reads its two operands from PE pipeline registers (2 register
     accesses); buffer words are ``precision`` bits; index metadata is read once from the buffer
-    holding the operand each time its data is read, in proportion metadata/data bits.
+    holding the operand each time its data is read, in proportion metadata/data bits.  NoC: every
+    issued (not skipped) MAC slot passes one operand (``precision`` bits) and one partial sum
+    (``accumulator`` bits; for os, where sums stay, a second operand) to a neighbour.  Fills of a
+    buffer from DRAM are buffer writes and drains to DRAM buffer reads, data and metadata alike.
     """
     bits = hw.pe_array.precision_bits
     acts = [
@@ -54,27 +62,23 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
         level = hw.buffer_for(op)
         if level is not None and writes:
             acts.append(Action(level.name, "buffer_write", writes, bits))
+    hop_bits = bits if hw.pe_array.dataflow == "os" else hw.pe_array.accumulator_bits
+    acts.append(Action("noc", "noc", compute.macs_issued, bits))
+    acts.append(Action("noc", "noc", compute.macs_issued, hop_bits))
+    for level, ops in traffic.by_level.items():
+        if level == "dram":
+            continue
+        fill = sum(t.get("write_data_bytes", 0) + t.get("write_metadata_bytes", 0) for t in ops.values())
+        drain = sum(t.get("read_data_bytes", 0) + t.get("read_metadata_bytes", 0) for t in ops.values())
+        if fill:
+            acts.append(Action(level, "buffer_write", fill, 8))
+        if drain:
+            acts.append(Action(level, "buffer_read", drain, 8))
     acts.append(Action("dram", "dram_read", traffic.dram_read_bytes, 8))
     acts.append(Action("dram", "dram_write", traffic.dram_write_bytes, 8))
     return acts
 
 
 def energy_of(actions: list[Action], hw: HardwareConfig, table: EnergyTable) -> list[tuple[Action, float]]:
-    """pJ of every action."""
-    out = []
-    for a in actions:
-        if a.action == "mac":
-            pj = a.count * table.mac_pj
-        elif a.action == "gated_mac":
-            pj = a.count * table.gated_mac_pj
-        elif a.action == "rf_access":
-            pj = a.count * a.bits * table.rf_access_pj_per_64b / 64
-        elif a.action in ("dram_read", "dram_write"):
-            pj = a.count * a.bits * table.dram_pj_per_64b / 64
-        elif a.action == "metadata_read" and table.metadata_read_pj_per_64b is not None:
-            pj = a.count * a.bits * table.metadata_read_pj_per_64b / 64
-        else:  # buffer_read / buffer_write / metadata_read at a buffer level
-            level = hw.memory(a.component)
-            pj = a.count * a.bits * table.sram_pj_per_bit(level.size_bytes, write=a.action == "buffer_write")
-        out.append((a, pj))
-    return out
+    """pJ of every action (accelsim.energy.breakdown sums them by action and component)."""
+    return [(a, action_pj(a, hw, table)) for a in actions]

@@ -42,7 +42,7 @@ def user_errors(fn):
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="accelsim")
-@click.option("--debug", is_flag=True, help="Show tracebacks for errors (also accepted after the subcommand).")
+@click.option("--debug", is_flag=True, help="Show tracebacks (also accepted after the subcommand).")
 def cli(debug: bool) -> None:
     """accelsim: cycle-approximate accelerator simulation on real pruned PyTorch models."""
 
@@ -120,7 +120,7 @@ def model_options(fn):
 @cli.command()
 @click.option("--hw", "hw_ref", required=True, help="Hardware YAML (path or shipped name) or SCALE-Sim .cfg.")
 @model_options
-@click.option("--set", "sets", multiple=True, help="Override a hardware field: PATH=VALUE (pe_array.rows=64).")
+@click.option("--set", "sets", multiple=True, help="Override a field: PATH=VALUE (pe_array.rows=64).")
 @click.option("--out", "out_dir", default=None, help="Write report.json, layers.csv and plots here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
 @user_errors
@@ -140,9 +140,10 @@ def run(hw_ref, model, batch, input_shape, checkpoint, sets, out_dir, as_json):
     else:
         print_report(report)
     if out_dir:
+        from accelsim.plots import write_plots
         from accelsim.report import save_report
 
-        paths = save_report(report, out_dir)
+        paths = save_report(report, out_dir) + write_plots(report, out_dir)
         click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)
 
 
@@ -186,6 +187,17 @@ def list_(what):
     for name, desc in known_names(what):
         click.echo(f"{name:28s} {desc}" if desc else name)
 
+
+def _add_subcommands() -> None:
+    """Commands that live in their own modules (they import from this one)."""
+    from accelsim.cli_compare import compare
+    from accelsim.cli_sweep import sweep
+
+    cli.add_command(compare)
+    cli.add_command(sweep)
+
+
+_add_subcommands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

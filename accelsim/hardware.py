@@ -78,6 +78,7 @@ class HardwareConfig:
     sparsity: SparseSupport = field(default_factory=SparseSupport)
     energy_table: str = "horowitz_45nm"
     timing: str = "accelsim"
+    mapping_objective: str = "dram"
     description: str = ""
     source: str = ""
     version: int = 1
@@ -97,8 +98,9 @@ class HardwareConfig:
         return None
 
 
-_TOP_KEYS = ("version", "name", "description", "source", "clock", "timing", "pe_array", "memories", "dram",
-             "sparsity", "energy")
+_TOP_KEYS = ("version", "name", "description", "source", "clock", "timing", "mapping_objective", "pe_array",
+             "memories", "dram", "sparsity", "energy")
+MAPPING_OBJECTIVES = ("dram", "cycles", "energy", "edp")
 
 
 def _dims(value: Any) -> tuple[int, int]:
@@ -178,8 +180,8 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
 
     d_raw = r.mapping(top.get("dram"), "dram", ("bandwidth", "latency", "channels"))
     dram = DramConfig(
-        bandwidth_bytes_per_cycle=r.get(d_raw, "bandwidth", "dram",
-                                        lambda v: _positive(units.parse_bandwidth_bytes_per_cycle(v, clock)), 16.0),
+        bandwidth_bytes_per_cycle=r.get(d_raw, "bandwidth", "dram", lambda v: _positive(
+            units.parse_bandwidth_bytes_per_cycle(v, clock)), 16.0),
         latency_cycles=r.get(d_raw, "latency", "dram", lambda v: units.parse_latency_cycles(v, clock), 100),
         channels=r.get(d_raw, "channels", "dram", cfg.positive_int, 1),
     )
@@ -198,6 +200,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
         sparsity=sparsity,
         energy_table=r.get(top, "energy", "", cfg.text, "horowitz_45nm"),
         timing=r.get(top, "timing", "", cfg.choice(*TIMING_NAMES), "accelsim"),
+        mapping_objective=r.get(top, "mapping_objective", "", cfg.choice(*MAPPING_OBJECTIVES), "dram"),
         description=r.get(top, "description", "", str, ""),
         source=r.get(top, "source", "", str, ""),
         version=version,
@@ -214,13 +217,31 @@ def _check_sparsity(r: Reader, hw: HardwareConfig) -> None:
         s: OperandSparsity = getattr(hw.sparsity, op)
         path = f"sparsity.{op}"
         if s.skip == "skip" and s.format == "dense":
-            r.problem(f"{path}.skip", "'skip' needs the positions of nonzeros, but format 'dense' stores none;"
-                                      " use format bitmask, csr, rle, nm, block, window or channel, or skip: gate")
+            r.problem(f"{path}.skip", "'skip' needs the positions of nonzeros, but format 'dense' stores"
+                                      " none; use format bitmask, csr, rle, nm, block, window or channel,"
+                                      " or skip: gate")
         if s.format == "nm" and s.nm[0] > s.nm[1]:
             r.problem(f"{path}.nm", f"N:M with N={s.nm[0]} > M={s.nm[1]}; N (kept) must be <= M")
         if s.skip == "none" and s.exploits:
             r.problem(f"{path}.exploits", "a datapath with skip: none exploits no pattern; remove 'exploits'"
                                           " or set skip: skip / gate")
+        elif s.format == "dense" and s.exploits:
+            r.problem(f"{path}.exploits", "format 'dense' stores no positions, so no pattern can be"
+                                          " exploited; remove 'exploits' or choose a sparse format"
+                                          " (bitmask, csr, rle, ...)")
+        if s.format == "nm" and set(s.exploits) - {"nm"}:
+            others = ", ".join(x for x in s.exploits if x != "nm")
+            r.problem(f"{path}.exploits", f"format 'nm' can only exploit N:M masks, not {others}; write"
+                                          " exploits: [nm] or choose a general format (bitmask, csr, rle)")
+        if "nm" in s.exploits and s.format != "nm":
+            r.problem(f"{path}.exploits", f"exploiting nm needs the N:M positions, which format {s.format!r}"
+                                          " does not keep; set format: nm or remove nm from 'exploits'")
+        if op == "weights" and s.skip == "skip" and s.format != "dense" and not s.exploits:
+            r.problem(f"{path}.exploits", "skip: skip needs the patterns the datapath can skip; write e.g."
+                                          " exploits: [unstructured] (or [nm] with format: nm)")
+        if op == "inputs" and s.format in ("nm", "block", "window", "channel"):
+            r.problem(f"{path}.format", f"activations have no {s.format} structure (only their density is"
+                                        " known); use bitmask, rle, csr, coo or dense")
 
 
 def _version(value: Any) -> int:

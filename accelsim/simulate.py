@@ -16,10 +16,14 @@ import numpy as np
 from accelsim import __version__
 from accelsim.actions import MemoryTraffic, count_actions, energy_of
 from accelsim.dataflows import TIMING_MODELS
-from accelsim.dataflows.compute import ComputeTrace, dense_compute
+from accelsim.dataflows.compute import ComputeTrace
+from accelsim.dataflows.sparse import sparse_compute
 from accelsim.dataflows.timing import TimingModel
 from accelsim.energy import EnergyTable, load_energy_table
+from accelsim.formats import storage_of
 from accelsim.hardware import HardwareConfig
+from accelsim.mapping import choose_mapping
+from accelsim.memory import simulate_memory
 from accelsim.report import LayerReport, Report, StorageBreakdown
 from accelsim.workload import Layer, Workload
 
@@ -46,9 +50,10 @@ def simulate(hw: HardwareConfig, workload: Workload, *, progress: ProgressFn | N
 
 
 def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: EnergyTable) -> LayerReport:
-    compute = dense_compute(layer, hw, timing)
-    storage = dense_storage(layer, hw)
-    traffic = compulsory_traffic(storage)
+    compute = sparse_compute(layer, hw, timing)
+    storage = storage_of(layer, hw)
+    mapping = choose_mapping(layer, hw, compute, storage)
+    traffic = simulate_memory(hw, layer, compute, storage, mapping)
     actions = energy_of(count_actions(hw, compute, traffic, storage), hw, table)
     by_action: dict[str, float] = {}
     by_component: dict[str, float] = {}
@@ -72,6 +77,7 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table:
         weight_density=layer.weight_density, activation_density=layer.activation_density,
         activation_density_source=layer.activation_density_source,
         pattern=layer.pattern, target_sparsity=layer.target_sparsity, notes=compute.notes,
+        mapping={**mapping.to_dict(), "memory": traffic.to_dict()},
     )
 
 

@@ -69,8 +69,9 @@ class ScaleSimTiming(TimingModel):
         return plan.folds * self.fold_cycles(plan)
 
     def layer_cycles(self, plan: FoldPlan, groups: int) -> int:
-        # SCALE-Sim's "Total Cycles" is the index of the last cycle, one less than the count.
-        return groups * self.group_cycles(plan) - 1
+        # SCALE-Sim's "Total Cycles" is the index of the last cycle, one less than the count; a
+        # depthwise layer runs as one SCALE-Sim layer per channel, each reporting its own index.
+        return groups * (self.group_cycles(plan) - 1)
 
     def sram_accesses(self, plan: FoldPlan, m: int, n: int, k: int) -> SramAccesses:
         ins, wts, outs = _base_accesses(plan, m, n, k)

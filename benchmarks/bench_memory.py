@@ -1,0 +1,148 @@
+"""What the mapping search + simpy memory model add to a ResNet-50 run (issue 5), and what they find.
+
+    python benchmarks/bench_memory.py            # prints a markdown report
+    python benchmarks/bench_memory.py --record   # also writes benchmarks/results/memory.md
+
+For each hardware config: the compute traces and storage of all layers are built first, then
+``choose_mapping`` + ``simulate_memory`` are timed over all layers (best of ``--repeat``; wall and
+CPU time, since a loaded machine inflates wall time).  The full ``simulate`` is timed too, against
+the same pipeline with the memory model replaced by the old compulsory-traffic line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from accelsim import simulate as sim  # noqa: E402
+from accelsim.dataflows import TIMING_MODELS  # noqa: E402
+from accelsim.hardware import load_hardware  # noqa: E402
+from accelsim.loading import load_workload  # noqa: E402
+from accelsim.mapping import choose_mapping  # noqa: E402
+from accelsim.memory import MemoryTrace, simulate_memory  # noqa: E402
+
+CONFIGS = ("dense_ws", "dense_os", "dense_is", "tpu_like", "sparse_pe", "unstructured_skip")
+
+
+def compute_and_storage(hw, workload):
+    """The lines of simulate_layer before the memory model, whatever they are today."""
+    import inspect
+
+    timing = TIMING_MODELS.get(hw.timing)
+    src = inspect.getsource(sim.simulate_layer)
+    compute_fn = sim.sparse_compute if "sparse_compute" in src else sim.dense_compute
+    storage_fn = sim.storage_of if "storage_of(" in src else sim.dense_storage
+    return [(layer, compute_fn(layer, hw, timing), storage_fn(layer, hw)) for layer in workload.layers]
+
+
+def time_memory_model(hw, items, repeat):
+    best_wall, best_cpu, traces = float("inf"), float("inf"), []
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        traces = []
+        for layer, compute, storage in items:
+            mapping = choose_mapping(layer, hw, compute, storage)
+            traces.append((mapping, simulate_memory(hw, layer, compute, storage, mapping)))
+        best_wall = min(best_wall, time.perf_counter() - w0)
+        best_cpu = min(best_cpu, time.process_time() - c0)
+    return best_wall, best_cpu, traces
+
+
+class _NoMapping:
+    def to_dict(self) -> dict:
+        return {}
+
+
+def _compulsory(hw, layer, compute, storage, mapping) -> MemoryTrace:
+    t = sim.compulsory_traffic(storage)
+    return MemoryTrace(t.dram_read_bytes, t.dram_write_bytes, 0, total_cycles=compute.compute_cycles)
+
+
+def time_simulate(hw, workload, repeat, *, memory_model: bool):
+    saved = sim.choose_mapping, sim.simulate_memory
+    if not memory_model:  # the pipeline as it was: each operand crosses DRAM once, no stalls
+        sim.choose_mapping, sim.simulate_memory = (lambda *args: _NoMapping()), _compulsory
+    try:
+        best, report = float("inf"), None
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            report = sim.simulate(hw, workload)
+            best = min(best, time.perf_counter() - t0)
+        return best, report
+    finally:
+        sim.choose_mapping, sim.simulate_memory = saved
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="resnet50")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+    workload = load_workload(args.model)
+    lines = [f"# Memory model speed and findings: {args.model} ({len(workload.layers)} layers)", "",
+             f"Recorded {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+             f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the start.",
+             f"Workload: `load_workload({args.model!r})`, {workload.macs / 1e9:.2f} GMACs, as the recipe"
+             " gives it (the zoo model is unpruned).",
+             "", "Command: `python benchmarks/bench_memory.py --record`", "",
+             "| hardware | mapping + memory, wall s | CPU s | tiles | DRAM transfers | max coarsening |"
+             " simulate wall s (with / without) |", "|---|---|---|---|---|---|---|"]
+    details = []
+    for name in CONFIGS:
+        hw = load_hardware(name)
+        items = compute_and_storage(hw, workload)
+        wall, cpu, traces = time_memory_model(hw, items, args.repeat)
+        with_mm, report = time_simulate(hw, workload, args.repeat, memory_model=True)
+        without_mm, _ = time_simulate(hw, workload, args.repeat, memory_model=False)
+        tiles = sum(t.tiles for _, t in traces)
+        transfers = sum(t.transfers for _, t in traces)
+        coarse = max(t.coarsening for _, t in traces)
+        lines.append(f"| {name} | {wall:.3f} | {cpu:.3f} | {tiles:,} | {transfers:,} | {coarse} |"
+                     f" {with_mm:.2f} / {without_mm:.2f} |")
+        details.append(findings(name, report))
+    notes = ["", "Columns: *mapping + memory* is `choose_mapping` + `simulate_memory` over all layers,",
+             f"best of {args.repeat} runs (wall and CPU seconds: CPU time is what the model costs when the",
+             "machine is shared); *tiles* and *DRAM transfers* are summed over layers (one simpy event",
+             "per transfer); *simulate wall s* is the whole `simulate()` with the mapping + memory model",
+             "and with the old compulsory-traffic line instead.  Budget: the memory model adds < 1 s to a",
+             "ResNet-50 run."]
+    text = "\n".join(lines + notes + [""] + details)
+    print(text)
+    if args.record:
+        out = ROOT / "benchmarks" / "results" / "memory.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+        print(f"wrote {out}", file=sys.stderr)
+
+
+def findings(name, report) -> str:
+    t = report.totals()
+    comp = ", ".join(f"{k} {v / 1e6:,.0f}" for k, v in sorted(t["energy_by_component_pj"].items(),
+                                                             key=lambda kv: -kv[1]) if v)
+    acts = ", ".join(f"{k} {v / 1e6:,.0f}" for k, v in sorted(t["energy_by_action_pj"].items(),
+                                                             key=lambda kv: -kv[1]) if v)
+    share = t["stall_cycles"] / t["total_cycles"] if t["total_cycles"] else 0.0
+    worst = max(report.layers, key=lambda layer: layer.stall_cycles)
+    return "\n".join([
+        f"## {name}", "",
+        f"- cycles: compute {t['compute_cycles']:,} + stall {t['stall_cycles']:,} = {t['total_cycles']:,}"
+        f" ({100 * share:.1f} % stalled); worst layer {worst.name}: {worst.stall_cycles:,} stall cycles"
+        f" on {worst.compute_cycles:,} compute (mapping {worst.mapping.get('loop_order')},"
+        f" tile {worst.mapping.get('tile')})",
+        f"- DRAM: read {t['dram_read_bytes'] / 1e6:.2f} MB, write {t['dram_write_bytes'] / 1e6:.2f} MB",
+        f"- energy {t['energy_pj'] / 1e6:,.0f} µJ, {t['pj_per_mac']:.2f} pJ per dense MAC;"
+        f" by component (µJ): {comp}",
+        f"- by action (µJ): {acts}", ""])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Sweep throughput: a 100-point sweep (10 array heights x 10 buffer sizes) through the real CLI.
+
+    python benchmarks/bench_sweep.py                      # local workers, then a Dask LocalCluster
+    python benchmarks/bench_sweep.py --record             # also writes benchmarks/results/sweep.md
+    python benchmarks/bench_sweep.py --hw dense_ws --model resnet50 --points 36
+
+Each run is ``python -m accelsim sweep ...`` in a fresh process with a fresh ``--out`` (nothing read
+from a store), timed from the outside: wall time includes interpreter start, validation of every
+point, pool / cluster start-up and shutdown, the exports and the Pareto PNG.  The workload is built
+once beforehand so the on-disk workload cache is warm (as it is on any second use), and numba's
+cache is warm after the first run.  "points" is the time spent running points as the CLI reports it.
+Targets: local < 60 s; Dask LocalCluster within 1.5x of local.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ROWS = (8, 12, 16, 20, 24, 32, 40, 48, 56, 64)
+SIZES = ("16 KiB", "32 KiB", "48 KiB", "64 KiB", "96 KiB", "128 KiB", "192 KiB", "256 KiB", "384 KiB",
+         "512 KiB")
+
+
+def buffer_name(hw: str) -> str:
+    """The weight buffer to sweep: the level holding weights (the glb if there is one)."""
+    from accelsim.hardware import load_hardware
+
+    level = load_hardware(hw).buffer_for("weights")
+    return level.name
+
+
+def serial_seconds_per_point(hw: str, model: str, buf: str, n: int = 4) -> float:
+    """simulate() alone on a few of the sweep's points, in this process: the cost a worker cannot avoid."""
+    from accelsim.hardware import load_hardware
+    from accelsim.loading import load_workload
+    from accelsim.simulate import simulate
+
+    workload = load_workload(model)
+    simulate(load_hardware(hw), workload)  # numba and imports warm
+    picks = [(ROWS[i * len(ROWS) // n], SIZES[i * len(SIZES) // n]) for i in range(n)]
+    start = time.perf_counter()
+    for rows, size in picks:
+        simulate(load_hardware(hw, {"pe_array.rows": rows, f"memories.{buf}.size": size}), workload)
+    return (time.perf_counter() - start) / n
+
+
+def run(args: list[str], out: str | None = None) -> dict[str, float]:
+    """One CLI sweep: wall time, the time it reports running points, and the sum of the points' own
+    simulate() times measured inside the workers (from results.json)."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "accelsim", "sweep", *args], capture_output=True, text=True,
+                          cwd=ROOT)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"sweep failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    m = re.search(r"([\d.]+) s running points", proc.stderr)
+    inside = math.nan
+    if out is not None:
+        inside = sum(r["elapsed_s"] for r in json.loads((Path(out) / "results.json").read_text()))
+    return {"wall": wall, "points": float(m.group(1)) if m else math.nan, "inside": inside}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hw", default="sparse_pe")
+    ap.add_argument("--model", default="resnet50_70pct")
+    ap.add_argument("--points", type=int, default=100, help="a square number up to 100")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--executors", default="local,dask")
+    ap.add_argument("--repeat", type=int, default=2, help="alternating runs per executor; the best is kept")
+    ap.add_argument("--record", action="store_true")
+    opts = ap.parse_args()
+
+    side = max(1, int(math.isqrt(opts.points)))
+    rows, sizes = ROWS[:side], SIZES[:side]
+    buf = buffer_name(opts.hw)
+    axes = ["--axis", "pe_array.rows=" + ",".join(map(str, rows)),
+            "--axis", f"memories.{buf}.size=" + ",".join(sizes)]
+    n = len(rows) * len(sizes)
+
+    from accelsim.loading import load_workload
+
+    t = time.perf_counter()
+    load_workload(opts.model)  # warm the workload cache (built once, like any first use)
+    warm_s = time.perf_counter() - t
+    # one throw-away point warms numba's on-disk cache, so no run below pays for compilation
+    with tempfile.TemporaryDirectory() as tmp:
+        run(["--hw", opts.hw, "--model", opts.model, "--workers", "1", "--out", tmp, "--no-plot"])
+
+    serial_s = serial_seconds_per_point(opts.hw, opts.model, buf)
+    print(f"serial in-process baseline: {serial_s:.2f} s/point (simulate() alone, warm workload)", flush=True)
+
+    executors = opts.executors.split(",")
+    runs: dict[str, list[dict[str, float]]] = {e: [] for e in executors}
+    for _ in range(opts.repeat):
+        for executor in executors:  # alternating, so a change in the machine's load hits both
+            flag = (["--workers", str(opts.workers)] if executor == "local"
+                    else ["--cluster", f"local:{opts.workers}"])
+            with tempfile.TemporaryDirectory() as tmp:
+                r = run(["--hw", opts.hw, "--model", opts.model, *axes, *flag, "--out", tmp], out=tmp)
+            r["load"] = os.getloadavg()[0]
+            runs[executor].append(r)
+            print(f"{executor:6s} {n} points: {r['wall']:6.1f} s wall, {r['points']:6.1f} s running points, "
+                  f"{r['inside'] / n:.2f} s/point inside the workers; load {r['load']:.1f}", flush=True)
+
+    lines = [
+        f"## {opts.model} on {opts.hw}: {n} points, {opts.workers} workers",
+        "",
+        f"Axes: `pe_array.rows` = {', '.join(map(str, rows))}; `memories.{buf}.size` = {', '.join(sizes)}.",
+        f"Recorded {datetime.date.today()} on {platform.machine()} with {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; workload cache warmed first ({warm_s:.1f} s).  "
+        f"simulate() alone, serially in one process: {serial_s:.2f} s/point, so {opts.workers} perfectly "
+        f"used workers would need {n * serial_s / opts.workers:.0f} s for the points.  {opts.repeat} "
+        "alternating runs per executor; best wall time kept, every run listed.",
+        "",
+        "| executor | wall (s), best | running points (s) | s/point inside workers | executor efficiency "
+        "| vs local (wall) | all walls (s) | load avg |",
+        "|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    best = {e: min(rs, key=lambda r: r["wall"]) for e, rs in runs.items()}
+    base = best[executors[0]]["wall"]
+    for executor in executors:
+        b = best[executor]
+        label = (f"local ({opts.workers} processes)" if executor == "local"
+                 else f"Dask LocalCluster ({opts.workers})")
+        eff = b["inside"] / (opts.workers * b["points"])
+        walls = ", ".join(f"{r['wall']:.1f}" for r in runs[executor])
+        loads = ", ".join(f"{r['load']:.1f}" for r in runs[executor])
+        lines.append(f"| {label} | {b['wall']:.1f} | {b['points']:.1f} | {b['inside'] / n:.2f} | {eff:.0%} "
+                     f"| {b['wall'] / base:.2f}x | {walls} | {loads} |")
+    text = "\n".join(lines) + "\n"
+    print()
+    print(text)
+    if opts.record:
+        out = ROOT / "benchmarks" / "results" / "sweep.md"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        header = "# Sweep benchmark (benchmarks/bench_sweep.py)\n\n"
+        old = out.read_text() if out.is_file() else header
+        out.write_text(old.rstrip() + "\n\n" + text)
+        print(f"appended to {out}")
+
+
+if __name__ == "__main__":
+    main()

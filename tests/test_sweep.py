@@ -1,0 +1,365 @@
+"""Sweep specs, validation (exit 2 with the axis named), local executors, resume and worker death."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from accelsim.cli import cli
+from accelsim.errors import AccelsimError, ConfigError
+from accelsim.store import ResultStore
+from accelsim.sweep import (
+    Axis,
+    SweepSpec,
+    expand,
+    pareto_mask,
+    parse_axis,
+    parse_value,
+    plan,
+    recipe_name,
+    set_path,
+    with_fingerprints,
+    workload_refs,
+)
+from accelsim.sweep_exec import InlineExecutor, LocalExecutor, prepare_workloads, run_point, run_sweep
+
+TOPOLOGY = """\
+Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,
+conv1, 16, 16, 3, 3, 8, 16, 1,
+conv2, 14, 14, 3, 3, 16, 32, 2,
+fc, 1, 1, 1, 1, 512, 10, 1,
+"""
+
+
+@pytest.fixture
+def topo(tmp_path) -> str:
+    p = tmp_path / "tiny.csv"
+    p.write_text(TOPOLOGY)
+    return str(p)
+
+
+def tasks_for(topo: str, *axes: str, zip_: bool = False):
+    spec = SweepSpec("dense_ws", topo, tuple(parse_axis(a) for a in axes), zip_)
+    return with_fingerprints(plan(spec), prepare_workloads(workload_refs(spec)))
+
+
+# --- parsing and expansion ----------------------------------------------------------------------------
+
+def test_values_are_yaml_scalars():
+    assert parse_value("8") == 8 and parse_value("0.5") == 0.5 and parse_value("true") is True
+    assert parse_value("128 KiB") == "128 KiB"
+    assert parse_value("2:4") == "2:4"  # not YAML 1.1 base 60 (124)
+    assert parse_value("[inputs, weights]") == ["inputs", "weights"]
+
+
+def test_parse_axis_splits_outside_brackets():
+    assert parse_axis("memories.glb.size=128 KiB, 512 KiB") == Axis("memories.glb.size",
+                                                                     ("128 KiB", "512 KiB"))
+    assert parse_axis("memories[1].holds=[inputs,weights],[weights]").values == (["inputs", "weights"],
+                                                                                  ["weights"])
+    for bad in ("pe_array.rows", "=8", "pe_array.rows=8,,16", "pe_array.rows=8,8"):
+        with pytest.raises(AccelsimError):
+            parse_axis(bad)
+
+
+def test_product_and_zip():
+    a, b = parse_axis("pe_array.rows=8,16,32"), parse_axis("pe_array.cols=4,8,16")
+    prod = expand(SweepSpec("dense_ws", "m", (a, b)))
+    assert len(prod) == 9 and prod[0] == {"pe_array.rows": 8, "pe_array.cols": 4}
+    assert prod[1] == {"pe_array.rows": 8, "pe_array.cols": 8}  # the last axis varies fastest
+    zipped = expand(SweepSpec("dense_ws", "m", (a, b), zip=True))
+    assert zipped == [{"pe_array.rows": r, "pe_array.cols": c} for r, c in ((8, 4), (16, 8), (32, 16))]
+
+
+def test_zip_needs_equal_lengths():
+    axes = (parse_axis("pe_array.rows=8,16"), parse_axis("pe_array.cols=4"))
+    spec = SweepSpec("dense_ws", "m", axes, zip=True)
+    with pytest.raises(AccelsimError, match="pe_array.rows has 2, pe_array.cols has 1"):
+        expand(spec)
+
+
+def test_recipe_names_follow_the_grammar():
+    assert recipe_name("resnet50", 0.3, None) == "resnet50_70pct"
+    assert recipe_name("resnet50", 0.3, "unstructured") == "resnet50_70pct"
+    assert recipe_name("resnet50", 0.5, "window") == "resnet50_50pct_window"
+    assert recipe_name("resnet50_70pct", None, "channel") == "resnet50_70pct_channel"
+    assert recipe_name("resnet50_70pct_window", 0.125, None) == "resnet50_87.5pct_window"
+    with pytest.raises(AccelsimError, match="needs a density"):
+        recipe_name("resnet50", None, "window")
+    axes = (parse_axis("density=0.3,0.5"), parse_axis("pattern=window,channel"))
+    spec = SweepSpec("dense_ws", "resnet50", axes)
+    assert [r.ref for r in workload_refs(spec)] == ["resnet50_70pct_window", "resnet50_70pct_channel",
+                                                    "resnet50_50pct_window", "resnet50_50pct_channel"]
+
+
+def test_pareto_mask():
+    xs = [1, 2, 3, 2, 1, 4]
+    ys = [5, 3, 1, 4, 5, 0.5]
+    assert pareto_mask(xs, ys) == [True, True, True, False, True, True]  # a duplicate stays on the front
+    assert pareto_mask([], []) == []
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+def test_set_path_creates_missing_sections():
+    raw = {"version": 1, "name": "x", "pe_array": {"rows": 2, "cols": 2}}
+    out = set_path(raw, "sparsity.weights.format", "bitmask", "x")
+    assert out["sparsity"] == {"weights": {"format": "bitmask"}} and "sparsity" not in raw
+
+
+def test_every_point_validated_with_axis_named():
+    spec = SweepSpec("dense_ws", "m", (parse_axis("pe_array.rowz=8,16"),))
+    with pytest.raises(ConfigError) as exc:
+        plan(spec)
+    assert "--axis pe_array.rowz" in str(exc.value) and "did you mean 'rows'" in str(exc.value)
+
+    spec = SweepSpec("dense_ws", "m", (parse_axis("pe_array.rows=8,abc"),))
+    with pytest.raises(ConfigError, match=r"--axis pe_array.rows=abc: .*not a positive whole number"):
+        plan(spec)
+
+    spec = SweepSpec("dense_ws", "m", (parse_axis("memories.ifmap_sram.size=1 KiB,2KB"),))
+    with pytest.raises(ConfigError, match=r"--axis memories.ifmap_sram.size=2KB: memories\[1\].size"):
+        plan(spec)
+
+
+def test_combination_errors_name_the_values():
+    spec = SweepSpec("dense_ws", "m", (parse_axis("sparsity.weights.format=dense,bitmask"),
+                                       parse_axis("sparsity.weights.skip=skip,gate")))
+    with pytest.raises(ConfigError) as exc:
+        plan(spec)
+    msg = str(exc.value)
+    assert "--axis sparsity.weights.skip=skip" in msg and "sparsity.weights.format=dense" in msg
+    assert "1 of 4 points" in msg
+
+
+def test_formats_and_skip_policies_are_hardware_axes(topo):
+    tasks = tasks_for(topo, "sparsity.weights.format=bitmask,csr", "sparsity.weights.skip=gate,skip",
+                      "sparsity.weights.exploits=[unstructured]")
+    assert len(tasks) == 4 and len({t.key for t in tasks}) == 4
+    assert {(t.hardware.sparsity.weights.format, t.hardware.sparsity.weights.skip) for t in tasks} == {
+        ("bitmask", "gate"), ("bitmask", "skip"), ("csr", "gate"), ("csr", "skip")}
+
+
+def test_keys_follow_resolved_hardware_and_workload(topo, tmp_path):
+    a = tasks_for(topo, "pe_array.rows=8,16")
+    b = tasks_for(topo, "pe_array.rows=16,8")
+    assert {t.key for t in a} == {t.key for t in b}
+    other = tmp_path / "other.csv"
+    other.write_text(TOPOLOGY.replace("16, 32, 2", "16, 64, 2"))
+    c = tasks_for(str(other), "pe_array.rows=8,16")
+    assert not {t.key for t in a} & {t.key for t in c}
+    assert all(t.workload.fingerprint.startswith("scalesim-csv:") for t in a)
+
+
+# --- running, storing, resuming -----------------------------------------------------------------------
+
+def test_inline_sweep_stores_every_point(topo, tmp_path):
+    tasks = tasks_for(topo, "pe_array.rows=4,8,16", "pe_array.cols=8,16")
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        summary = run_sweep(tasks, store, InlineExecutor())
+        assert (summary.computed, summary.from_store, summary.failed) == (6, 0, [])
+        assert len(store) == 6 and len(summary.rows) == 6
+        row = summary.rows[0]
+        assert row["sweep_params"] == {"pe_array.rows": 4, "pe_array.cols": 8}
+        direct = run_point(tasks[0])["totals"]
+        assert row["total_cycles"] == direct["total_cycles"]
+        assert row["energy_pj"] == pytest.approx(direct["energy_pj"])
+        again = run_sweep(tasks, store, InlineExecutor())
+        assert (again.computed, again.from_store) == (0, 6)
+
+
+class Interrupting:
+    """An executor that is stopped (Ctrl-C) after ``n`` points."""
+
+    name = "inline"
+
+    def __init__(self, n: int):
+        self.n, self.inner = n, InlineExecutor()
+
+    def execute(self, tasks):
+        for i, outcome in enumerate(self.inner.execute(tasks)):
+            if i == self.n:
+                raise KeyboardInterrupt
+            yield outcome
+
+
+def test_resume_after_interruption(topo, tmp_path):
+    tasks = tasks_for(topo, "pe_array.rows=4,8,16,32", "pe_array.cols=8,16")
+    path = tmp_path / "s.sqlite"
+    with ResultStore(path) as store, pytest.raises(KeyboardInterrupt):
+        run_sweep(tasks, store, Interrupting(3))
+    with ResultStore(path) as store:
+        assert len(store) == 3
+        summary = run_sweep(tasks, store, InlineExecutor())
+        assert (summary.computed, summary.from_store, len(summary.rows)) == (5, 3, 8)
+    keys = [r[0] for r in sqlite3.connect(path).execute("SELECT key FROM points")]
+    assert sorted(keys) == sorted(t.key for t in tasks)  # all there, none twice
+
+
+def test_failed_points_are_reported_not_stored(topo, tmp_path):
+    def flaky(task, layers_csv=False):
+        if task.index == 1:
+            raise AccelsimError("cannot map this layer")
+        return run_point(task, layers_csv)
+
+    tasks = tasks_for(topo, "pe_array.rows=4,8,16")
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        summary = run_sweep(tasks, store, InlineExecutor(fn=flaky))
+        assert [(t.index, m) for t, m in summary.failed] == [(1, "cannot map this layer")]
+        assert len(store) == 2
+        retry = run_sweep(tasks, store, InlineExecutor())
+        assert (retry.computed, retry.from_store, retry.failed) == (1, 2, [])
+
+
+def test_local_processes_match_inline(topo, tmp_path):
+    tasks = tasks_for(topo, "pe_array.rows=4,8,16", "pe_array.cols=8,16")
+    with ResultStore(tmp_path / "a.sqlite") as a, ResultStore(tmp_path / "b.sqlite") as b:
+        run_sweep(tasks, a, InlineExecutor())
+        summary = run_sweep(tasks, b, LocalExecutor(2))
+        assert summary.computed == 6 and not summary.failed
+        assert [r["totals"] for r in a.rows([t.key for t in tasks])] == [
+            r["totals"] for r in b.rows([t.key for t in tasks])]
+        assert len({r["worker"] for r in b.rows()}) >= 1
+
+
+def die_once(task, layers_csv=False, *, marker_dir: str, index: int):
+    """Kill the worker process the first time point ``index`` runs (as the OOM killer would)."""
+    marker = Path(marker_dir) / f"died-{task.key}"
+    if task.index == index and not marker.exists():
+        marker.touch()
+        os._exit(9)
+    return run_point(task, layers_csv)
+
+
+def always_die(task, layers_csv=False, *, index: int):
+    if task.index == index:
+        os._exit(9)
+    return run_point(task, layers_csv)
+
+
+def test_worker_death_reruns_points(topo, tmp_path):
+    tasks = tasks_for(topo, "pe_array.rows=4,8,16,32", "pe_array.cols=8,16")
+    ex = LocalExecutor(2, fn=functools.partial(die_once, marker_dir=str(tmp_path), index=3))
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        summary = run_sweep(tasks, store, ex)
+        assert ex.restarts == 1 and not summary.failed
+        assert summary.computed == 8 and len(store) == 8
+
+
+def test_a_point_that_always_kills_its_worker_fails_alone(topo, tmp_path):
+    tasks = tasks_for(topo, "pe_array.rows=4,8,16,32")
+    ex = LocalExecutor(2, max_attempts=2, fn=functools.partial(always_die, index=2))
+    with ResultStore(tmp_path / "s.sqlite") as store:
+        summary = run_sweep(tasks, store, ex)
+        assert [t.index for t, _ in summary.failed] == [2]
+        assert "worker process died" in summary.failed[0][1] and ex.restarts == 2
+        assert len(store) == 3
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, ["sweep", *args])
+
+
+@pytest.mark.parametrize("axes, message", [
+    (["pe_array.rowz=8,16"], "--axis pe_array.rowz: pe_array.rowz: unknown key (did you mean 'rows'?)"),
+    (["pe_array.rows=8,big"], "--axis pe_array.rows=big"),
+    (["memories.glbb.size=64 KiB"], "--axis memories.glbb.size"),
+    (["pe_array.rows"], "write PATH=V1,V2"),
+    (["batch=0"], "--axis batch=0"),
+    (["density=1.5"], "--axis density=1.5"),
+])
+def test_cli_axis_errors_exit_2(topo, tmp_path, axes, message):
+    args = ["--hw", "dense_ws", "--model", topo, "--out", str(tmp_path / "o")]
+    result = invoke(*args, *[x for a in axes for x in ("--axis", a)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "o").exists()  # nothing ran, nothing written
+
+
+def test_cli_zip_length_mismatch_exit_2(topo, tmp_path):
+    result = invoke("--hw", "dense_ws", "--model", topo, "--axis", "pe_array.rows=8,16",
+                    "--axis", "pe_array.cols=8,16,32", "--zip", "--out", str(tmp_path))
+    assert result.exit_code == 2 and "--zip needs axes with equal numbers of values" in result.output
+
+
+def test_cli_unknown_workload_and_executor_conflicts_exit_2(topo, tmp_path):
+    result = invoke("--hw", "dense_ws", "--model", str(tmp_path / "nope.csv"), "--axis", "pe_array.rows=8")
+    assert result.exit_code == 2 and "file not found" in result.output
+    result = invoke("--hw", "dense_ws", "--model", topo, "--workers", "2", "--cluster", "local:2")
+    assert result.exit_code == 2 and "exclude each other" in result.output
+    result = invoke("--hw", "dense_ws", "--model", topo, "--cluster", "2")
+    assert result.exit_code == 2 and "local:N" in result.output
+
+
+def test_cli_end_to_end_and_resume(topo, tmp_path):
+    out = tmp_path / "out"
+    args = ["--hw", "dense_ws", "--model", topo, "--axis", "pe_array.rows=4,8,16", "--axis",
+            "memories.ifmap_sram.size=1 KiB,64 KiB", "--workers", "1", "--out", str(out)]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "Pareto frontier" in result.output and "6 computed, 0 read from the store" in result.output
+    assert {p.name for p in out.iterdir()} >= {"sweep.sqlite", "results.csv", "results.json", "pareto.png"}
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+    rows = json.loads((out / "results.json").read_text())
+    assert len(rows) == 6 and {"params", "total_cycles", "energy_pj", "pareto", "totals"} <= set(rows[0])
+    assert rows[0]["params"] == {"pe_array.rows": 4, "memories.ifmap_sram.size": "1 KiB"}
+    assert any(r["pareto"] for r in rows)
+    header = (out / "results.csv").read_text().splitlines()[0].split(",")
+    assert header[:3] == ["key", "pe_array.rows", "memories.ifmap_sram.size"] and "energy_pj" in header
+
+    again = invoke(*args)
+    assert again.exit_code == 0 and "0 computed, 6 read from the store" in again.output
+    # points are keyed by resolved hardware: cols=32 is dense_ws's own value, so those 6 are reused
+    bigger = invoke(*args, "--axis", "pe_array.cols=32,16")
+    assert bigger.exit_code == 0, bigger.output
+    assert "6 computed, 6 read from the store" in bigger.output
+
+
+def test_cli_dry_run_lists_points(topo, tmp_path):
+    result = invoke("--hw", "dense_ws", "--model", topo, "--axis", "pe_array.rows=4,8", "--dry-run",
+                    "--out", str(tmp_path))
+    assert result.exit_code == 0 and "2 points (0 stored)" in result.output
+
+
+@pytest.mark.slow
+def test_kill_9_mid_sweep_then_resume(tmp_path):
+    """A real interruption: SIGKILL the sweep process while points are being stored, then resume."""
+    topo = tmp_path / "t.csv"
+    topo.write_text(TOPOLOGY.replace("fc, 1, 1, 1, 1, 512, 10, 1,", "big, 56, 56, 3, 3, 64, 64, 1,"))
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "accelsim", "sweep", "--hw", "dense_ws", "--model", str(topo),
+            "--axis", "pe_array.rows=" + ",".join(str(r) for r in range(4, 44)), "--workers", "1",
+            "--out", str(out), "--no-plot"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    db = out / "sweep.sqlite"
+    deadline = time.time() + 60
+    stored = 0
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                stored = sqlite3.connect(db).execute("SELECT COUNT(*) FROM points").fetchone()[0]
+            except sqlite3.OperationalError:
+                stored = 0
+            if stored >= 3:
+                break
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    assert 3 <= stored < 40, "the sweep finished before it could be killed; make its points slower"
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    keys = [r[0] for r in sqlite3.connect(db).execute("SELECT key FROM points")]
+    assert len(keys) == len(set(keys)) == 40
+    assert "read from the store" in done.stderr
