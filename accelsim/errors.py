@@ -23,6 +23,9 @@ class ConfigError(AccelsimError):
             msg = f"{self.source}: {len(self.problems)} problems\n{lines}"
         super().__init__(msg)
 
+    def __reduce__(self):  # picklable: errors cross process boundaries in sweeps
+        return (type(self), (self.source, self.problems))
+
 
 class UnknownNameError(AccelsimError):
     """A name that is not in a registry; the message lists the close and the known names."""
@@ -37,7 +40,11 @@ class UnknownNameError(AccelsimError):
         msg += "; known: " + ", ".join(self.known)
         if hint:
             msg += f". {hint}"
+        self.hint = hint
         super().__init__(msg)
+
+    def __reduce__(self):
+        return (type(self), (self.kind, self.name, self.known, self.hint))
 
 
 class SimulationError(AccelsimError):

@@ -137,6 +137,16 @@ def tasks(cfg: dict) -> list[tuple]:
     return out
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def _pct(x) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
@@ -189,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Command: `{command}`  ",
         f"Date: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}  ",
-        f"Machine: {platform.machine()} {platform.processor() or ''}, {os.cpu_count()} cores, "
+        f"Machine: {platform.machine()} ({_cpu_model()}), {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, torch {torch.__version__}, {args.workers} worker processes "
         "x 1 torch thread  ",
         f"Total: {wall:.0f} s wall for {len(rows)} runs; {cpu:.0f} s of CPU inside the runs (imports "
@@ -197,7 +207,6 @@ def main(argv: list[str] | None = None) -> int:
         "the dense rows and left out of the others). 1-minute load average "
         f"{load_before:.1f} at the start, {load_after:.1f} at the end (other jobs shared the machine: "
         "the CPU column is the steadier measure; wall time on an idle machine is about CPU / workers).",
-        "",
         "",
         "Split: stratified, seed 0, 1,347 train / 450 test; one seed per run (1 test image = 0.22 %). "
         "Achieved = pruned fraction of all conv/linear weights. \"after pruning\" is the trained dense "

@@ -111,3 +111,14 @@ def test_overrides_by_dotted_path_revalidate():
 def test_set_dotted_does_not_mutate():
     raw = {"a": {"b": 1}}
     assert set_dotted(raw, "a.b", 2, "s") == {"a": {"b": 2}} and raw == {"a": {"b": 1}}
+
+
+def test_errors_survive_pickling():
+    """Errors raised in sweep worker processes reach the parent whole."""
+    import pickle
+
+    from accelsim.errors import UnknownNameError
+
+    for err in (ConfigError("a.yaml", ["x: bad", "y: worse"]), UnknownNameError("model", "resnt50", ["resnet50"])):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is type(err) and str(back) == str(err)
