@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from accelsim.models._init import conv_default_init_skipped
+
 
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
@@ -101,8 +103,10 @@ class ResNet(nn.Module):
 
 
 def resnet18() -> ResNet:
-    return ResNet(BasicBlock, (2, 2, 2, 2))
+    with conv_default_init_skipped():
+        return ResNet(BasicBlock, (2, 2, 2, 2))
 
 
 def resnet50() -> ResNet:
-    return ResNet(Bottleneck, (3, 4, 6, 3))
+    with conv_default_init_skipped():
+        return ResNet(Bottleneck, (3, 4, 6, 3))

