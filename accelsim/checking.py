@@ -44,7 +44,8 @@ def known_names(what: str) -> list[tuple[str, str]]:
     if what == "hardware":
         from accelsim.hardware import HW_DIR, shipped_hardware_names
 
-        return [(n, str(cfg.read_yaml(HW_DIR / f"{n}.yaml").get("description", ""))) for n in shipped_hardware_names()]
+        names = shipped_hardware_names()
+        return [(n, str(cfg.read_yaml(HW_DIR / f"{n}.yaml").get("description", ""))) for n in names]
     if what == "dataflows":
         from accelsim.dataflows import DATAFLOWS
 

@@ -56,14 +56,14 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _parse_sets(sets: tuple[str, ...]) -> dict[str, object]:
-    import yaml
+    from accelsim.config import parse_scalar
 
     out: dict[str, object] = {}
     for item in sets:
-        if "=" not in item:
+        key, _, value = item.partition("=")
+        if not key.strip() or not value.strip():
             raise AccelsimError(f"--set {item!r}: write PATH=VALUE, e.g. --set pe_array.rows=64")
-        key, value = item.split("=", 1)
-        out[key.strip()] = yaml.safe_load(value) if value.strip() else value
+        out[key.strip()] = parse_scalar(value)
     return out
 
 

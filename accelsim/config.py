@@ -156,10 +156,26 @@ def string_list(allowed: Iterable[str] | None = None) -> Callable[[Any], tuple[s
         if allowed_t is not None:
             for v in value:
                 if v not in allowed_t:
-                    raise ValueError(f"{v!r} is not one of {', '.join(allowed_t)}{did_you_mean(v, allowed_t)}")
+                    hint = did_you_mean(v, allowed_t)
+                    raise ValueError(f"{v!r} is not one of {', '.join(allowed_t)}{hint}")
         return tuple(value)
 
     return parse
+
+
+def parse_scalar(text: str) -> Any:
+    """A value given on the command line (``--set``, ``--axis``) as a YAML scalar: ``8`` -> 8,
+    ``128 KiB`` stays a string, and ``2:4`` stays a string (YAML 1.1 would read it in base 60)."""
+    text = text.strip()
+    if not text:
+        raise ValueError("empty value")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if ":" in text and isinstance(value, int | float):
+        return text
+    return text if value is None else value
 
 
 def set_dotted(raw: Any, dotted: str, value: Any, source: str) -> Any:

@@ -13,7 +13,7 @@ from rich.table import Table
 from accelsim.report import Report
 from accelsim.workload import Workload
 
-out = Console(soft_wrap=False)
+out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 
@@ -97,7 +97,8 @@ def print_workload(workload: Workload) -> None:
         t.add_row(layer.name, layer.kind, _n(layer.m), _n(layer.n), _n(layer.k), _n(layer.groups),
                   _si(layer.macs), _n(layer.weight_count) if has_w else "-",
                   _n(layer.weight_nonzeros) if has_w else "-", layer.pattern,
-                  f"{100 * layer.target_sparsity:.1f}", f"{100 * layer.weight_sparsity:.1f}" if has_w else "-",
+                  f"{100 * layer.target_sparsity:.1f}",
+                  f"{100 * layer.weight_sparsity:.1f}" if has_w else "-",
                   f"{layer.activation_density:.3f}")
     _print_table(t)
     srcs = sorted({layer.activation_density_source for layer in workload.layers})

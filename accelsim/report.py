@@ -102,7 +102,8 @@ class LayerReport:
         """One flat CSV row."""
         w = self.storage.get("weights")
         return {
-            "name": self.name, "kind": self.kind, "m": self.m, "n": self.n, "k": self.k, "groups": self.groups,
+            "name": self.name, "kind": self.kind,
+            "m": self.m, "n": self.n, "k": self.k, "groups": self.groups,
             "row_folds": self.row_folds, "col_folds": self.col_folds, "folds": self.folds,
             "compute_cycles": self.compute_cycles, "stall_cycles": self.stall_cycles,
             "total_cycles": self.total_cycles, "utilization": round(self.utilization, 6),

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from accelsim import __version__
 from accelsim import config as cfg
 from accelsim.errors import AccelsimError, ConfigError
@@ -88,18 +86,7 @@ class Task:
 
 # --- parsing ------------------------------------------------------------------------------------
 
-def parse_value(text: str) -> Any:
-    """One axis value as a YAML scalar; ``2:4`` stays a string (YAML 1.1 would read base 60)."""
-    text = text.strip()
-    if not text:
-        raise ValueError("empty value")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    if ":" in text and isinstance(value, int | float):
-        return text
-    return text if value is None else value
+parse_value = cfg.parse_scalar
 
 
 def _split_values(text: str) -> list[str]:

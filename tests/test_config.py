@@ -119,6 +119,8 @@ def test_errors_survive_pickling():
 
     from accelsim.errors import UnknownNameError
 
-    for err in (ConfigError("a.yaml", ["x: bad", "y: worse"]), UnknownNameError("model", "resnt50", ["resnet50"])):
+    errors = (ConfigError("a.yaml", ["x: bad", "y: worse"]),
+              UnknownNameError("model", "resnt50", ["resnet50"]))
+    for err in errors:
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err) and str(back) == str(err)

@@ -28,7 +28,8 @@ def test_ws_hand_worked():
     assert SCALESIM.fold_cycles(p) == 2 * 32 + 32 + 128 - 2 == 222
     assert SCALESIM.layer_cycles(p, 1) == 16 * 222 - 1
     acc = SCALESIM.sram_accesses(p, 128, 64, 256)
-    assert (acc.inputs_reads, acc.weights_reads, acc.outputs_writes) == (128 * 256 * 2, 256 * 64, 128 * 64 * 8)
+    assert (acc.inputs_reads, acc.weights_reads, acc.outputs_writes) == (
+        128 * 256 * 2, 256 * 64, 128 * 64 * 8)
 
 
 def test_is_hand_worked():
