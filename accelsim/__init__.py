@@ -1,3 +1,37 @@
-"""accelsim: cycle-approximate accelerator co-design on real pruned PyTorch models."""
+"""accelsim: cycle-approximate accelerator co-design on real pruned PyTorch models.
+
+The public API, imported lazily so that ``import accelsim`` stays light (no torch, no numba)::
+
+    from accelsim import load_hardware, load_workload, simulate
+    report = simulate(load_hardware("sparse_pe"), load_workload("resnet50_70pct"))
+    report.totals()["total_cycles"]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_API = {
+    "load_hardware": ("accelsim.hardware", "load_hardware"),
+    "HardwareConfig": ("accelsim.hardware", "HardwareConfig"),
+    "load_workload": ("accelsim.loading", "load_workload"),
+    "Workload": ("accelsim.workload", "Workload"),
+    "Layer": ("accelsim.workload", "Layer"),
+    "simulate": ("accelsim.simulator", "simulate"),
+    "Report": ("accelsim.report", "Report"),
+    "LayerReport": ("accelsim.report", "LayerReport"),
+    "compare": ("accelsim.compare", "compare"),
+    "run_sweep": ("accelsim.sweep_exec", "run_sweep"),
+    "AccelsimError": ("accelsim.errors", "AccelsimError"),
+}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        module, attr = _API[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'accelsim' has no attribute {name!r}")

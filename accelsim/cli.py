@@ -127,7 +127,7 @@ def model_options(fn):
 def run(hw_ref, model, batch, input_shape, checkpoint, sets, out_dir, as_json):
     """Simulate a model on a hardware config and print the per-layer table."""
     from accelsim.console import print_report, progress_bar
-    from accelsim.simulate import simulate
+    from accelsim.simulator import simulate
 
     hw = _load_hw(hw_ref, sets)
     workload = _load_workload(model, batch, input_shape, checkpoint)

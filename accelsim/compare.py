@@ -157,7 +157,7 @@ def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns:
     from accelsim.loading import load_workload
     from accelsim.models import MODELS
     from accelsim.pruning.patterns import NM, make_pattern
-    from accelsim.simulate import simulate
+    from accelsim.simulator import simulate
 
     d = check_density(density)
     specs = check_patterns(patterns)

@@ -68,7 +68,7 @@ def prepare_workloads(refs: Iterable[WorkloadRef], progress: Callable[[int, int,
 
 def run_point(task: Task, layers_csv: bool = False) -> dict[str, Any]:
     """Simulate one point; returns a small picklable result (never the Report's layers unless asked)."""
-    from accelsim.simulate import simulate
+    from accelsim.simulator import simulate
 
     start = time.perf_counter()
     workload = cached_workload(task.workload)
@@ -158,7 +158,7 @@ class LocalExecutor:
 
         ctx = mp.get_context(self.start_method)
         if self.start_method == "forkserver":
-            ctx.set_forkserver_preload(["accelsim.sweep_exec", "accelsim.simulate"])
+            ctx.set_forkserver_preload(["accelsim.sweep_exec", "accelsim.simulator"])
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_worker_init)
 
     def execute(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
@@ -380,7 +380,7 @@ def run_sweep(tasks: list[Task], store, executor, *, recompute: bool = False, la
 
 
 def _store_result(store, task: Task, result: dict[str, Any], replace: bool) -> None:
-    from accelsim.simulate import hardware_dict
+    from accelsim.simulator import hardware_dict
 
     store.put(task.key, params=task.params, hardware=hardware_dict(task.hardware),
               hardware_name=task.hardware.name, workload=task.workload.ref,

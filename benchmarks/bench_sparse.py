@@ -41,7 +41,7 @@ def bench_simulation(repeat: int) -> dict:
     from accelsim.formats import storage_of
     from accelsim.hardware import load_hardware
     from accelsim.loading import load_workload
-    from accelsim.simulate import simulate
+    from accelsim.simulator import simulate
 
     w = load_workload("resnet50_70pct")
     hw = load_hardware("sparse_pe")

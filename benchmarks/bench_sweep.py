@@ -47,7 +47,7 @@ def serial_seconds_per_point(hw: str, model: str, buf: str, n: int = 4) -> float
     """simulate() alone on a few of the sweep's points, in this process: the cost a worker cannot avoid."""
     from accelsim.hardware import load_hardware
     from accelsim.loading import load_workload
-    from accelsim.simulate import simulate
+    from accelsim.simulator import simulate
 
     workload = load_workload(model)
     simulate(load_hardware(hw), workload)  # numba and imports warm

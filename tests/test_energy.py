@@ -20,7 +20,7 @@ from accelsim.energy import (
 )
 from accelsim.errors import ConfigError, UnknownNameError
 from accelsim.hardware import load_hardware
-from accelsim.simulate import dense_storage, simulate
+from accelsim.simulator import dense_storage, simulate
 from accelsim.workload import Layer, Workload
 
 KIB = 1024

@@ -11,7 +11,7 @@ from accelsim.errors import SimulationError
 from accelsim.hardware import hardware_from_dict
 from accelsim.mapping import LOOP_ORDERS, OBJECTIVES, choose_mapping, evaluate, tile_model
 from accelsim.report import StorageBreakdown
-from accelsim.simulate import dense_storage
+from accelsim.simulator import dense_storage
 from accelsim.workload import ConvShape, Layer, conv_gemm
 
 

@@ -13,7 +13,7 @@ from accelsim.dataflows.compute import dense_compute
 from accelsim.hardware import hardware_from_dict, load_hardware
 from accelsim.mapping import LOOP_ORDERS, choose_mapping, evaluate, tile_model
 from accelsim.memory import Schedule, build_schedule, run_pipeline, simulate_memory
-from accelsim.simulate import dense_storage, simulate
+from accelsim.simulator import dense_storage, simulate
 from accelsim.workload import ConvShape, Layer, Workload, conv_gemm
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from accelsim.hardware import load_hardware
 from accelsim.plots import PLOT_FILES, write_plots
-from accelsim.simulate import simulate
+from accelsim.simulator import simulate
 from accelsim.workload import Layer, Workload
 
 PNG = b"\x89PNG\r\n\x1a\n"

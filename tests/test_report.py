@@ -7,7 +7,7 @@ import pytest
 
 from accelsim.hardware import load_hardware
 from accelsim.report import save_report
-from accelsim.simulate import simulate
+from accelsim.simulator import simulate
 from accelsim.workload import Layer, Workload
 
 

@@ -69,7 +69,7 @@ def test_importer_sees_scalesims_layers(path):
 
 def _simulate():
     try:
-        from accelsim.simulate import simulate
+        from accelsim.simulator import simulate
     except ImportError:
         pytest.skip("accelsim.simulate is not there yet")
     return simulate
