@@ -38,7 +38,7 @@ def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
     dense model on the same hardware, MACs issued, load imbalance, metadata and weight footprint."""
     from accelsim.compare import check_density, check_patterns
     from accelsim.compare import compare as run_compare
-    from accelsim.console import out, progress_bar
+    from accelsim.console import out, print_table, progress_bar
 
     d = check_density(density)
     specs = check_patterns(_split((patterns,)))
@@ -66,7 +66,7 @@ def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
                       f"{r.energy_pj / 1e6:,.1f}", f"{r.energy_ratio:.2f}", _si(r.macs_issued),
                       f"{r.imbalance:.2f}", _si(r.metadata_bits), _si(r.weights_bits),
                       f"{100 * r.weights_footprint:.1f}", str(r.notes))
-        out.print(t)
+        print_table(t)
         for note in result.notes:
             out.print(f"note: {note}")
         out.print("layer notes (e.g. a pattern the datapath cannot exploit) are in `accelsim run --hw H "

@@ -188,7 +188,7 @@ def _finish(summary, spec, out: Path, top: int, no_plot: bool, export_csv, expor
 def _print_best(rows: list[dict], top: int) -> None:
     from rich.table import Table
 
-    from accelsim.console import out
+    from accelsim.console import print_table
 
     if not rows:
         return
@@ -207,7 +207,7 @@ def _print_best(rows: list[dict], top: int) -> None:
         t.add_row(str(r["index"]), *(str(r["sweep_params"][a]) for a in axis_names), f"{r['total_cycles']:,}",
                   f"{r['energy_pj'] / 1e6:,.2f}", f"{r['edp_pj_cycles'] / 1e12:,.3f}",
                   f"{100 * r['utilization']:.1f}", marks)
-    out.print(t)
+    print_table(t)
 
 
 def _print_plan(tasks, done: set[str]) -> None:

@@ -17,7 +17,7 @@ out = Console(soft_wrap=True)
 err = Console(stderr=True)
 
 
-def _print_table(table: Table) -> None:
+def print_table(table: Table) -> None:
     """Print at the table's natural width: columns are never cut to fit a narrow terminal (a wide
     table wraps in the terminal instead, and a pipe or file gets every digit)."""
     width = Console(width=10_000).measure(table).maximum
@@ -69,7 +69,7 @@ def print_report(report: Report) -> None:
             row += [f"{layer.weight_density:.3f}", _si(layer.macs_issued), f"{layer.load_imbalance:.2f}",
                     _si(layer.metadata_bits), f"{100 * w.index_overhead:.1f}" if w else "-"]
         t.add_row(*row)
-    _print_table(t)
+    print_table(t)
     tot = report.totals()
     out.print()
     out.print(f"[bold]total[/bold]  {len(report.layers)} layers, {_si(tot['macs_dense'])} MACs dense, "
@@ -100,6 +100,6 @@ def print_workload(workload: Workload) -> None:
                   f"{100 * layer.target_sparsity:.1f}",
                   f"{100 * layer.weight_sparsity:.1f}" if has_w else "-",
                   f"{layer.activation_density:.3f}")
-    _print_table(t)
+    print_table(t)
     srcs = sorted({layer.activation_density_source for layer in workload.layers})
     out.print(f"activation density: {', '.join(srcs)}")
