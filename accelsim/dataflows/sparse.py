@@ -68,11 +68,17 @@ import numpy as np
 
 from accelsim.dataflows.base import FoldPlan, plan_folds
 from accelsim.dataflows.compute import ComputeTrace, dense_compute
-from accelsim.dataflows.kernels import block_rows_any, chunk_max_sum, chunk_union, fiber_sums, group_any
 from accelsim.dataflows.timing import TimingModel
 from accelsim.formats import input_storage, weight_fibers, weight_geometry, weight_storage
 from accelsim.hardware import HardwareConfig
 from accelsim.workload import Layer
+
+
+def _kernels():
+    """numba loads only when a mask is really walked: a dense run never pays its import (~0.7 s)."""
+    from accelsim.dataflows import kernels
+
+    return kernels
 
 _GRANULARITY = {"unstructured": "element", "window": "window", "combined": "window", "channel": "channel",
                 "kernel": "channel", "vector": "vector", "block": "block", "filter": "compact",
@@ -138,7 +144,7 @@ def _work(gran: str, mask: np.ndarray, layer: Layer, hw: HardwareConfig) -> _Wor
         cols_kept = int(np.count_nonzero(mask.any(axis=2), axis=1).max())
         return _Work(dims=(rows_kept, cols_kept))
     if gran == "element":
-        cols, rows = fiber_sums(mask)
+        cols, rows = _kernels().fiber_sums(mask)
         return _Work(cols=cols, rows=rows, issued=mask, sizes=np.ones(k, np.int64))
     rs, c = weight_geometry(layer)
     kidx = np.arange(k, dtype=np.int64)
@@ -149,16 +155,17 @@ def _work(gran: str, mask: np.ndarray, layer: Layer, hw: HardwareConfig) -> _Wor
         gid, sizes = (kidx // (s_w * c)) * c + kidx % c, np.full(k // s_w, s_w, np.int64)
     else:  # block: b_r filters x b_c reduction positions
         br, bc = hw.sparsity.weights.block
-        mask = block_rows_any(mask, br)
+        mask = _kernels().block_rows_any(mask, br)
         gid = kidx // bc
         sizes = np.minimum(bc, k - np.arange(0, k, bc, dtype=np.int64))
-    anyq = group_any(mask, gid, len(sizes))
+    anyq = _kernels().group_any(mask, gid, len(sizes))
     if gran == "window":  # m slots per nonempty window; a PE row in `is` sees the kept positions
         m = int(mask.reshape(g, n, rs, c).sum(axis=2, dtype=np.int64).max())
-        cols, rows = fiber_sums(anyq)
-        return _Work(cols=cols * m, rows=fiber_sums(mask)[1], issued=mask, sizes=np.ones(k, np.int64))
+        cols, rows = _kernels().fiber_sums(anyq)
+        rows = _kernels().fiber_sums(mask)[1]
+        return _Work(cols=cols * m, rows=rows, issued=mask, sizes=np.ones(k, np.int64))
     cols = anyq @ sizes  # [g, N]
-    rows = fiber_sums(anyq)[1][:, gid]
+    rows = _kernels().fiber_sums(anyq)[1][:, gid]
     return _Work(cols=cols, rows=rows, issued=anyq, sizes=sizes)
 
 
@@ -256,7 +263,7 @@ def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Lay
         units, width = work.rows, rows
     else:
         units, width = work.cols, cols
-    mx, sm = chunk_max_sum(np.ascontiguousarray(units, dtype=np.int64), width)
+    mx, sm = _kernels().chunk_max_sum(np.ascontiguousarray(units, dtype=np.int64), width)
     total = int(sm.sum())
     imbalance = float((mx * _widths(units.shape[1], width)).sum()) / total if total else 1.0
     slots = total
@@ -286,10 +293,10 @@ def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Lay
         per_fold = np.repeat(per_fold.reshape(g, fc, fr).sum(axis=2) / fr, fr, axis=1)
     tiles = _spread(per_fold.mean(axis=0))
     if df == "is":
-        union = chunk_union(work.issued, work.sizes, max(n, 1)).sum()
+        union = _kernels().chunk_union(work.issued, work.sizes, max(n, 1)).sum()
         inputs_reads = g * acc.inputs_reads * union / (g * k) if k else 0
     else:
-        union = chunk_union(work.issued, work.sizes, cols).sum()
+        union = _kernels().chunk_union(work.issued, work.sizes, cols).sum()
         inputs_reads = g * acc.inputs_reads * union / (g * k * fc) if k else 0
     if df == "os":
         out_w, out_r = g * acc.outputs_writes, g * acc.outputs_reads

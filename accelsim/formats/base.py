@@ -21,6 +21,13 @@ from typing import ClassVar
 
 import numpy as np
 
+
+def kernels():
+    """The numba kernels, imported on first use so a dense run never loads numba."""
+    from accelsim.formats import kernels as k
+
+    return k
+
 Bits = tuple[int, int, int]  # (data_bits, metadata_bits, padding_values)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from accelsim.formats import SPARSE_FORMATS
-from accelsim.formats.base import Bits, FormatParams, SparseFormat, as_fibers, pointer_bits
-from accelsim.formats.kernels import block_counts
+from accelsim.formats.base import Bits, FormatParams, SparseFormat, as_fibers, kernels, pointer_bits
 
 
 @SPARSE_FORMATS.register("block")
@@ -24,7 +23,7 @@ class Block(SparseFormat):
     def bits(self, fibers: np.ndarray, value_bits: int, params: FormatParams) -> Bits:
         br, bc = params.block
         f, length = fibers.shape
-        blocks, values = block_counts(as_fibers(fibers), br, bc)
+        blocks, values = kernels().block_counts(as_fibers(fibers), br, bc)
         blocks, values = int(blocks), int(values)
         meta = blocks * params.coord_bits(-(-length // bc)) + (-(-f // br) + 1) * pointer_bits(blocks)
         return values * value_bits, meta, values - int(np.count_nonzero(fibers))

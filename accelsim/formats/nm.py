@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from accelsim.formats import SPARSE_FORMATS
-from accelsim.formats.base import Bits, FormatParams, SparseFormat, as_fibers, n_choose_k_bits
-from accelsim.formats.kernels import group_max
+from accelsim.formats.base import Bits, FormatParams, SparseFormat, as_fibers, kernels, n_choose_k_bits
 
 
 def nm_fit_problem(fibers: np.ndarray, params: FormatParams) -> str | None:
     """Why the mask is not N:M along its fibers (None when every group of M holds <= N)."""
     n, m = params.nm
-    most = int(group_max(as_fibers(fibers), m))
+    most = int(kernels().group_max(as_fibers(fibers), m))
     if most <= n:
         return None
     along = "C" if params.channels and params.channels % m == 0 else "K"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from accelsim.formats import SPARSE_FORMATS
-from accelsim.formats.base import Bits, FormatParams, SparseFormat, as_fibers
-from accelsim.formats.kernels import rle_counts
+from accelsim.formats.base import Bits, FormatParams, SparseFormat, as_fibers, kernels
 
 
 @SPARSE_FORMATS.register("rle")
@@ -23,7 +22,7 @@ class RLE(SparseFormat):
     name = "rle"
 
     def bits(self, fibers: np.ndarray, value_bits: int, params: FormatParams) -> Bits:
-        nnz, pad = rle_counts(as_fibers(fibers).ravel(), params.run_bits)
+        nnz, pad = kernels().rle_counts(as_fibers(fibers).ravel(), params.run_bits)
         entries = int(nnz) + int(pad)
         return entries * value_bits, entries * params.run_bits, int(pad)
 
