@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accelsim import simulate as sim  # noqa: E402
+from accelsim import simulator as sim  # noqa: E402
 from accelsim.dataflows import TIMING_MODELS  # noqa: E402
 from accelsim.hardware import load_hardware  # noqa: E402
 from accelsim.loading import load_workload  # noqa: E402
@@ -34,12 +34,9 @@ CONFIGS = ("dense_ws", "dense_os", "dense_is", "tpu_like", "sparse_pe", "unstruc
 
 def compute_and_storage(hw, workload):
     """The lines of simulate_layer before the memory model, whatever they are today."""
-    import inspect
 
     timing = TIMING_MODELS.get(hw.timing)
-    src = inspect.getsource(sim.simulate_layer)
-    compute_fn = sim.sparse_compute if "sparse_compute" in src else sim.dense_compute
-    storage_fn = sim.storage_of if "storage_of(" in src else sim.dense_storage
+    compute_fn, storage_fn = sim.sparse_compute, sim.storage_of
     return [(layer, compute_fn(layer, hw, timing), storage_fn(layer, hw)) for layer in workload.layers]
 
 
