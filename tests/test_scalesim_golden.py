@@ -15,6 +15,7 @@ import pytest
 
 from accelsim.hardware import hardware_from_dict
 from accelsim.scalesim import read_scalesim_config, read_scalesim_topology
+from accelsim.simulator import simulate
 
 DATA = Path(__file__).parent / "data"
 GOLDENS = sorted((DATA / "scalesim_golden").glob("*.json"))
@@ -67,17 +68,8 @@ def test_importer_sees_scalesims_layers(path):
                 assert row["ofmap"] == [layer.conv.out_h, layer.conv.out_w], layer.name
 
 
-def _simulate():
-    try:
-        from accelsim.simulator import simulate
-    except ImportError:
-        pytest.skip("accelsim.simulate is not there yet")
-    return simulate
-
-
 @pytest.mark.parametrize("path", GOLDENS, ids=lambda p: p.stem)
 def test_scalesim_timing_reproduces_golden(path):
-    simulate = _simulate()
     golden, hw, workload = load(path)
     assert hw.timing == "scalesim"
     report = simulate(hw, workload)
