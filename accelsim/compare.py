@@ -12,8 +12,6 @@ the achieved density is in every row and a note says so (``nm:4`` derives N from
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 
 from accelsim.errors import AccelsimError, UnknownNameError
 from accelsim.hardware import HardwareConfig
-from accelsim.report import Report
+from accelsim.report import Report, rows_to_csv
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -80,13 +78,7 @@ class Comparison:
                 "rows": [r.to_dict() for r in self.rows]}
 
     def to_csv(self) -> str:
-        buf = io.StringIO()
-        rows = [r.to_dict() for r in self.rows]
-        if rows:
-            writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        return buf.getvalue()
+        return rows_to_csv([r.to_dict() for r in self.rows])
 
 
 def check_density(density: Any) -> float:

@@ -238,13 +238,17 @@ class Report:
         }
 
     def layers_csv(self) -> str:
-        buf = io.StringIO()
-        rows = [layer.row() for layer in self.layers]
-        if rows:
-            writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        return buf.getvalue()
+        return rows_to_csv([layer.row() for layer in self.layers])
+
+
+def rows_to_csv(rows: list[dict[str, Any]]) -> str:
+    """CSV text of flat dict rows, the first row's keys as the header ('' for no rows)."""
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return buf.getvalue()
 
 
 def write_atomic(path: str | Path, text: str | bytes) -> None:
