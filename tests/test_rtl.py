@@ -132,3 +132,26 @@ def test_rtl_results_and_cycles(design, tmp_path):
         if run.cycles != committed[case]:
             problems.append(f"{case}: {run.cycles} cycles, {committed[case]} committed")
     assert not problems, "\n".join(problems)
+
+
+def test_accelsim_nm_datapath_matches_the_sparse_rtl():
+    """accelsim's N:M tensor-core path (sparse_compute on nm_tensor_core, run as a WS array of the
+    case's size) gives the cycles measured on ws_sparse_array for every committed 2:4 case."""
+    from accelsim.dataflows import TIMING_MODELS
+    from accelsim.dataflows.sparse import sparse_compute
+    from accelsim.hardware import load_hardware
+    from accelsim.workload import Layer
+
+    timing = TIMING_MODELS.get("accelsim")
+    off = []
+    for entry in runner.load_expected("ws_sparse_array")["cases"]:
+        case = _case(entry)
+        hw = load_hardware("nm_tensor_core", {"pe_array.dataflow": "ws", "pe_array.rows": case.R,
+                                              "pe_array.cols": case.C})
+        mask = np.zeros((case.N, case.K), dtype=bool)
+        mask[:, np.arange(case.K) % 4 < 2] = True  # 2 kept of every 4 along K
+        layer = Layer("t", "linear", case.M, case.N, case.K, weight_mask=mask, pattern="nm2:4")
+        trace = sparse_compute(layer, hw, timing)
+        if trace.compute_cycles != entry["cycles"] or trace.notes:
+            off.append(f"{case}: measured {entry['cycles']}, accelsim {trace.compute_cycles} {trace.notes}")
+    assert not off, "\n".join(off)
