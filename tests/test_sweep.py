@@ -261,7 +261,8 @@ def test_a_point_that_always_kills_its_worker_fails_alone(topo, tmp_path):
     with ResultStore(tmp_path / "s.sqlite") as store:
         summary = run_sweep(tasks, store, ex)
         assert [t.index for t, _ in summary.failed] == [2]
-        assert "worker process died" in summary.failed[0][1] and ex.restarts == 2
+        # at least one restart per attempt of the bad point (a pool break can also catch a neighbour)
+        assert "worker process died" in summary.failed[0][1] and ex.restarts >= 2
         assert len(store) == 3
 
 
