@@ -45,16 +45,19 @@ def parse_yaml_text(text: str, source: str) -> Any:
         raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
 
 
+def read_text(path: str | Path, encoding: str = "utf-8") -> str:
+    """A user's file as text; missing or unreadable is a ConfigError naming the file."""
+    try:
+        return Path(path).read_text(encoding=encoding)
+    except FileNotFoundError:
+        raise ConfigError(str(path), ["file not found"]) from None
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
+
+
 def read_yaml(path: str | Path) -> Any:
     """Read a YAML file strictly; a missing file or bad YAML is a ConfigError naming the file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(p), ["file not found"]) from None
-    except OSError as exc:
-        raise ConfigError(str(p), [f"cannot read: {exc.strerror}"]) from None
-    return parse_yaml_text(text, str(p))
+    return parse_yaml_text(read_text(path), str(path))
 
 
 _MISSING = object()

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from accelsim.config import read_text
 from accelsim.errors import ConfigError, did_you_mean
 from accelsim.workload import ConvShape, Layer, Workload
 
@@ -70,12 +71,7 @@ def read_scalesim_config(path: str | Path) -> dict[str, Any]:
     at once in one ConfigError naming the file."""
     p = Path(path)
     source = str(p)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(source, ["file not found"]) from None
-    except OSError as exc:
-        raise ConfigError(source, [f"cannot read: {exc.strerror}"]) from None
+    text = read_text(p, encoding="utf-8")
 
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # keep the spelling for messages; keys are compared case-insensitively below
@@ -216,12 +212,7 @@ def read_scalesim_topology(path: str | Path, *, name: str | None = None) -> Work
     Bad rows raise one ConfigError naming the file, and each bad line and column."""
     p = Path(path)
     source = str(p)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(source, ["file not found"]) from None
-    except OSError as exc:
-        raise ConfigError(source, [f"cannot read: {exc.strerror}"]) from None
+    text = read_text(p, encoding="utf-8-sig")
 
     lines = text.splitlines()
     if not lines:
