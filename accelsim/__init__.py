@@ -15,16 +15,16 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = {
-    "load_hardware": ("accelsim.hardware", "load_hardware"),
-    "HardwareConfig": ("accelsim.hardware", "HardwareConfig"),
-    "load_workload": ("accelsim.loading", "load_workload"),
-    "Workload": ("accelsim.workload", "Workload"),
-    "Layer": ("accelsim.workload", "Layer"),
-    "simulate": ("accelsim.simulator", "simulate"),
-    "Report": ("accelsim.report", "Report"),
-    "LayerReport": ("accelsim.report", "LayerReport"),
-    "compare": ("accelsim.compare", "compare"),
-    "run_sweep": ("accelsim.sweep_exec", "run_sweep"),
+    "load_hardware": ("accelsim.spec.hardware", "load_hardware"),
+    "HardwareConfig": ("accelsim.spec.hardware", "HardwareConfig"),
+    "load_workload": ("accelsim.workload.load", "load_workload"),
+    "Workload": ("accelsim.workload.layer", "Workload"),
+    "Layer": ("accelsim.workload.layer", "Layer"),
+    "simulate": ("accelsim.sim.simulator", "simulate"),
+    "Report": ("accelsim.results.report", "Report"),
+    "LayerReport": ("accelsim.results.report", "LayerReport"),
+    "compare": ("accelsim.studies.compare", "compare"),
+    "run_sweep": ("accelsim.studies.run", "run_sweep"),
     "AccelsimError": ("accelsim.errors", "AccelsimError"),
 }
 __all__ = ["__version__", *_API]

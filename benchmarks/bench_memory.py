@@ -22,12 +22,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accelsim import simulator as sim  # noqa: E402
-from accelsim.dataflows import TIMING_MODELS  # noqa: E402
-from accelsim.hardware import load_hardware  # noqa: E402
-from accelsim.loading import load_workload  # noqa: E402
-from accelsim.mapping import choose_mapping  # noqa: E402
-from accelsim.memory import MemoryTrace, simulate_memory  # noqa: E402
+from accelsim.sim import simulator as sim  # noqa: E402
+from accelsim.sim.dataflows import TIMING_MODELS  # noqa: E402
+from accelsim.spec.hardware import load_hardware  # noqa: E402
+from accelsim.workload.load import load_workload  # noqa: E402
+from accelsim.sim.mapping import choose_mapping  # noqa: E402
+from accelsim.sim.memory import MemoryTrace, simulate_memory  # noqa: E402
 
 CONFIGS = ("dense_ws", "dense_os", "dense_is", "tpu_like", "sparse_pe", "unstructured_skip")
 

@@ -36,12 +36,12 @@ def fresh(workload):
 
 
 def bench_simulation(repeat: int) -> dict:
-    from accelsim.dataflows import TIMING_MODELS
-    from accelsim.dataflows.sparse import sparse_compute
-    from accelsim.formats import storage_of
-    from accelsim.hardware import load_hardware
-    from accelsim.loading import load_workload
-    from accelsim.simulator import simulate
+    from accelsim.sim.dataflows import TIMING_MODELS
+    from accelsim.sim.dataflows.sparse import sparse_compute
+    from accelsim.sim.formats import storage_of
+    from accelsim.spec.hardware import load_hardware
+    from accelsim.workload.load import load_workload
+    from accelsim.sim.simulator import simulate
 
     w = load_workload("resnet50_70pct")
     hw = load_hardware("sparse_pe")

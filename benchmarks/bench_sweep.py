@@ -37,7 +37,7 @@ SIZES = ("16 KiB", "32 KiB", "48 KiB", "64 KiB", "96 KiB", "128 KiB", "192 KiB",
 
 def buffer_name(hw: str) -> str:
     """The weight buffer to sweep: the level holding weights (the glb if there is one)."""
-    from accelsim.hardware import load_hardware
+    from accelsim.spec.hardware import load_hardware
 
     level = load_hardware(hw).buffer_for("weights")
     return level.name
@@ -45,9 +45,9 @@ def buffer_name(hw: str) -> str:
 
 def serial_seconds_per_point(hw: str, model: str, buf: str, n: int = 4) -> float:
     """simulate() alone on a few of the sweep's points, in this process: the cost a worker cannot avoid."""
-    from accelsim.hardware import load_hardware
-    from accelsim.loading import load_workload
-    from accelsim.simulator import simulate
+    from accelsim.spec.hardware import load_hardware
+    from accelsim.workload.load import load_workload
+    from accelsim.sim.simulator import simulate
 
     workload = load_workload(model)
     simulate(load_hardware(hw), workload)  # numba and imports warm
@@ -92,7 +92,7 @@ def main() -> None:
             "--axis", f"memories.{buf}.size=" + ",".join(sizes)]
     n = len(rows) * len(sizes)
 
-    from accelsim.loading import load_workload
+    from accelsim.workload.load import load_workload
 
     t = time.perf_counter()
     load_workload(opts.model)  # warm the workload cache (built once, like any first use)

@@ -15,7 +15,7 @@ Protocols (accuracy is always measured on the held-out test split):
 * snip, synflow -- pruning at initialisation: prune the untrained model, then train it with the
   mask for ``dense`` epochs ("final").  SynFlow uses its default n = 100 iterations.
 * agp, imp, drop -- the methods' own training loops from initialisation (defaults of
-  accelsim.pruning.methods_iterative; imp prunes 20 % of the remaining weights per round with
+  accelsim.workload.pruning.methods_iterative; imp prunes 20 % of the remaining weights per round with
   ``imp_epochs`` epochs per round and rewinds to step 20).
 The ``nm2:4`` pattern is 50 % whatever the target, so it runs once, at 50 %.
 """
@@ -48,7 +48,7 @@ def _setup(quick: bool):
     import torch
 
     torch.set_num_threads(1)  # tiny models: one thread per worker process is fastest
-    from accelsim.pruning.training import load_digits_split
+    from accelsim.workload.pruning.training import load_digits_split
 
     if "data" not in _CACHE:
         _CACHE["data"] = load_digits_split(seed=0)
@@ -63,8 +63,8 @@ def _layers(model):
 
 def _dense(model_name: str, layout: str, cfg: dict):
     """(trained dense state_dict, its test accuracy), once per worker and model."""
-    from accelsim.models import build_model
-    from accelsim.pruning.training import evaluate, train
+    from accelsim.workload.models import build_model
+    from accelsim.workload.pruning.training import evaluate, train
 
     key = ("dense", model_name)
     if key not in _CACHE:
@@ -81,11 +81,11 @@ def _dense(model_name: str, layout: str, cfg: dict):
 def run_one(task: tuple) -> dict:
     model_name, layout, method, pattern_name, target, cfg = task
     data = _setup(cfg["quick"]).as_layout(layout)
-    from accelsim.models import build_model
-    from accelsim.pruning.methods import METHODS
-    from accelsim.pruning.methods_iterative import model_sparsity, overall_sparsity
-    from accelsim.pruning.patterns import make_pattern
-    from accelsim.pruning.training import apply_masks, evaluate, train
+    from accelsim.workload.models import build_model
+    from accelsim.workload.pruning.methods import METHODS
+    from accelsim.workload.pruning.methods_iterative import model_sparsity, overall_sparsity
+    from accelsim.workload.pruning.patterns import make_pattern
+    from accelsim.workload.pruning.training import apply_masks, evaluate, train
 
     t0, c0 = time.perf_counter(), time.process_time()
     if method == "dense":  # the post-training protocol at 0 %: dense training, then fine-tuning

@@ -37,7 +37,7 @@ at whose end the last result is written. Assumptions (the RTL):
 
 from __future__ import annotations
 
-from accelsim.dataflows.timing import accelsim_total_cycles  # the one copy of the formula
+from accelsim.sim.dataflows.timing import accelsim_total_cycles  # the one copy of the formula
 
 __all__ = ["accelsim_total_cycles", "nm_ws_total_cycles"]
 

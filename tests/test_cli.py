@@ -109,7 +109,7 @@ def test_topology_runs_without_importing_torch(tmp_path):
     """torch is imported only where a model is traced: a SCALE-Sim topology run never loads it."""
     code = textwrap.dedent(f"""
         import sys
-        from accelsim.cli import main
+        from accelsim.cli.app import main
         try:
             main(["run", "--hw", "dense_ws", "--model", {_topology(tmp_path)!r}])
         except SystemExit as e:

@@ -7,10 +7,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from accelsim.cli import cli
-from accelsim.compare import check_density, check_patterns, compare, save_comparison, workload_name
+from accelsim.cli.app import cli
+from accelsim.studies.compare import check_density, check_patterns, compare, save_comparison, workload_name
 from accelsim.errors import AccelsimError, UnknownNameError
-from accelsim.hardware import load_hardware
+from accelsim.spec.hardware import load_hardware
 
 PATTERNS = ("unstructured", "nm2:4", "window", "channel", "block4x4")
 

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import yaml
 
-from accelsim.actions import MemoryTraffic, count_actions, energy_of
-from accelsim.checking import check_file
-from accelsim.dataflows import TIMING_MODELS
-from accelsim.dataflows.compute import dense_compute
-from accelsim.energy import (
+from accelsim.sim.actions import MemoryTraffic, count_actions, energy_of
+from accelsim.cli.check import check_file
+from accelsim.sim.dataflows import TIMING_MODELS
+from accelsim.sim.dataflows.compute import dense_compute
+from accelsim.sim.energy import (
     ACTIONS,
     ENERGY_MODELS,
     breakdown,
@@ -19,9 +19,9 @@ from accelsim.energy import (
     table_from_dict,
 )
 from accelsim.errors import ConfigError, UnknownNameError
-from accelsim.hardware import load_hardware
-from accelsim.simulator import dense_storage, simulate
-from accelsim.workload import Layer, Workload
+from accelsim.spec.hardware import load_hardware
+from accelsim.sim.simulator import dense_storage, simulate
+from accelsim.workload.layer import Layer, Workload
 
 KIB = 1024
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.formats import (
+from accelsim.sim.formats import (
     SPARSE_FORMATS,
     FormatParams,
     get_format,
@@ -20,9 +20,9 @@ from accelsim.formats import (
     weight_fibers,
     weight_storage,
 )
-from accelsim.formats.kernels import block_counts, group_max, rle_counts
-from accelsim.hardware import OperandSparsity, SparseSupport, load_hardware
-from accelsim.workload import ConvShape, Layer
+from accelsim.sim.formats.kernels import block_counts, group_max, rle_counts
+from accelsim.spec.hardware import OperandSparsity, SparseSupport, load_hardware
+from accelsim.workload.layer import ConvShape, Layer
 
 # ---------------------------------------------------------------- brute-force encoders
 
@@ -403,7 +403,7 @@ def _hw_dict(weights: dict, inputs: dict | None = None) -> dict:
 ])
 def test_bad_sparsity_combinations_are_refused(weights, inputs, message):
     from accelsim.errors import ConfigError
-    from accelsim.hardware import hardware_from_dict
+    from accelsim.spec.hardware import hardware_from_dict
 
     with pytest.raises(ConfigError, match=message) as info:
         hardware_from_dict(_hw_dict(weights, inputs), "hw.yaml")

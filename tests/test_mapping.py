@@ -5,14 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.dataflows import TIMING_MODELS
-from accelsim.dataflows.compute import dense_compute
+from accelsim.sim.dataflows import TIMING_MODELS
+from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.errors import SimulationError
-from accelsim.hardware import hardware_from_dict
-from accelsim.mapping import LOOP_ORDERS, OBJECTIVES, choose_mapping, evaluate, tile_model
-from accelsim.report import StorageBreakdown
-from accelsim.simulator import dense_storage
-from accelsim.workload import ConvShape, Layer, conv_gemm
+from accelsim.spec.hardware import hardware_from_dict
+from accelsim.sim.mapping import LOOP_ORDERS, OBJECTIVES, choose_mapping, evaluate, tile_model
+from accelsim.results.report import StorageBreakdown
+from accelsim.sim.simulator import dense_storage
+from accelsim.workload.layer import ConvShape, Layer, conv_gemm
 
 
 def hw_for(dataflow="ws", rows=8, cols=8, sizes=("4 KiB", "4 KiB", "4 KiB"), shared=None, double=True,

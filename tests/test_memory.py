@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim import memory
-from accelsim.dataflows import TIMING_MODELS
-from accelsim.dataflows.compute import dense_compute
-from accelsim.hardware import hardware_from_dict, load_hardware
-from accelsim.mapping import LOOP_ORDERS, choose_mapping, evaluate, tile_model
-from accelsim.memory import Schedule, build_schedule, run_pipeline, simulate_memory
-from accelsim.simulator import dense_storage, simulate
-from accelsim.workload import ConvShape, Layer, Workload, conv_gemm
+from accelsim.sim import memory
+from accelsim.sim.dataflows import TIMING_MODELS
+from accelsim.sim.dataflows.compute import dense_compute
+from accelsim.spec.hardware import hardware_from_dict, load_hardware
+from accelsim.sim.mapping import LOOP_ORDERS, choose_mapping, evaluate, tile_model
+from accelsim.sim.memory import Schedule, build_schedule, run_pipeline, simulate_memory
+from accelsim.sim.simulator import dense_storage, simulate
+from accelsim.workload.layer import ConvShape, Layer, Workload, conv_gemm
 
 
 def schedule(loads, computes, writes, *, slots=2, out_slots=2, new_output=None, psum=None) -> Schedule:

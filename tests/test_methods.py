@@ -1,4 +1,4 @@
-"""Pruning methods (accelsim.pruning.methods*) and the digits train/eval loops (training.py)."""
+"""Pruning methods (accelsim.workload.pruning.methods*) and the digits train/eval loops (training.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 from accelsim.errors import AccelsimError
-from accelsim.pruning.methods import METHODS, allocate_global
-from accelsim.pruning.methods_iterative import agp_schedule, agp_sparsity, model_sparsity, overall_sparsity
-from accelsim.pruning.patterns import make_pattern
-from accelsim.pruning.training import evaluate, load_digits_split, train
+from accelsim.workload.pruning.methods import METHODS, allocate_global
+from accelsim.workload.pruning.methods_iterative import agp_schedule, agp_sparsity, model_sparsity, overall_sparsity
+from accelsim.workload.pruning.patterns import make_pattern
+from accelsim.workload.pruning.training import evaluate, load_digits_split, train
 
 ONE_SHOT = ("magnitude", "random", "l1_filter", "taylor", "snip", "synflow")
 TRAINING = ("agp", "imp", "drop")

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-import accelsim.models
+import accelsim.workload.models
 from accelsim.errors import AccelsimError, ConfigError, UnknownNameError
-from accelsim.models import MODELS, ModelSpec, build_model
+from accelsim.workload.models import MODELS, ModelSpec, build_model
 
 # Reference parameter counts (torchvision for resnet/mobilenet; BERT-base layer for bert_block).
 PARAMS = {
@@ -196,13 +196,13 @@ def test_module_function_reference(tmp_path, monkeypatch):
 
 
 def test_importing_the_zoo_does_not_import_torch():
-    code = "import sys, accelsim.models; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, accelsim.workload.models; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_no_torchvision():
     build_model("lenet5")
     assert "torchvision" not in sys.modules
-    for file in Path(accelsim.models.__file__).parent.glob("*.py"):
+    for file in Path(accelsim.workload.models.__file__).parent.glob("*.py"):
         text = file.read_text()
         assert "import torchvision" not in text and "from torchvision" not in text

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.errors import ConfigError, UnknownNameError
-from accelsim.pruning.patterns import (
+from accelsim.workload.pruning.patterns import (
     PATTERNS,
     achieved,
     keep_top,
@@ -18,7 +18,7 @@ from accelsim.pruning.patterns import (
     n_pruned,
     pattern_names,
 )
-from accelsim.workload import Layer
+from accelsim.workload.layer import Layer
 
 # ---------------------------------------------------------------- strategies and group checks
 
@@ -331,14 +331,14 @@ def test_specs_round_trip_and_aliases():
 
 def _lenet():
     torch = pytest.importorskip("torch")
-    from accelsim.models import build_model
+    from accelsim.workload.models import build_model
 
     torch.manual_seed(0)
     return build_model("lenet5", seed=0)[0]
 
 
 def test_prune_model_rules_masks_and_buffers():
-    from accelsim.pruning.apply import prunable_layers, prune_model
+    from accelsim.workload.pruning.apply import prunable_layers, prune_model
 
     model = _lenet()
     result = prune_model(model, pattern="window", sparsity=0.7)
@@ -358,7 +358,7 @@ def test_prune_model_rules_masks_and_buffers():
 
 
 def test_prune_model_exclude_rules_and_errors():
-    from accelsim.pruning.apply import prune_model
+    from accelsim.workload.pruning.apply import prune_model
 
     result = prune_model(_lenet(), pattern="nm2:4", sparsity=0.5, exclude=["fc3"], rule_fc="unstructured",
                          first_conv="unstructured")
@@ -375,7 +375,7 @@ def test_prune_model_exclude_rules_and_errors():
 
 
 def test_prune_model_global_scope_hits_the_target():
-    from accelsim.pruning.apply import prune_model
+    from accelsim.workload.pruning.apply import prune_model
 
     result = prune_model(_lenet(), pattern="unstructured", sparsity=0.8, scope="global", first_conv="pattern")
     assert result.achieved == pytest.approx(0.8, abs=0.01)
@@ -383,7 +383,7 @@ def test_prune_model_global_scope_hits_the_target():
 
 
 def test_builtin_methods_without_the_methods_module(monkeypatch):
-    from accelsim.pruning import apply
+    from accelsim.workload.pruning import apply
 
     monkeypatch.setattr(apply, "_method", lambda name: apply._BUILTINS[name])
     for scope in ("layer", "global"):
@@ -400,7 +400,7 @@ def test_apply_masks_leaves_the_state_torch_custom_from_mask_leaves():
     torch = pytest.importorskip("torch")
     from torch.nn.utils import prune as torch_prune
 
-    from accelsim.pruning.apply import apply_masks
+    from accelsim.workload.pruning.apply import apply_masks
 
     torch.manual_seed(0)
     ours, theirs = torch.nn.Sequential(torch.nn.Linear(6, 4)), torch.nn.Sequential(torch.nn.Linear(6, 4))

@@ -5,10 +5,10 @@ import sys
 import numpy as np
 import pytest
 
-from accelsim.hardware import load_hardware
-from accelsim.plots import PLOT_FILES, write_plots
-from accelsim.simulator import simulate
-from accelsim.workload import Layer, Workload
+from accelsim.spec.hardware import load_hardware
+from accelsim.results.plots import PLOT_FILES, write_plots
+from accelsim.sim.simulator import simulate
+from accelsim.workload.layer import Layer, Workload
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -42,6 +42,6 @@ def test_empty_report_still_plots(tmp_path):
 def test_importing_plots_does_not_import_matplotlib():
     import subprocess
 
-    code = "import accelsim.plots, sys; print('matplotlib' in sys.modules)"
+    code = "import accelsim.results.plots, sys; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

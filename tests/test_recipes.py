@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from accelsim import recipes
+from accelsim.workload import recipes
 from accelsim.errors import ConfigError, UnknownNameError
-from accelsim.recipes import (
+from accelsim.workload.recipes import (
     WORKLOADS_DIR,
     Recipe,
     load_workload,
@@ -43,7 +43,7 @@ def test_the_readme_names_are_shipped():
 
 @pytest.mark.parametrize("name", shipped_recipe_names())
 def test_every_shipped_recipe_loads_strictly_and_checks(name):
-    from accelsim.checking import check_file
+    from accelsim.cli.check import check_file
 
     path = WORKLOADS_DIR / f"{name}.yaml"
     recipe = resolve_recipe(path)
@@ -230,7 +230,7 @@ def test_cached_load_does_not_import_torch(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
         t = time.perf_counter()
-        from accelsim.recipes import load_workload
+        from accelsim.workload.recipes import load_workload
         w = load_workload("lenet5_93pct", cache_dir={str(tmp_path)!r})
         assert len(w.layers) == 5, w
         print("torch" in sys.modules, round(time.perf_counter() - t, 3))

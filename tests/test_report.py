@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from accelsim.hardware import load_hardware
-from accelsim.report import save_report
-from accelsim.simulator import simulate
-from accelsim.workload import Layer, Workload
+from accelsim.spec.hardware import load_hardware
+from accelsim.results.report import save_report
+from accelsim.sim.simulator import simulate
+from accelsim.workload.layer import Layer, Workload
 
 
 def _workload():

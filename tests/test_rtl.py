@@ -22,14 +22,14 @@ formula = importlib.import_module("rtl_ref.timing_formula")
 
 
 def _timing_models() -> dict:
-    """The formula file, and accelsim's copy once accelsim.dataflows.timing exposes it."""
+    """The formula file, and accelsim's copy once accelsim.sim.dataflows.timing exposes it."""
     models = {"rtl_ref.timing_formula": formula.accelsim_total_cycles}
     try:
-        timing = importlib.import_module("accelsim.dataflows.timing")
+        timing = importlib.import_module("accelsim.sim.dataflows.timing")
     except ImportError:
         return models
     if hasattr(timing, "accelsim_total_cycles"):
-        models["accelsim.dataflows.timing"] = timing.accelsim_total_cycles
+        models["accelsim.sim.dataflows.timing"] = timing.accelsim_total_cycles
     return models
 
 
@@ -137,10 +137,10 @@ def test_rtl_results_and_cycles(design, tmp_path):
 def test_accelsim_nm_datapath_matches_the_sparse_rtl():
     """accelsim's N:M tensor-core path (sparse_compute on nm_tensor_core, run as a WS array of the
     case's size) gives the cycles measured on ws_sparse_array for every committed 2:4 case."""
-    from accelsim.dataflows import TIMING_MODELS
-    from accelsim.dataflows.sparse import sparse_compute
-    from accelsim.hardware import load_hardware
-    from accelsim.workload import Layer
+    from accelsim.sim.dataflows import TIMING_MODELS
+    from accelsim.sim.dataflows.sparse import sparse_compute
+    from accelsim.spec.hardware import load_hardware
+    from accelsim.workload.layer import Layer
 
     timing = TIMING_MODELS.get("accelsim")
     off = []

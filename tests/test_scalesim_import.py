@@ -1,4 +1,4 @@
-"""accelsim.scalesim: SCALE-Sim v2 configs and topologies read into accelsim's hardware and workload."""
+"""accelsim.spec.scalesim and accelsim.workload.scalesim_topology: SCALE-Sim v2 configs and topologies read into accelsim's hardware and workload."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from accelsim.errors import ConfigError
-from accelsim.hardware import hardware_from_dict, load_hardware
-from accelsim.scalesim import read_scalesim_config, read_scalesim_topology, scalesim_output_size
-from accelsim.workload import conv_output_size
+from accelsim.spec.hardware import hardware_from_dict, load_hardware
+from accelsim.spec.scalesim import read_scalesim_config
+from accelsim.workload.scalesim_topology import read_scalesim_topology, scalesim_output_size
+from accelsim.workload.layer import conv_output_size
 
 DATA = Path(__file__).parent / "data"
 INPUTS = DATA / "scalesim_inputs"

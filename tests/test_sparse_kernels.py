@@ -16,12 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.dataflows import TIMING_MODELS
-from accelsim.dataflows.compute import dense_compute
-from accelsim.dataflows.kernels import block_rows_any, chunk_max_sum, chunk_union, fiber_sums, group_any
-from accelsim.dataflows.sparse import choose_datapath, pattern_kind, sparse_compute
-from accelsim.hardware import OperandSparsity, PEArray, SparseSupport, load_hardware
-from accelsim.workload import ConvShape, Layer
+from accelsim.sim.dataflows import TIMING_MODELS
+from accelsim.sim.dataflows.compute import dense_compute
+from accelsim.sim.dataflows.kernels import block_rows_any, chunk_max_sum, chunk_union, fiber_sums, group_any
+from accelsim.sim.dataflows.sparse import choose_datapath, pattern_kind, sparse_compute
+from accelsim.spec.hardware import OperandSparsity, PEArray, SparseSupport, load_hardware
+from accelsim.workload.layer import ConvShape, Layer
 
 ACCELSIM = TIMING_MODELS.get("accelsim")
 
@@ -83,8 +83,8 @@ def test_kernels_and_compute_run_without_jit(tmp_path):
     script = textwrap.dedent("""
         import json, numpy as np
         from tests.test_sparse_kernels import linear_layer, hw_variant, ACCELSIM
-        from accelsim.dataflows.sparse import sparse_compute
-        from accelsim.formats import storage_of
+        from accelsim.sim.dataflows.sparse import sparse_compute
+        from accelsim.sim.formats import storage_of
         rng = np.random.default_rng(1)
         mask = rng.random((24, 40)) < 0.3
         out = {}
@@ -114,7 +114,7 @@ def test_numba_cache_dir_is_used(tmp_path):
     """A read-only package dir is fine: NUMBA_CACHE_DIR takes the compiled kernels."""
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     env.pop("NUMBA_DISABLE_JIT", None)
-    code = ("import numpy as np; from accelsim.dataflows.kernels import fiber_sums; "
+    code = ("import numpy as np; from accelsim.sim.dataflows.kernels import fiber_sums; "
             "fiber_sums(np.ones((1, 2, 3), np.uint8))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from accelsim.errors import AccelsimError
-from accelsim.store import METRICS, ResultStore, export_csv, export_json, to_csv
+from accelsim.studies.store import METRICS, ResultStore, export_csv, export_json, to_csv
 
 TOTALS = {"total_cycles": 1200, "compute_cycles": 1000, "stall_cycles": 200, "latency_ms": 0.0012,
           "utilization": 0.5, "energy_pj": 3.5e6, "pj_per_mac": 1.25, "edp_pj_cycles": 4.2e9,
@@ -70,7 +70,7 @@ def test_rows_survive_kill_9(tmp_path):
     path = tmp_path / "r.sqlite"
     code = f"""
 import os
-from accelsim.store import ResultStore
+from accelsim.studies.store import ResultStore
 s = ResultStore({str(path)!r})
 for i in range(20):
     s.put(f"k{{i}}", params={{}}, hardware={{}}, hardware_name="h", workload="w", workload_fingerprint="",

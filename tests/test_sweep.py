@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from accelsim.cli import cli
+from accelsim.cli.app import cli
 from accelsim.errors import AccelsimError, ConfigError
-from accelsim.store import ResultStore
-from accelsim.sweep import (
+from accelsim.studies.store import ResultStore
+from accelsim.studies.sweep import (
     Axis,
     SweepSpec,
     expand,
@@ -30,7 +30,7 @@ from accelsim.sweep import (
     with_fingerprints,
     workload_refs,
 )
-from accelsim.sweep_exec import InlineExecutor, LocalExecutor, prepare_workloads, run_point, run_sweep
+from accelsim.studies.run import InlineExecutor, LocalExecutor, prepare_workloads, run_point, run_sweep
 
 TOPOLOGY = """\
 Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,

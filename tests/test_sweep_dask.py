@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 distributed = pytest.importorskip("distributed")
 
-from accelsim.cli import cli  # noqa: E402
+from accelsim.cli.app import cli  # noqa: E402
 from accelsim.errors import AccelsimError  # noqa: E402
-from accelsim.store import ResultStore  # noqa: E402
-from accelsim.sweep import SweepSpec, parse_axis, plan, with_fingerprints, workload_refs  # noqa: E402
-from accelsim.sweep_exec import DaskExecutor, InlineExecutor, prepare_workloads, run_sweep  # noqa: E402
+from accelsim.studies.store import ResultStore  # noqa: E402
+from accelsim.studies.sweep import SweepSpec, parse_axis, plan, with_fingerprints, workload_refs  # noqa: E402
+from accelsim.studies.run import DaskExecutor, InlineExecutor, prepare_workloads, run_sweep  # noqa: E402
 
 TOPOLOGY = """\
 Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,
@@ -71,7 +71,7 @@ def die_once(task, layers_csv=False, *, marker_dir: str, index: int):
     import os
     from pathlib import Path
 
-    from accelsim.sweep_exec import run_point
+    from accelsim.studies.run import run_point
 
     marker = Path(marker_dir) / f"died-{task.key}"
     if task.index == index and not marker.exists():

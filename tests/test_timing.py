@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelsim.dataflows import TIMING_MODELS, plan_folds
+from accelsim.sim.dataflows import TIMING_MODELS, plan_folds
 
 SCALESIM = TIMING_MODELS.get("scalesim")
 

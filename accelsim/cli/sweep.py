@@ -1,0 +1,226 @@
+"""``accelsim sweep``: parse -> validate every point -> run the missing ones -> store, export, plot, print.
+
+    accelsim sweep --hw dense_ws --model resnet50 --axis pe_array.rows=8,16,32 \\
+                   --axis "memories.glb.size=128 KiB,512 KiB" [--zip] [--workers N |
+                   --scheduler tcp://HOST:8786 | --cluster local:N] [--out sweep_out]
+
+Everything lands in ``--out`` (default ``./sweep_out``): the SQLite store ``sweep.sqlite`` (unless
+``--store`` puts it elsewhere), ``results.csv``, ``results.json`` and ``pareto.png``.  Running the
+same command again resumes: points already in the store are read, not recomputed.
+Exit status: 0 all points done; 1 some points failed (listed); 2 a user error before any work;
+130 interrupted (what finished is stored).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import click
+
+from accelsim.errors import AccelsimError
+
+EXIT_POINTS_FAILED = 1
+EXIT_INTERRUPTED = 130
+
+
+def _user_errors(fn):
+    """The CLI's own error wrapper, looked up when the command runs (accelsim.cli.app imports this module)."""
+
+    def wrapper(**kwargs):
+        from accelsim.cli.app import user_errors
+
+        return user_errors(fn)(**kwargs)
+
+    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
+    return wrapper
+
+
+def _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout=10.0):
+    from accelsim.studies.run import DaskExecutor, InlineExecutor, LocalExecutor
+
+    chosen = [name for name, v in (("--workers", workers), ("--scheduler", scheduler), ("--cluster", cluster))
+              if v is not None]
+    if len(chosen) > 1:
+        raise AccelsimError(f"{' and '.join(chosen)} exclude each other: choose one executor")
+    if scheduler is not None:
+        if not re.match(r"^[a-z0-9+]+://\S+$", scheduler):
+            raise AccelsimError(f"--scheduler {scheduler!r}: write the scheduler address, e.g. tcp://HOST:8786")
+        return DaskExecutor(address=scheduler, layers_csv=layers_csv, connect_timeout_s=connect_timeout)
+    if cluster is not None:
+        m = re.fullmatch(r"local:(\d+)", cluster.strip())
+        if not m or int(m.group(1)) < 1:
+            raise AccelsimError(f"--cluster {cluster!r}: write local:N, e.g. --cluster local:2")
+        return DaskExecutor(local_workers=int(m.group(1)), layers_csv=layers_csv)
+    n = workers if workers is not None else min(os.cpu_count() or 1, max(1, n_points))
+    return InlineExecutor(layers_csv) if n == 1 else LocalExecutor(n, layers_csv)
+
+
+@click.command()
+@click.option("--hw", "hw_ref", required=True, help="Hardware YAML (path or shipped name) or SCALE-Sim .cfg.")
+@click.option("--model", "model", required=True,
+              help="Zoo model, recipe name (resnet50_70pct), recipe file, SCALE-Sim topology .csv, "
+                   "or package.module:function.  An axis named model replaces it.")
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size.")
+@click.option("--input-shape", default=None, help="Input shape without batch, e.g. 3,224,224.")
+@click.option("--checkpoint", default=None, help="A state_dict file to load into the model.")
+@click.option("--axis", "axes", multiple=True, metavar="PATH=V1,V2,...",
+              help="A hardware field by dotted path (pe_array.rows=8,16,32; 'memories.glb.size=128 KiB,"
+                   "512 KiB'; sparsity.weights.format=bitmask,csr) or a workload axis: model, density, "
+                   "pattern, batch.  Repeat for more axes.")
+@click.option("--zip", "zip_axes", is_flag=True,
+              help="Advance the axes together (equal lengths) instead of taking their Cartesian product.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Local worker processes [default: number of CPUs].")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:8786",
+              help="Run the points on a Dask cluster.")
+@click.option("--cluster", default=None, metavar="local:N", help="Start a Dask LocalCluster of N workers.")
+@click.option("--connect-timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds to wait for the Dask scheduler (and its first worker).")
+@click.option("--out", "out_dir", default="sweep_out", show_default=True,
+              help="Directory for the store, results.csv/json and pareto.png.")
+@click.option("--store", "store_path", default=None, help="SQLite result store [default: OUT/sweep.sqlite].")
+@click.option("--recompute", is_flag=True, help="Run every point again and replace its stored result.")
+@click.option("--layers-csv", is_flag=True, help="Also keep each point's per-layer CSV in the store.")
+@click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Rows in the table of best points.")
+@click.option("--dry-run", is_flag=True, help="Validate and list the points (stored or to run), run nothing.")
+@click.option("--no-plot", is_flag=True, help="Skip pareto.png.")
+@_user_errors
+def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers, scheduler, cluster,
+          connect_timeout, out_dir, store_path, recompute, layers_csv, top, dry_run, no_plot):
+    """Simulate every combination of the axes; store, resume, export and plot the Pareto frontier."""
+    from accelsim.cli.app import _parse_shape
+    from accelsim.cli.console import err, progress_bar
+    from accelsim.studies.store import ResultStore, export_csv, export_json
+    from accelsim.studies.sweep import (
+        SweepSpec,
+        check_workload_names,
+        parse_axis,
+        plan,
+        with_fingerprints,
+        workload_refs,
+    )
+    from accelsim.studies.run import prepare_workloads, run_sweep
+
+    if model.endswith(".csv") and not Path(model).is_file():
+        raise AccelsimError(f"--model {model}: file not found")
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise AccelsimError(f"--checkpoint {checkpoint}: file not found")
+    spec = SweepSpec(hw_ref, model, tuple(parse_axis(a) for a in axes), zip_axes, batch,
+                     _parse_shape(input_shape), checkpoint)
+    tasks = plan(spec)  # every point's hardware validated before anything else happens
+    refs = workload_refs(spec)
+    check_workload_names(refs)
+    executor = _executor(workers, scheduler, cluster, layers_csv, len(tasks), connect_timeout)
+    try:
+        if hasattr(executor, "connect") and not dry_run:
+            executor.connect()  # an unreachable scheduler is exit 2 before any work
+        with progress_bar("loading workloads", len(refs)) as advance:
+            fingerprints = prepare_workloads(refs, advance, keep=executor.name == "inline")
+        tasks = with_fingerprints(tasks, fingerprints)
+        out = Path(out_dir)
+        with ResultStore(store_path or out / "sweep.sqlite") as store:
+            if dry_run:
+                _print_plan(tasks, store.done_keys(t.key for t in tasks))
+                return
+            n_unique = len({t.key for t in tasks})
+            todo = n_unique if recompute else n_unique - len(store.done_keys({t.key for t in tasks}))
+            err.print(f"sweep: {len(tasks)} points, {n_unique - todo} already in {store.path}, "
+                      f"{todo} to run on {executor.describe()}")
+            try:
+                with progress_bar("sweep", todo) as advance:
+                    def on_outcome(outcome, done, total):
+                        advance(done, total, _short(outcome.task.params))
+                        if outcome.error:
+                            err.print(f"[red]point {outcome.task.index} failed[/red]: "
+                                      f"{outcome.error.splitlines()[0]}")
+
+                    summary = run_sweep(tasks, store, executor, recompute=recompute, layers_csv=layers_csv,
+                                        on_outcome=on_outcome)
+            except KeyboardInterrupt:
+                stored = len(store.done_keys({t.key for t in tasks}))
+                err.print(f"interrupted: {stored} of {n_unique} points are stored in {store.path}; "
+                          "run the same command again to resume")
+                sys.exit(EXIT_INTERRUPTED)
+    finally:
+        executor.close()
+    _finish(summary, spec, out, top, no_plot, export_csv, export_json)
+
+
+def _short(params: dict) -> str:
+    from accelsim.results.plots_sweep import label
+
+    return label(params, 48)
+
+
+def _finish(summary, spec, out: Path, top: int, no_plot: bool, export_csv, export_json) -> None:
+    from accelsim.cli.console import err
+    from accelsim.studies.sweep import pareto_mask
+
+    rows = summary.rows
+    front = pareto_mask([r["total_cycles"] for r in rows], [r["energy_pj"] for r in rows])
+    for r, f in zip(rows, front, strict=True):
+        r["pareto"] = f
+    written = [export_csv(rows, out / "results.csv"), export_json(rows, out / "results.json")]
+    if rows and not no_plot:
+        from accelsim.results.plots_sweep import plot_pareto
+
+        written.append(plot_pareto(rows, out / "pareto.png",
+                                   title=f"{Path(spec.model).name} on {Path(spec.hw).name}: "
+                                         f"{len(rows)} points"))
+    _print_best(rows, top)
+    err.print(f"{summary.computed} computed, {summary.from_store} read from the store, "
+              f"{len(summary.failed)} failed; {summary.elapsed_s:.1f} s running points; wrote "
+              + ", ".join(str(p) for p in written))
+    if summary.failed:
+        for task, message in summary.failed[:10]:
+            err.print(f"[red]failed[/red] point {task.index} ({_short(task.params)}): "
+                      f"{message.splitlines()[0]}")
+        if len(summary.failed) > 10:
+            err.print(f"... and {len(summary.failed) - 10} more")
+        err.print("rerun the same command to retry the failed points")
+        sys.exit(EXIT_POINTS_FAILED)
+
+
+def _print_best(rows: list[dict], top: int) -> None:
+    from rich.table import Table
+
+    from accelsim.cli.console import print_table
+
+    if not rows:
+        return
+    axis_names = list(rows[0]["sweep_params"])
+    best = {"cycles": min(rows, key=lambda r: r["total_cycles"])["index"],
+            "energy": min(rows, key=lambda r: r["energy_pj"])["index"],
+            "EDP": min(rows, key=lambda r: r["edp_pj_cycles"])["index"]}
+    shown = sorted((r for r in rows if r["pareto"]), key=lambda r: r["total_cycles"])[:top]
+    n_front = sum(r["pareto"] for r in rows)
+    t = Table(title=f"Pareto frontier (energy vs cycles): {n_front} of {len(rows)} points",
+              title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for c in ["#", *axis_names, "cycles", "energy µJ", "EDP (µJ·Mcyc)", "util %", "best"]:
+        t.add_column(c, justify="left" if c in axis_names else "right", no_wrap=True)
+    for r in shown:
+        marks = ",".join(k for k, i in best.items() if i == r["index"])
+        t.add_row(str(r["index"]), *(str(r["sweep_params"][a]) for a in axis_names), f"{r['total_cycles']:,}",
+                  f"{r['energy_pj'] / 1e6:,.2f}", f"{r['edp_pj_cycles'] / 1e12:,.3f}",
+                  f"{100 * r['utilization']:.1f}", marks)
+    print_table(t)
+
+
+def _print_plan(tasks, done: set[str]) -> None:
+    from rich.table import Table
+
+    from accelsim.cli.console import out
+
+    names = list(tasks[0].params) if tasks else []
+    t = Table(title=f"{len(tasks)} points ({sum(t.key in done for t in tasks)} stored)", title_justify="left",
+              header_style="bold", box=None, pad_edge=False)
+    for c in ["#", *names, "workload", "key", "stored"]:
+        t.add_column(c, no_wrap=True)
+    for task in tasks:
+        t.add_row(str(task.index), *(str(task.params[n]) for n in names), task.workload.ref, task.key[:12],
+                  "yes" if task.key in done else "")
+    out.print(t)

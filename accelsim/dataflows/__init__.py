@@ -1,7 +1,0 @@
-"""Dataflows (the dims table), the dense fold plan and the timing models."""
-
-from accelsim.dataflows import is_, os, ws  # noqa: F401  (registers the three dataflows)
-from accelsim.dataflows.base import DATAFLOWS, Dataflow, FoldPlan, plan_folds
-from accelsim.dataflows.timing import TIMING_MODELS, TimingModel
-
-__all__ = ["DATAFLOWS", "Dataflow", "FoldPlan", "plan_folds", "TIMING_MODELS", "TimingModel"]

@@ -1,0 +1,306 @@
+"""sparse_compute(): cycles, MACs and buffer accesses of one layer on a sparse datapath, from the
+real weight mask.  The dims table is dataflows/base.py's: os (M x N, K in time), ws (K x N, M in
+time), is (K x M, N in time).
+
+Which datapath (decided from ``hw.sparsity.weights`` and the layer's ``pattern`` label):
+
+=========================  =====================================================================
+weights config             datapath
+=========================  =====================================================================
+skip: none                 dense array.  With inputs skip: none too this is exactly dense_compute.
+skip: gate                 zero-gated array (Eyeriss): dense cycles exactly; MACs whose weight is
+                           zero are issued but gated (cheaper, no cycle saved).
+format: nm, skip: skip     N:M tensor core (A100): every M-wide group along K takes N slots, so K
+                           shrinks to ceil(K/M)*N in a regular schedule.  A mask with more than N
+                           nonzeros in some group does not fit: the layer runs dense (not gated)
+                           with the note "mask is not 2:4 along C ...: ran dense".
+skip: skip, other format   skip array.  The pattern label picks the granularity if it is in
+                           ``exploits``: window (m slots per nonempty R*S window, m = the most
+                           nonzeros any window holds), channel / kernel (R*S slots per nonempty
+                           window), vector (S per nonempty kernel row), block (b_c slots per
+                           nonempty b_r x b_c block of the hardware's ``block``), combined (window
+                           and channel), filter / input_channel (the layer compacted to its
+                           nonzero filters / reduction rows: a smaller dense GEMM), unstructured
+                           (one slot per nonzero).  A pattern not exploited falls back to
+                           unstructured if that is exploited, else runs dense with its zeros gated
+                           and a note.  A mask with zeros but the label "dense" (a user's model
+                           without a recipe) counts as unstructured.
+=========================  =====================================================================
+
+A dense mask gives exactly the dense cycles on every datapath.  Irregular schedules, per
+dataflow (a unit is a PE column in os/ws, a PE row in is; work = issued weight slots):
+
+* os: a fold's time T' = the slowest column's work (its filter's slots along K).
+* ws: each filter's slots are packed down its column; a column fold needs ceil(max work / R) row
+  folds, each streaming M; the shorter filters' PEs idle.  Folds not needed take 0 cycles.
+* is: a fold's time T' = the slowest row's work (filters needing that K position).
+
+Fill and drain.  Regular datapaths (dense, gated, N:M, compacted) are a dense schedule of
+compressed dims: ``timing.layer_cycles`` of that FoldPlan (the model's own fill, drain and fold
+overlap), so a dense mask is exact by construction.  Irregular schedules: every fold that has work
+costs ``timing.fold_cycles`` of the plan with its T' as the time dim (its steady-state slot;
+SCALE-Sim: T' + its own fill and drain), a fold with no work is dropped, and each group that runs
+pays the dense schedule's fill and drain once more: ``group_cycles - folds * fold_cycles`` of the
+dense plan (0 for SCALE-Sim, whose folds never overlap; ws uses the streamed M it really runs).
+That term does not depend on the mask, so cycles never fall when nonzeros are added, and a mask
+whose every fold keeps the dense T' costs exactly the dense cycles.  ``plan`` of the trace is
+always the dense plan of the layer (the memory model tiles the layer's own dims);
+``tile_cycles`` has one entry per dense fold of one group, column fold outer: the fold slots
+(dropped folds 0; packed ws columns spread over the dense row folds of their column fold; the
+mean over groups when a grouped layer's groups differ), or a regular schedule's cycles spread
+evenly.
+
+MACs: issued = slots x the streamed rows (issued + skipped = dense); a slot holding a stored zero
+(window/block padding, a zero in a gated array) is issued and gated.  Inputs (activations, only a
+density known): ``skip: gate`` gates the expected (1 - d) share of the issued nonzero-weight MACs;
+``skip: skip`` issues the expected d share and shortens each PE's streamed work to ceil(d * work)
+in os/ws (in is a zero stationary input only idles its PE); notes say it is an expectation.
+``load_imbalance`` = sum over folds of (slowest unit x units) / total work (1.0 when balanced).
+Buffer reads: weights x (stored data / dense data); inputs x (reduction positions some filter of
+the fold needs / K) x (stored / dense activations for a compressed input format).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from accelsim.sim.dataflows.base import FoldPlan, plan_folds
+from accelsim.sim.dataflows.compute import ComputeTrace, dense_compute
+from accelsim.sim.dataflows.timing import TimingModel
+from accelsim.sim.formats import input_storage, weight_fibers, weight_geometry, weight_storage
+from accelsim.spec.hardware import HardwareConfig
+from accelsim.workload.layer import Layer
+
+
+def _kernels():
+    """numba loads only when a mask is really walked: a dense run never pays its import (~0.7 s)."""
+    from accelsim.sim.dataflows import kernels
+
+    return kernels
+
+_GRANULARITY = {"unstructured": "element", "window": "window", "combined": "window", "channel": "channel",
+                "kernel": "channel", "vector": "vector", "block": "block", "filter": "compact",
+                "input_channel": "compact"}
+_REGULAR = ("dense", "gate", "nm", "compact")
+
+
+def pattern_kind(label: str) -> str:
+    """'nm2:4' -> 'nm', 'block4x4' -> 'block', anything else as written."""
+    label = (label or "dense").lower()
+    return "nm" if label.startswith("nm") else "block" if label.startswith("block") else label
+
+
+def choose_datapath(layer: Layer, hw: HardwareConfig, fit_problem: str | None,
+                    mask_dense: bool) -> tuple[str, str | None]:
+    """(granularity, note): dense / gate / nm / element / window / channel / vector / block / compact."""
+    s = hw.sparsity.weights
+    if s.skip == "none":
+        return "dense", None
+    if s.skip == "gate":
+        return "gate", None
+    if layer.weight_mask is None or mask_dense:
+        return "dense", None
+    if s.format == "nm":
+        return ("nm", None) if fit_problem is None else ("dense", f"{fit_problem}: ran dense")
+    kind = pattern_kind(layer.pattern)
+    if kind == "dense":  # zeros but no pattern label (a user's model, exact zeros): no known structure
+        kind = "unstructured"
+    ex = set(s.exploits)
+    usable = kind in ex or (kind == "combined" and {"window", "channel"} <= ex) or (
+        kind == "kernel" and "channel" in ex)
+    if usable and kind in _GRANULARITY:
+        return _GRANULARITY[kind], None
+    if "unstructured" in ex:
+        return "element", None
+    return "gate", (f"pattern {layer.pattern!r} is not exploited by this datapath (exploits "
+                    f"{', '.join(s.exploits)}): ran dense, zero weights gated")
+
+
+@dataclass(frozen=True)
+class _Work:
+    """Issued weight slots of one layer: per filter (``cols`` [g, N]) and per reduction position
+    (``rows`` [g, K]); ``issued`` [g, N, Q] / ``sizes`` [Q] say which reduction positions a filter
+    needs (for the input reads); ``dims`` (K', N') instead for regular schedules."""
+
+    cols: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    issued: np.ndarray | None = None
+    sizes: np.ndarray | None = None
+    dims: tuple[int, int] | None = None
+
+
+def _work(gran: str, mask: np.ndarray, layer: Layer, hw: HardwareConfig) -> _Work:
+    """``mask``: uint8 [g, N, K] (filters as fibers)."""
+    g, n, k = mask.shape
+    if gran in ("dense", "gate"):
+        return _Work(dims=(k, n))
+    if gran == "nm":
+        keep, m = hw.sparsity.weights.nm
+        return _Work(dims=(-(-k // m) * keep, n))
+    if gran == "compact":
+        rows_kept = int(np.count_nonzero(mask.any(axis=1), axis=1).max())
+        cols_kept = int(np.count_nonzero(mask.any(axis=2), axis=1).max())
+        return _Work(dims=(rows_kept, cols_kept))
+    if gran == "element":
+        cols, rows = _kernels().fiber_sums(mask)
+        return _Work(cols=cols, rows=rows, issued=mask, sizes=np.ones(k, np.int64))
+    rs, c = weight_geometry(layer)
+    kidx = np.arange(k, dtype=np.int64)
+    if gran in ("window", "channel"):
+        gid, sizes = kidx % c, np.full(c, rs, np.int64)
+    elif gran == "vector":
+        s_w = layer.conv.kernel_w if layer.conv is not None else 1
+        gid, sizes = (kidx // (s_w * c)) * c + kidx % c, np.full(k // s_w, s_w, np.int64)
+    else:  # block: b_r filters x b_c reduction positions
+        br, bc = hw.sparsity.weights.block
+        mask = _kernels().block_rows_any(mask, br)
+        gid = kidx // bc
+        sizes = np.minimum(bc, k - np.arange(0, k, bc, dtype=np.int64))
+    anyq = _kernels().group_any(mask, gid, len(sizes))
+    if gran == "window":  # m slots per nonempty window; a PE row in `is` sees the kept positions
+        m = int(mask.reshape(g, n, rs, c).sum(axis=2, dtype=np.int64).max())
+        cols, rows = _kernels().fiber_sums(anyq)
+        rows = _kernels().fiber_sums(mask)[1]
+        return _Work(cols=cols * m, rows=rows, issued=mask, sizes=np.ones(k, np.int64))
+    cols = anyq @ sizes  # [g, N]
+    rows = _kernels().fiber_sums(anyq)[1][:, gid]
+    return _Work(cols=cols, rows=rows, issued=anyq, sizes=sizes)
+
+
+def _ceil_scale(x: np.ndarray | int, d: float) -> np.ndarray:
+    return np.ceil(np.asarray(x, dtype=np.float64) * d - 1e-9).astype(np.int64) if d < 1.0 else np.asarray(x)
+
+
+def _widths(total: int, width: int) -> np.ndarray:
+    return np.minimum(width, total - np.arange(0, total, width, dtype=np.int64))
+
+
+def _spread(values: np.ndarray) -> tuple[int, ...]:
+    """Integers whose running sums round the running sums of ``values`` (the total is kept)."""
+    cum = np.rint(np.cumsum(np.asarray(values, dtype=np.float64))).astype(np.int64)
+    return tuple(int(x) for x in np.diff(cum, prepend=0))
+
+
+def _tiles_of(plan: FoldPlan, group_cycles: int) -> tuple[int, ...]:
+    """A regular compressed schedule's cycles spread evenly over the dense folds of one group."""
+    return _spread(np.full(plan.folds, group_cycles / plan.folds))
+
+
+def _fold_cycles(timing: TimingModel, plan: FoldPlan, fold_t: np.ndarray) -> np.ndarray:
+    """Cycles of every fold given its time-dim length (0 -> the fold is dropped)."""
+    out = np.zeros(fold_t.shape, np.int64)
+    for t in np.unique(fold_t):
+        if t > 0:
+            out[fold_t == t] = timing.fold_cycles(replace(plan, t=int(t)))
+    return out
+
+
+def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel) -> ComputeTrace:
+    """The ComputeTrace of ``layer`` on ``hw`` with its real mask (see the module docstring)."""
+    w_sp, in_sp = hw.sparsity.weights, hw.sparsity.inputs
+    if w_sp.skip == "none" and in_sp.skip == "none":
+        return dense_compute(layer, hw, timing)
+    pe = hw.pe_array
+    g, m, n, k = layer.groups, layer.m, layer.n, layer.k
+    mask = weight_fibers(layer).reshape(g, n, k)
+    nnz = int(np.count_nonzero(mask))
+    storage, fit = weight_storage(layer, hw)
+    gran, note = choose_datapath(layer, hw, fit, nnz == mask.size)
+    notes = [note] if note else []
+    work = _work(gran, mask, layer, hw)
+    d = float(layer.activation_density)
+    d_time = d if in_sp.skip == "skip" else 1.0
+    plan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, n, k)
+    acc = timing.sram_accesses(plan, m, n, k)
+    w_ratio = storage.data_bits / storage.dense_bits if storage.dense_bits else 1.0
+    ins = input_storage(layer, hw)
+    in_ratio = ins.data_bits / ins.dense_bits if in_sp.format != "dense" and ins.dense_bits else 1.0
+    weights_reads = g * acc.weights_reads * w_ratio
+    imbalance = 1.0
+    if gran in _REGULAR:
+        kc, nc = work.dims
+        cplan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, nc, kc)
+        if pe.dataflow in ("os", "ws"):
+            cplan = replace(cplan, t=int(_ceil_scale(cplan.t, d_time)))
+        cacc = timing.sram_accesses(cplan, m, nc, kc)
+        empty = min(cplan.sr, cplan.sc, cplan.t) <= 0
+        cycles = 0 if empty else timing.layer_cycles(cplan, g)
+        tiles = _tiles_of(plan, 0 if empty else timing.group_cycles(cplan))
+        slots = g * kc * nc
+        inputs_reads = g * cacc.inputs_reads * (k / kc if gran == "nm" and kc else 1.0)
+        if gran == "compact":
+            weights_reads = g * cacc.weights_reads
+        out_w, out_r = g * cacc.outputs_writes, g * cacc.outputs_reads
+    else:
+        cycles, tiles, imbalance, slots, inputs_reads, out_w, out_r = _irregular(
+            work, plan, acc, timing, layer, d_time)
+    zero_slots = slots - nnz if gran != "dense" else 0
+    issued = round(slots * m * d_time)
+    gated = round(zero_slots * m * d_time)
+    if in_sp.skip == "gate":
+        gated += round((issued - gated) * (1.0 - d))
+    if d < 1.0 and in_sp.skip in ("gate", "skip"):
+        verb = "gated" if in_sp.skip == "gate" else "skipped"
+        notes.append(f"zero inputs {verb} by the expected count (activation density {d:.3f}, "
+                     f"{layer.activation_density_source}); per-PE activation imbalance not modelled")
+    return ComputeTrace(
+        plan=plan, compute_cycles=int(cycles), macs_dense=layer.macs, macs_issued=int(issued),
+        macs_gated=int(gated), macs_skipped=int(layer.macs - issued), load_imbalance=float(imbalance),
+        sram_reads={"inputs": round(inputs_reads * in_ratio), "weights": round(weights_reads),
+                    "outputs": int(out_r)},
+        sram_writes={"outputs": int(out_w)}, tile_cycles=tiles, notes=tuple(notes))
+
+
+def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Layer, d_time: float):
+    """Per-fold schedule of a skip array: (cycles, tile cycles, imbalance, slots, input reads,
+    output writes, psum reads)."""
+    g, m, n, k = layer.groups, layer.m, layer.n, layer.k
+    df, rows, cols = plan.dataflow, plan.rows, plan.cols
+    fr, fc = plan.row_folds, plan.col_folds
+    if df == "is":
+        units, width = work.rows, rows
+    else:
+        units, width = work.cols, cols
+    mx, sm = _kernels().chunk_max_sum(np.ascontiguousarray(units, dtype=np.int64), width)
+    total = int(sm.sum())
+    imbalance = float((mx * _widths(units.shape[1], width)).sum()) / total if total else 1.0
+    slots = total
+    t_ref = plan.t
+    if df == "os":
+        fold_t = np.repeat(_ceil_scale(mx, d_time), fr, axis=1)  # column fold outer, row fold inner
+        executed = first = 0
+    elif df == "ws":
+        need = -(-mx // rows)  # row folds per column fold
+        t_ref = int(_ceil_scale(m, d_time))
+        fold_t = np.where(np.arange(fr)[None, None, :] < need[:, :, None], t_ref, 0).reshape(g, fc * fr)
+        executed = int((need * _widths(n, cols)[None, :]).sum())  # (row fold, filter) pairs run
+        first = int(((need > 0) * _widths(n, cols)[None, :]).sum())
+    else:
+        fold_t = np.tile(mx, (1, fc))  # column fold (M) outer, row fold (K) inner
+        executed = int(np.count_nonzero(mx)) * n
+        first = int(np.count_nonzero(mx.any(axis=1))) * n
+    per_fold = _fold_cycles(timing, plan, fold_t)
+    runs = int(np.count_nonzero(per_fold.any(axis=1)))  # groups with any fold left
+    cycles = int(per_fold.sum())
+    if cycles and t_ref > 0:  # the dense schedule's fill and drain, once per group that runs
+        ref = replace(plan, t=t_ref)
+        cycles += runs * (timing.group_cycles(ref) - ref.folds * timing.fold_cycles(ref))
+        # the model's layer-level convention (SCALE-Sim: a last-cycle index per group), per group run
+        cycles += round((timing.layer_cycles(plan, g) - g * timing.group_cycles(plan)) * runs / g)
+    if df == "ws":  # packed filters: a column fold's row folds are spread over its dense ones
+        per_fold = np.repeat(per_fold.reshape(g, fc, fr).sum(axis=2) / fr, fr, axis=1)
+    tiles = _spread(per_fold.mean(axis=0))
+    if df == "is":
+        union = _kernels().chunk_union(work.issued, work.sizes, max(n, 1)).sum()
+        inputs_reads = g * acc.inputs_reads * union / (g * k) if k else 0
+    else:
+        union = _kernels().chunk_union(work.issued, work.sizes, cols).sum()
+        inputs_reads = g * acc.inputs_reads * union / (g * k * fc) if k else 0
+    if df == "os":
+        out_w, out_r = g * acc.outputs_writes, g * acc.outputs_reads
+    else:  # one output write per executed (row fold, filter) pair; all but a filter's first read back
+        out_w = acc.outputs_writes * executed / (fr * n) if fr * n else 0
+        out_r = m * (executed - first) if acc.outputs_reads else 0
+    return cycles, tiles, imbalance, slots, inputs_reads, round(out_w), out_r

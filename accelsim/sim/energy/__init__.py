@@ -1,0 +1,105 @@
+"""Energy tables (pJ per action, with their source and node) and energy = action counts x table.
+
+Shipped tables live in ``energy/tables/*.yaml`` and are registered by name in ``ENERGY_MODELS``;
+``load_energy_table`` also takes a path to a user table.  ``breakdown`` turns the action counts
+of ``accelsim.sim.actions.count_actions`` into pJ by action and by component.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol
+
+from accelsim.spec import config as cfg
+from accelsim.sim.energy.table import (
+    ACTION_DOCS,
+    ACTIONS,
+    BUFFER_ACTIONS,
+    COMPUTE_ACTIONS,
+    DATA_ACTIONS,
+    ActionCost,
+    EnergyTable,
+    table_from_dict,
+)
+from accelsim.errors import UnknownNameError
+from accelsim.registry import Registry
+
+TABLE_DIR = Path(__file__).resolve().parent / "tables"
+ENERGY_MODELS: Registry[Path] = Registry("energy table")
+for _p in sorted(TABLE_DIR.glob("*.yaml")):
+    ENERGY_MODELS.add(_p.stem, _p)
+
+
+class _Action(Protocol):
+    component: str
+    action: str
+    count: int
+    bits: float
+
+
+class _Hardware(Protocol):
+    def memory(self, name: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class EnergyBreakdown:
+    """pJ of every action, and the same summed by action name and by component."""
+
+    items: tuple[tuple[Any, float], ...] = ()
+    by_action_pj: dict[str, float] = field(default_factory=dict)
+    by_component_pj: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_pj(self) -> float:
+        return sum(self.by_action_pj.values())
+
+
+def shipped_table_names() -> list[str]:
+    return ENERGY_MODELS.names()
+
+
+def load_energy_table(ref: str | Path) -> EnergyTable:
+    """A shipped table name (``horowitz_45nm``) or a path to a YAML table."""
+    path = Path(ref)
+    if not path.is_file():
+        if str(ref) not in ENERGY_MODELS:
+            raise UnknownNameError("energy table", str(ref), ENERGY_MODELS.names(),
+                                   hint="Give a shipped table name or a path to a YAML energy table")
+        path = ENERGY_MODELS.get(str(ref))
+    return _load(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _load(path: str, _mtime_ns: int) -> EnergyTable:
+    return table_from_dict(cfg.read_yaml(path), path)
+
+
+def action_pj(action: _Action, hw: _Hardware, table: EnergyTable) -> float:
+    """pJ of one Action: buffer actions are priced at the capacity of the level named ``component``."""
+    capacity = None
+    if action.action in BUFFER_ACTIONS:
+        try:
+            capacity = hw.memory(action.component).size_bytes
+        except KeyError:
+            capacity = None
+    return table.energy_pj(action.action, action.count, action.bits, capacity)
+
+
+def breakdown(actions: Iterable[_Action], hw: _Hardware, table: EnergyTable) -> EnergyBreakdown:
+    items = []
+    by_action: dict[str, float] = {}
+    by_component: dict[str, float] = {}
+    for a in actions:
+        pj = action_pj(a, hw, table)
+        items.append((a, pj))
+        by_action[a.action] = by_action.get(a.action, 0.0) + pj
+        by_component[a.component] = by_component.get(a.component, 0.0) + pj
+    return EnergyBreakdown(tuple(items), by_action, by_component)
+
+
+__all__ = ["ACTIONS", "ACTION_DOCS", "BUFFER_ACTIONS", "COMPUTE_ACTIONS", "DATA_ACTIONS", "ENERGY_MODELS",
+           "ActionCost", "EnergyBreakdown", "EnergyTable", "action_pj", "breakdown", "load_energy_table",
+           "shipped_table_names", "table_from_dict"]

@@ -1,0 +1,100 @@
+"""What a sparse format is: a rule that turns a mask of fibers into payload, index and padding bits.
+
+Vocabulary (reference/sparsity.md section 4): a **fiber** is one row of the operand's matrix view;
+a format compresses every fiber of a bool mask ``fibers[F, L]`` (F fibers of length L).  Weights
+are viewed as their filters: F = output channels, L = K = (C / groups) * R * S in (r, s, c) order,
+input channel fastest (``Layer.gemm_weight_mask`` transposed), so an N:M group of M consecutive
+entries runs along C and a window W[f, c, :, :] is the R*S entries of one c at stride C.
+
+Every format answers ``bits(fibers, value_bits, params) -> (data_bits, metadata_bits,
+padding_values)``: data = stored values (nonzeros plus any explicit zeros the format must store),
+metadata = index bits, padding_values = the explicit zeros among the stored values.  Formats that
+can be sized from a nonzero count alone (dense, bitmask, csr, coo, rle: for activations, whose mask
+is not known) also answer ``expected_bits(n_fibers, length, nnz, value_bits, params)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+
+def kernels():
+    """The numba kernels, imported on first use so a dense run never loads numba."""
+    from accelsim.sim.formats import kernels as k
+
+    return k
+
+Bits = tuple[int, int, int]  # (data_bits, metadata_bits, padding_values)
+
+
+@dataclass(frozen=True)
+class FormatParams:
+    """The index widths of one operand (from ``OperandSparsity``) and the geometry of its fibers.
+
+    ``window`` = R*S (1 for a linear layer or an activation fiber) and ``channels`` = C per group:
+    a fiber of length L = window * channels is laid out (r, s, c) with c fastest.
+    ``index_bits`` (None = minimal) is the width of each coordinate field; a width smaller than a
+    fiber needs is raised to what it needs (an index must be able to address every position).
+    """
+
+    index_bits: int | None = None
+    run_bits: int = 4
+    nm: tuple[int, int] = (2, 4)
+    nm_encoding: str = "positional"
+    block: tuple[int, int] = (4, 4)
+    window: int = 1
+    channels: int = 0  # 0: the whole fiber is one channel run (channels = L)
+
+    def coord_bits(self, span: int) -> int:
+        """Bits of one coordinate addressing ``span`` positions."""
+        return max(clog2(span), self.index_bits or 0)
+
+
+def clog2(x: int) -> int:
+    """ceil(log2(x)) for x >= 1 (0 for x <= 1)."""
+    return (int(x) - 1).bit_length() if x > 1 else 0
+
+
+def pointer_bits(nnz: int) -> int:
+    """ceil(log2(nnz + 1)): a pointer able to say 0..nnz."""
+    return int(nnz).bit_length()
+
+
+def n_choose_k_bits(n: int, k: int) -> int:
+    """ceil(log2(C(n, k))): the minimal (combinatorial) index of which k of n positions are kept."""
+    return clog2(math.comb(n, k))
+
+
+class SparseFormat:
+    """Base of every format; subclasses set ``name`` and implement ``bits``."""
+
+    name: ClassVar[str] = ""
+    general: ClassVar[bool] = True  # can store any mask (False: a mask may not fit, see fit_problem)
+
+    def bits(self, fibers: np.ndarray, value_bits: int, params: FormatParams) -> Bits:
+        raise NotImplementedError
+
+    def fit_problem(self, fibers: np.ndarray, params: FormatParams) -> str | None:
+        """Why this mask cannot be stored in the format (None: it can)."""
+        return None
+
+    def expected_bits(self, n_fibers: int, length: int, nnz: float, value_bits: int,
+                      params: FormatParams) -> Bits:
+        """Bits from a nonzero count alone (zeros i.i.d.); only the general formats know how."""
+        raise NotImplementedError(f"format {self.name!r} needs the real mask")
+
+
+def as_fibers(fibers: np.ndarray) -> np.ndarray:
+    """A C-contiguous uint8 [F, L] view of a bool mask (no copy when it already is one)."""
+    a = np.asarray(fibers)
+    if a.ndim != 2:
+        raise ValueError(f"fibers must be 2-D [F, L], got shape {a.shape}")
+    if a.dtype == np.bool_:
+        a = np.ascontiguousarray(a).view(np.uint8)
+    elif a.dtype != np.uint8:
+        a = (a != 0).view(np.uint8)
+    return np.ascontiguousarray(a)

@@ -1,0 +1,354 @@
+"""choose_mapping(): tile sizes and loop order of one layer, chosen so the tiles fit the buffers.
+
+A tile is a block of the GEMM (tile_m x tile_n x tile_k, per group).  Along the two dimensions the
+dataflow puts on the array (rows, cols) a tile is a whole number of folds; along the time dimension
+it is any length.  Three tile loops run in ``loop_order`` (outermost first).  One tile of each
+operand is resident; an operand is re-fetched from DRAM whenever a loop it depends on moves, so it
+is reused across the loops inside its innermost relevant loop (the classic loop-nest model):
+
+    inputs (M x K)   re-read tiles_n times unless every M/K loop with more than one trip is outside N
+    weights (K x N)  re-read tiles_m times unless every K/N loop with more than one trip is outside M
+    outputs (M x N)  written once, unless K is split and an M/N loop runs inside the K loop: then
+                     each output tile is visited tiles_k times, and all but the last visit spill
+                     partial sums (accumulator width) that the next visit reads back
+
+Bytes use the operand's real footprint: ``storage[op].total_bits / dense_bits`` (data + metadata)
+per element.  An input tile of a convolution holds the ifmap window it touches (halo included), not
+its im2col copy; for a tile that holds only part of K, the im2col duplication it can remove grows
+linearly from none (one kernel position) to all of it (all of K).  A tile fits when, for every
+on-chip buffer (``hw.buffer_for(op)``; one shared level or one per operand), the tiles it holds fit,
+twice over where the level is ``double_buffered``.  Outputs sit in the buffer at accumulator width
+while partial sums are still being added, else at their stored width.
+
+The search tries every loop order with every tile size from a small candidate set per dimension
+(powers of two and near-even splits of the fold count: a few thousand points) in one numpy pass, and
+keeps the best by the objective: ``dram`` bytes by default, or ``cycles``, ``energy`` (DRAM plus the
+buffer fills and drains it causes, from the hardware's energy table) or ``edp``, taken from the
+``objective`` argument or a ``mapping_objective`` attribute of the hardware config.  Ties go to the
+lower estimated cycles, then to fewer tiles.  The cycle estimate is the memory model's steady state
+(``accelsim.sim.memory``) in closed form: with double buffering a tile's load overlaps the previous
+tile's compute but pays its DRAM latency, so
+
+    cycles ~ max(compute, bytes / bandwidth, (compute + tiles * latency + bytes / bandwidth) / 2)
+             + first load + last write-back
+
+(without double buffering everything adds up), which keeps tiles from getting so small that
+latency shows.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from accelsim.sim.dataflows.base import DATAFLOWS
+from accelsim.sim.dataflows.compute import ComputeTrace
+from accelsim.errors import SimulationError
+from accelsim.spec.hardware import MAPPING_OBJECTIVES, HardwareConfig, MemoryLevel
+from accelsim.results.report import StorageBreakdown
+from accelsim.units import format_size
+from accelsim.workload.layer import Layer
+
+DIMS = ("m", "n", "k")
+LOOP_ORDERS: tuple[tuple[str, str, str], ...] = tuple(itertools.permutations(DIMS))  # type: ignore[assignment]
+OBJECTIVES = MAPPING_OBJECTIVES
+RELEVANT = {"inputs": ("m", "k"), "weights": ("k", "n"), "outputs": ("m", "n")}
+OPERANDS = ("inputs", "weights", "outputs")
+
+
+@dataclass(frozen=True)
+class LayerMapping:
+    """The chosen tiling of one layer (per GEMM group; groups run one after another)."""
+
+    dataflow: str
+    loop_order: tuple[str, ...]  # outermost first
+    tile_m: int
+    tile_n: int
+    tile_k: int
+    tiles_m: int
+    tiles_n: int
+    tiles_k: int
+    groups: int
+    objective: str
+    tile_bytes: dict[str, int]  # one copy of each operand's tile, as held in its buffer
+    buffer_bytes: dict[str, int]  # per buffer level: what the tiles occupy (x2 where double-buffered)
+    dram_read_bytes: int  # closed form for the whole layer
+    dram_write_bytes: int
+    estimated_cycles: int
+    candidates: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def tiles(self) -> int:
+        """Tiles of one group."""
+        return self.tiles_m * self.tiles_n * self.tiles_k
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dataflow": self.dataflow, "loop_order": "".join(self.loop_order),
+                "tile": {"m": self.tile_m, "n": self.tile_n, "k": self.tile_k},
+                "tiles": {"m": self.tiles_m, "n": self.tiles_n, "k": self.tiles_k,
+                          "total": self.tiles * self.groups},
+                "objective": self.objective, "tile_bytes": dict(self.tile_bytes),
+                "buffer_bytes": dict(self.buffer_bytes),
+                "estimated_dram_read_bytes": self.dram_read_bytes,
+                "estimated_dram_write_bytes": self.dram_write_bytes,
+                "estimated_cycles": self.estimated_cycles,
+                "candidates": self.candidates, "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class TileModel:
+    """Bytes of the tiles of one layer; shared by the search and the memory model."""
+
+    m: int
+    n: int
+    k: int
+    groups: int
+    steps: dict[str, int]  # alignment per dim: R or C along the array, 1 in time
+    rows_dim: str
+    time_dim: str
+    data_bpe: dict[str, float]  # bytes per stored element (inputs: per ifmap element), data
+    meta_bpe: dict[str, float]  # ... and index metadata
+    psum_bpe: float
+    channels: int  # K entries of one kernel position (input channels per group)
+    conv: tuple[int, ...] | None  # (out_h, out_w, in_h, in_w, kh_eff, kw_eff, stride_h, stride_w)
+
+    def input_elements(self, tm: np.ndarray, tk: np.ndarray) -> np.ndarray:
+        """Distinct stored input elements an input tile of tm x tk (GEMM view) touches."""
+        tm = np.asarray(tm, dtype=np.float64)
+        tk = np.asarray(tk, dtype=np.float64)
+        im2col = tm * tk
+        if self.conv is None or self.k <= self.channels:
+            return im2col
+        out_h, out_w, in_h, in_w, kh, kw, sh, sw = self.conv
+        cols_out = np.minimum(tm, out_w)
+        rows_out = np.ceil(tm / out_w)
+        images = np.maximum(1.0, tm / (out_h * out_w))
+        cols_in = np.minimum(in_w, (cols_out - 1) * sw + kw)
+        rows_in = np.minimum(in_h, (np.minimum(rows_out, out_h) - 1) * sh + kh)
+        window = self.channels * cols_in * rows_in * images  # all of K for these outputs
+        dup_full = np.maximum(1.0, tm * self.k / window)
+        frac = np.clip((tk - self.channels) / (self.k - self.channels), 0.0, 1.0)
+        return im2col / (1.0 + (dup_full - 1.0) * frac)
+
+    def bpe(self, op: str) -> float:
+        return self.data_bpe[op] + self.meta_bpe[op]
+
+    def partial(self, tk: np.ndarray, tiles_k: np.ndarray) -> np.ndarray:
+        """True where partial sums of an output tile wait in the buffer (K split across folds or tiles)."""
+        if self.time_dim == "k":  # os: sums stay in the PEs while K streams
+            return np.asarray(tiles_k) > 1
+        return (np.asarray(tiles_k) > 1) | (np.asarray(tk) > self.steps["k"])
+
+    def tile_bytes(self, tm, tn, tk, partial) -> dict[str, np.ndarray]:
+        out_bpe = np.where(partial, self.psum_bpe, self.bpe("outputs"))
+        return {"inputs": self.input_elements(tm, tk) * self.bpe("inputs"),
+                "weights": np.asarray(tk, np.float64) * tn * self.bpe("weights"),
+                "outputs": np.asarray(tm, np.float64) * tn * out_bpe}
+
+
+def tile_model(layer: Layer, hw: HardwareConfig, compute: ComputeTrace,
+               storage: dict[str, StorageBreakdown]) -> TileModel:
+    plan = compute.plan
+    df = DATAFLOWS.get(plan.dataflow)
+    steps = {df.rows_dim: plan.rows, df.cols_dim: plan.cols, df.time_dim: 1}
+    bits = hw.pe_array.precision_bits
+    g = layer.groups
+    elements = {"inputs": None, "weights": g * layer.k * layer.n, "outputs": g * layer.m * layer.n}
+    data_bpe, meta_bpe = {}, {}
+    for op in OPERANDS:
+        s = storage.get(op)
+        n_el = s.dense_bits / bits if s is not None and s.dense_bits else elements[op]
+        if s is None or not s.dense_bits or not n_el:
+            data_bpe[op], meta_bpe[op] = bits / 8, 0.0
+        else:
+            data_bpe[op], meta_bpe[op] = s.data_bits / 8 / n_el, s.metadata_bits / 8 / n_el
+    c = layer.conv
+    conv = None
+    channels = layer.k
+    if c is not None and layer.kind in ("conv", "depthwise"):
+        channels = max(1, c.in_channels // c.groups)
+        kh = c.dilation_h * (c.kernel_h - 1) + 1
+        kw = c.dilation_w * (c.kernel_w - 1) + 1
+        conv = (c.out_h, c.out_w, c.in_h, c.in_w, kh, kw, c.stride_h, c.stride_w)
+    return TileModel(layer.m, layer.n, layer.k, g, steps, df.rows_dim, df.time_dim, data_bpe, meta_bpe,
+                     hw.pe_array.accumulator_bits / 8, channels, conv)
+
+
+def _candidates(extent: int, step: int) -> np.ndarray:
+    folds = -(-extent // step)
+    counts = {folds} | {-(-folds // j) for j in range(1, 9)}
+    p = 1
+    while p < folds:
+        counts.add(p)
+        p *= 2
+    return np.array(sorted({min(extent, f * step) for f in counts}), dtype=np.int64)
+
+
+def _edges(extent: int, tile: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """[(tile length, how many tiles of it)]: the full tiles and the ragged last one."""
+    full = extent // tile
+    rem = extent - full * tile
+    return [(tile, full), (np.maximum(rem, 1), (rem > 0).astype(np.int64))]
+
+
+def single_pass(model: TileModel, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray) -> dict[str, np.ndarray]:
+    """What does not depend on the loop order: trips per dim and input elements of one pass over M x K."""
+    in_elems = sum(ca * cb * model.input_elements(a, b)
+                   for a, ca in _edges(model.m, tm) for b, cb in _edges(model.k, tk))
+    return {"m": -(-model.m // tm), "n": -(-model.n // tn), "k": -(-model.k // tk), "in_elems": in_elems}
+
+
+def evaluate(model: TileModel, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray, order: tuple[str, ...],
+             base: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Closed-form DRAM bytes of one group, per operand, data and metadata apart (vectorised)."""
+    trips = base if base is not None else single_pass(model, tm, tn, tk)
+    inner_moves = {}  # does some loop inside op's irrelevant loop, and relevant to op, have > 1 trip?
+    for op, rel in RELEVANT.items():
+        irr = next(d for d in DIMS if d not in rel)
+        inside = [d for d in order[order.index(irr) + 1:] if d in rel]
+        moves: Any = False
+        for d in inside:
+            moves = moves | (trips[d] > 1)
+        inner_moves[op] = moves
+    in_elems = trips["in_elems"]
+    f_in = np.where(inner_moves["inputs"], trips["n"], 1)
+    f_w = np.where(inner_moves["weights"], trips["m"], 1)
+    spills = np.where(inner_moves["outputs"], trips["k"] - 1, 0)
+    w_elems = float(model.k * model.n)
+    o_elems = float(model.m * model.n)
+    return {
+        "inputs_read_data": in_elems * f_in * model.data_bpe["inputs"],
+        "inputs_read_meta": in_elems * f_in * model.meta_bpe["inputs"],
+        "weights_read_data": w_elems * f_w * model.data_bpe["weights"],
+        "weights_read_meta": w_elems * f_w * model.meta_bpe["weights"],
+        "outputs_read_data": spills * o_elems * model.psum_bpe,
+        "outputs_write_data": o_elems * model.data_bpe["outputs"] + spills * o_elems * model.psum_bpe,
+        "outputs_write_meta": np.full(np.shape(tm), o_elems * model.meta_bpe["outputs"]),
+    }
+
+
+def buffer_needs(hw: HardwareConfig, tiles: dict[str, np.ndarray]) -> dict[str, tuple[MemoryLevel, Any]]:
+    """Bytes each buffer level needs for these tiles (doubled where double-buffered)."""
+    need: dict[str, tuple[MemoryLevel, Any]] = {}
+    for op, b in tiles.items():
+        level = hw.buffer_for(op)
+        if level is None:
+            continue
+        copies = 2 if level.double_buffered else 1
+        prev = need.get(level.name, (level, 0.0))[1]
+        need[level.name] = (level, prev + copies * np.ceil(b))
+    return need
+
+
+def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace,
+                   storage: dict[str, StorageBreakdown], objective: str | None = None) -> LayerMapping:
+    """The tiling with the least DRAM traffic (or ``objective``) whose tiles fit every buffer."""
+    objective = objective or getattr(hw, "mapping_objective", None) or "dram"
+    if objective not in OBJECTIVES:
+        raise SimulationError(f"mapping objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
+    model = tile_model(layer, hw, compute, storage)
+    axes = [_candidates(getattr(model, d), model.steps[d]) for d in DIMS]
+    tm, tn, tk = (a.ravel() for a in np.meshgrid(*axes, indexing="ij"))
+    trips = {"m": -(-model.m // tm), "n": -(-model.n // tn), "k": -(-model.k // tk)}
+    partial = model.partial(tk, trips["k"])
+    tiles = model.tile_bytes(tm, tn, tk, partial)
+    need = buffer_needs(hw, tiles)
+    fits = np.ones(tm.shape, bool)
+    for level, bytes_needed in need.values():
+        fits &= bytes_needed <= level.size_bytes
+    if not fits.any():
+        raise _no_fit(layer, need, tiles)
+    idx = np.flatnonzero(fits)
+    tm, tn, tk, partial = tm[idx], tn[idx], tk[idx], partial[idx]
+    tiles = {op: b[idx] for op, b in tiles.items()}
+    base = single_pass(model, tm, tn, tk)
+    n_tiles = base["m"] * base["n"] * base["k"]
+    g = model.groups
+    compute_total = float(compute.compute_cycles)
+    bw, lat = hw.dram.bandwidth_bytes_per_cycle, hw.dram.latency_cycles
+    double = all(lv.double_buffered for lv, _ in need.values())
+    pj_per_byte = _pj_per_byte(hw) if objective in ("energy", "edp") else None
+    rows = []
+    for oi, order in enumerate(LOOP_ORDERS):
+        ev = evaluate(model, tm, tn, tk, order, base)
+        reads = g * sum(v for key, v in ev.items() if "_read_" in key)
+        writes = g * sum(v for key, v in ev.items() if "_write_" in key)
+        energy = None if pj_per_byte is None else g * sum(pj_per_byte[key] * v for key, v in ev.items())
+        nt = g * n_tiles
+        first = tiles["inputs"] + tiles["weights"]
+        last = tm * tn * model.bpe("outputs")
+        xfer = (reads + writes) / bw
+        if double:
+            est = np.maximum.reduce([np.full(tm.shape, compute_total), xfer,
+                                     (compute_total + nt * lat + xfer) / 2])
+            est = est + lat + first / bw + last / bw
+        else:
+            est = compute_total + nt * lat + xfer + last / bw
+        rows.append((np.full(tm.shape, oi), reads, writes, est, nt,
+                     np.zeros(tm.shape) if energy is None else energy))
+    order_idx, reads, writes, est, nt, energy = (np.concatenate(c) for c in zip(*rows, strict=True))
+    rep = len(LOOP_ORDERS)
+    tm_a, tn_a, tk_a = np.tile(tm, rep), np.tile(tn, rep), np.tile(tk, rep)
+    primary = {"dram": reads + writes, "cycles": est, "energy": energy, "edp": energy * est}[objective]
+    best = int(np.lexsort((order_idx, nt, est, np.round(primary, 6)))[0])
+    order = LOOP_ORDERS[int(order_idx[best])]
+    i = best % len(tm)
+    chosen = {"inputs": tiles["inputs"][i], "weights": tiles["weights"][i], "outputs": tiles["outputs"][i]}
+    used = buffer_needs(hw, chosen)
+    t_m, t_n, t_k = int(tm_a[best]), int(tn_a[best]), int(tk_a[best])
+    return LayerMapping(
+        dataflow=compute.plan.dataflow, loop_order=order, tile_m=t_m, tile_n=t_n, tile_k=t_k,
+        tiles_m=-(-model.m // t_m), tiles_n=-(-model.n // t_n), tiles_k=-(-model.k // t_k), groups=g,
+        objective=objective, tile_bytes={op: int(np.ceil(b)) for op, b in chosen.items()},
+        buffer_bytes={name: int(b) for name, (_, b) in used.items()},
+        dram_read_bytes=int(np.ceil(reads[best])), dram_write_bytes=int(np.ceil(writes[best])),
+        estimated_cycles=int(np.ceil(est[best])), candidates=int(len(reads)),
+        notes=(f"outputs held at {model.psum_bpe * 8:g}-bit partial sums",) if bool(partial[i]) else (),
+    )
+
+
+def _pj_per_byte(hw: HardwareConfig) -> dict[str, float]:
+    """pJ per byte crossing the DRAM interface, by evaluate() key: DRAM plus the buffer fill or drain."""
+    from accelsim.sim.energy import load_energy_table
+
+    table = load_energy_table(hw.energy_table)
+    out = {}
+    for op in OPERANDS:
+        level = hw.buffer_for(op)
+        cap = level.size_bytes if level is not None else None
+        for way, dram, buf in (("read", "dram_read", "buffer_write"), ("write", "dram_write", "buffer_read")):
+            pj = 8 * (table.cost(dram).pj_per_bit() + table.cost(buf).pj_per_bit(cap))
+            out[f"{op}_{way}_data"] = out[f"{op}_{way}_meta"] = pj
+    return out
+
+
+def _kib(n_bytes: float) -> str:
+    return f"{n_bytes / 1024:.1f} KiB" if n_bytes >= 1024 else f"{int(n_bytes)} B"
+
+
+def _no_fit(layer: Layer, need: dict[str, tuple[MemoryLevel, Any]],
+            tiles: dict[str, np.ndarray]) -> SimulationError:
+    """Name each buffer that no tile fits, with what its smallest tile needs."""
+    parts = []
+    for name, (level, b) in need.items():
+        best = int(np.argmin(b))
+        if b[best] > level.size_bytes:
+            parts.append(_need_text(name, level, int(b[best]), tiles, best))
+    if not parts:  # each buffer alone could be served, never all at once
+        best = int(np.argmin(sum(tiles.values())))
+        parts = [_need_text(name, level, int(b[best]), tiles, best) for name, (level, b) in need.items()
+                 if b[best] > level.size_bytes]
+    return SimulationError(f"layer {layer.name!r} cannot be tiled: " + "; ".join(parts)
+                           + ". Enlarge the buffer, or turn off its double buffering")
+
+
+def _need_text(name: str, level: MemoryLevel, size_needed: int, tiles: dict[str, np.ndarray], i: int) -> str:
+    held = ", ".join(f"{op} {_kib(float(tiles[op][i]))}" for op in OPERANDS if op in level.holds)
+    copies = " x2 (double-buffered)" if level.double_buffered else ""
+    exact = f" ({size_needed} B)" if size_needed >= 1024 else ""
+    return (f"buffer {name!r} ({format_size(level.size_bytes)}) needs {_kib(size_needed)}{exact}"
+            f" for the smallest tile ({held}{copies})")

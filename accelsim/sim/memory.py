@@ -1,0 +1,319 @@
+"""The memory model: tile transfers between DRAM and the buffers overlapped with compute (simpy).
+
+One simpy environment per layer, one event per tile transfer, never per word.  The tiles are the
+mapping's (``accelsim.sim.mapping``), in its loop order, for each GEMM group in turn.  Assumptions:
+
+* DRAM is one pipe of ``dram.bandwidth`` (the total over its interleaved channels: a tile is
+  striped across all of them) shared first-come first-served by loads and write-backs.  A
+  transfer holds the pipe for bytes / bandwidth cycles; a load's data arrives ``dram.latency``
+  cycles after its last byte left (requests are pipelined, so latency is paid per transfer but
+  overlaps other transfers).  A write-back frees its buffer slot when its last byte has left.
+* Before tile i computes, everything it needs that is not already resident (the operand tiles
+  that changed since tile i-1, and partial sums spilled by an earlier visit) arrives in one
+  transfer.  Its load may start once the buffer slot it fills is free: a level holds one tile of
+  an operand, or two where it is ``double_buffered``, so the slot frees when the last tile using
+  the operand tile one (or two) loads back has computed -- with two slots the load overlaps the
+  compute of every tile that reuses the current operand tile.  Loads are issued in tile order.
+* Outputs: when the output tile changes, the finished tile (or its partial sums) is written back
+  behind the compute; a new output tile needs a free output slot (the one two output tiles back
+  written out if double-buffered, else the previous one).
+* A tile's compute cycles come from ``compute.tile_cycles`` (per fold of one group, column fold
+  outer, mask-aware when the sparse path fills it): the folds a tile covers, times the share of the
+  time dimension it covers; scaled so the layer sums to ``compute.compute_cycles`` exactly.
+* Stalls are measured: ``stall = end of the last write-back - compute cycles``; they include the
+  first load and the last write-back, which nothing can overlap.
+* More than ``MAX_TILES`` tiles in a layer (all groups): runs of ``coarsening`` consecutive tiles
+  are merged into one (one load, one compute step, one write-back), which keeps every byte and
+  cycle and coarsens only the overlap (``MemoryTrace.coarsening`` says by how much).  More than
+  ``MAX_SCHEDULE`` tiles means buffers too small to model by tiles: a SimulationError says so.
+
+With ``timing: scalesim`` the model is not run: SCALE-Sim's CALC mode never stalls, so stalls are
+0 and cycles are the compute cycles; the DRAM traffic is still the mapping's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import simpy
+
+from accelsim.sim.actions import MemoryTraffic
+from accelsim.sim.dataflows.base import DATAFLOWS
+from accelsim.sim.dataflows.compute import ComputeTrace
+from accelsim.errors import SimulationError
+from accelsim.spec.hardware import HardwareConfig
+from accelsim.sim.mapping import OPERANDS, LayerMapping, TileModel, evaluate, tile_model
+from accelsim.results.report import StorageBreakdown
+from accelsim.workload.layer import Layer
+
+MAX_TILES = 4096
+MAX_SCHEDULE = 4_000_000  # tiles of one layer; beyond this the buffers are unreasonably small
+
+
+@dataclass(frozen=True)
+class MemoryTrace(MemoryTraffic):
+    """What the memory model measured for one layer (``by_level`` holds the traffic per level and
+    operand, data and metadata apart: see MemoryTraffic)."""
+
+    total_cycles: int = 0
+    compute_cycles: int = 0
+    tiles: int = 0
+    transfers: int = 0
+    coarsening: int = 1
+    model: str = "simpy"
+
+    @property
+    def traffic(self) -> dict[str, dict[str, dict[str, int]]]:
+        return self.by_level
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dram_read_bytes": self.dram_read_bytes, "dram_write_bytes": self.dram_write_bytes,
+                "stall_cycles": self.stall_cycles, "total_cycles": self.total_cycles,
+                "compute_cycles": self.compute_cycles, "tiles": self.tiles, "transfers": self.transfers,
+                "coarsening": self.coarsening, "model": self.model, "traffic": self.by_level}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Per tile, in execution order: what is loaded before it, its compute, what is written after it."""
+
+    load_bytes: np.ndarray  # float bytes read from DRAM before the tile (0: all resident)
+    load_slots: np.ndarray  # 2: the load may overlap the previous tile's compute; 1: it may not
+    wait_for: np.ndarray  # the tile whose compute frees the buffer slots this load fills (-1: none)
+    psum_read: np.ndarray  # bool: the load includes spilled partial sums (needs an output slot)
+    compute_cycles: np.ndarray  # float
+    new_output: np.ndarray  # bool: the tile starts a new output tile
+    write_bytes: np.ndarray  # float bytes written back after the tile (at the end of an output tile)
+    out_slots: int
+    totals: dict[str, float]  # evaluate() keys: bytes per operand, direction, data/metadata
+
+    @property
+    def tiles(self) -> int:
+        return len(self.compute_cycles)
+
+
+def fold_cycles(compute: ComputeTrace) -> np.ndarray:
+    """Per-fold cycles of one group as [col_fold, row_fold] (uniform if the trace has none)."""
+    plan = compute.plan
+    cyc = np.asarray(compute.tile_cycles, dtype=np.float64)
+    if cyc.size != plan.folds:
+        cyc = np.ones(plan.folds)
+    return cyc.reshape(plan.col_folds, plan.row_folds)
+
+
+def build_schedule(model: TileModel, mapping: LayerMapping, hw: HardwareConfig,
+                   compute: ComputeTrace, groups: int = 1) -> Schedule:
+    """The tiles of ``groups`` groups in loop order, with their transfers and compute cycles."""
+    order = mapping.loop_order
+    tile = {"m": mapping.tile_m, "n": mapping.tile_n, "k": mapping.tile_k}
+    extent = {"m": model.m, "n": model.n, "k": model.k}
+    trips = {"m": mapping.tiles_m, "n": mapping.tiles_n, "k": mapping.tiles_k}
+    grid = np.indices([trips[d] for d in order]).reshape(3, -1)
+    idx = {d: grid[order.index(d)] for d in "mnk"}
+    ext = {d: np.minimum(tile[d], extent[d] - idx[d] * tile[d]) for d in "mnk"}
+    n = grid.shape[1]
+
+    def changed(dims: tuple[str, ...]) -> np.ndarray:
+        c = np.zeros(n, bool)
+        c[0] = True
+        for d in dims:
+            c[1:] |= idx[d][1:] != idx[d][:-1]
+        return c
+
+    ch_in, ch_w, new_out = changed(("m", "k")), changed(("k", "n")), changed(("m", "n"))
+    in_el = np.where(ch_in, model.input_elements(ext["m"], ext["k"]), 0.0)
+    w_el = np.where(ch_w, ext["k"] * ext["n"], 0).astype(np.float64)
+    out_el = (ext["m"] * ext["n"]).astype(np.float64)
+    psum_read = new_out & (idx["k"] > 0)
+    last_of_out = np.append(new_out[1:], True)
+    final = idx["k"] == trips["k"] - 1
+    spill_el = np.where(last_of_out & ~final, out_el, 0.0)
+    final_el = np.where(last_of_out & final, out_el, 0.0)
+    psum_el = np.where(psum_read, out_el, 0.0)
+    totals = {
+        "inputs_read_data": in_el.sum() * model.data_bpe["inputs"],
+        "inputs_read_meta": in_el.sum() * model.meta_bpe["inputs"],
+        "weights_read_data": w_el.sum() * model.data_bpe["weights"],
+        "weights_read_meta": w_el.sum() * model.meta_bpe["weights"],
+        "outputs_read_data": psum_el.sum() * model.psum_bpe,
+        "outputs_write_data": final_el.sum() * model.data_bpe["outputs"] + spill_el.sum() * model.psum_bpe,
+        "outputs_write_meta": final_el.sum() * model.meta_bpe["outputs"],
+    }
+    load = in_el * model.bpe("inputs") + w_el * model.bpe("weights") + psum_el * model.psum_bpe
+    write = final_el * model.bpe("outputs") + spill_el * model.psum_bpe
+
+    df = DATAFLOWS.get(compute.plan.dataflow)
+    folds = fold_cycles(compute)
+    prefix = np.zeros((folds.shape[0] + 1, folds.shape[1] + 1))
+    prefix[1:, 1:] = folds.cumsum(0).cumsum(1)
+    plan = compute.plan
+
+    def fold_range(d: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+        start = idx[d] * tile[d]
+        return start // size, -(-(start + ext[d]) // size)
+
+    r0, r1 = fold_range(df.rows_dim, plan.rows)
+    c0, c1 = fold_range(df.cols_dim, plan.cols)
+    block = prefix[c1, r1] - prefix[c0, r1] - prefix[c1, r0] + prefix[c0, r0]
+    cycles = block * ext[df.time_dim] / max(1, extent[df.time_dim])
+    target = compute.compute_cycles / max(1, mapping.groups)
+    total = cycles.sum()
+    cycles = cycles * (target / total) if total > 0 else np.full(n, target / n)
+    if groups > 1:  # groups run one after another, nothing shared between them
+        load, psum_read, cycles, new_out, write, ch_in, ch_w = (
+            np.tile(a, groups) for a in (load, psum_read, cycles, new_out, write, ch_in, ch_w))
+        totals = {k: v * groups for k, v in totals.items()}
+    slots = {op: (2 if lv.double_buffered else 1) for op in OPERANDS if (lv := hw.buffer_for(op)) is not None}
+    wait_in, wait_w = _slot_wait(ch_in, slots.get("inputs", 2)), _slot_wait(ch_w, slots.get("weights", 2))
+    load_slots = np.full(len(load), 2, np.int64)
+    load_slots = np.where(ch_in, np.minimum(load_slots, slots.get("inputs", 2)), load_slots)
+    load_slots = np.where(ch_w, np.minimum(load_slots, slots.get("weights", 2)), load_slots)
+    out_lv = hw.buffer_for("outputs")
+    return Schedule(load, load_slots, np.maximum(wait_in, wait_w), psum_read, cycles, new_out, write,
+                    2 if out_lv is None or out_lv.double_buffered else 1, totals)
+
+
+def _slot_wait(changed: np.ndarray, slots: int) -> np.ndarray:
+    """For each tile that loads a new tile of this operand: the last tile using the tile ``slots``
+    loads back (its compute frees the slot), or -1."""
+    gen = np.cumsum(changed) - 1
+    last_of_gen = np.flatnonzero(np.append(changed[1:], True))
+    need = gen - slots
+    return np.where(changed & (need >= 0), last_of_gen[np.maximum(need, 0)], -1)
+
+
+def coarsen(s: Schedule, factor: int) -> Schedule:
+    """Merge runs of ``factor`` tiles: sums of bytes and cycles, each run its own output tile."""
+    if factor <= 1:
+        return s
+    starts = np.arange(0, s.tiles, factor)
+    slots = np.minimum.reduceat(s.load_slots, starts)
+    return Schedule(np.add.reduceat(s.load_bytes, starts), slots, np.arange(len(starts)) - slots,
+                    np.logical_or.reduceat(s.psum_read, starts), np.add.reduceat(s.compute_cycles, starts),
+                    np.ones(len(starts), bool), np.add.reduceat(s.write_bytes, starts), s.out_slots, s.totals)
+
+
+def run_pipeline(s: Schedule, bandwidth_bytes_per_cycle: float, latency_cycles: float) -> tuple[float, int]:
+    """Simulate the schedule; returns (cycles until the last write-back has left, transfers).
+
+    Two processes: the array (computes tiles in order, hands finished output tiles to DRAM) and the
+    loader (issues each tile's load once its buffer slot is free).  The DRAM pipe is first-come
+    first-served, so a transfer's slot on it is known when it is requested: the requester books it
+    (``pipe_free``) and the tile's event carries the time its data arrives (or leaves) — one event
+    per tile transfer, plus a wait only when the data is not there yet.
+    """
+    env = simpy.Environment()
+    bw, lat = float(bandwidth_bytes_per_cycle), float(latency_cycles)
+    n = s.tiles
+    load_b = s.load_bytes.tolist()
+    wait = s.wait_for.tolist()
+    psum = s.psum_read.tolist()
+    comp = s.compute_cycles.tolist()
+    new_out = s.new_output.tolist()
+    write_b = s.write_bytes.tolist()
+    gen = (np.cumsum(s.new_output) - 1).tolist()
+    last_of_gen = np.append(s.new_output[1:], True).tolist()
+    out_slots = s.out_slots
+    loaded = [env.event() if load_b[i] > 0 else None for i in range(n)]
+    awaited = {wait[i] for i in range(n) if load_b[i] > 0 and wait[i] >= 0}
+    computed = [env.event() if i in awaited else None for i in range(n)]
+    written = [env.event() for _ in range(int(gen[-1]) + 1 if n else 0)]
+    state = {"pipe_free": 0.0, "transfers": 0}
+
+    def book(nbytes: float) -> float:
+        """Reserve the pipe for ``nbytes`` from now (or when it frees); the time the last byte leaves."""
+        end = max(env.now, state["pipe_free"]) + nbytes / bw
+        state["pipe_free"] = end
+        state["transfers"] += 1
+        return end
+
+    def loader():
+        for i in range(n):
+            ev = loaded[i]
+            if ev is None:
+                continue
+            if wait[i] >= 0:
+                yield computed[wait[i]]
+            if psum[i] and gen[i] >= out_slots:
+                ready = yield written[gen[i] - out_slots]
+                if ready > env.now:
+                    yield env.timeout(ready - env.now)
+            ev.succeed(book(load_b[i]) + lat)
+
+    def array():
+        for i in range(n):
+            if loaded[i] is not None:
+                ready = yield loaded[i]
+                if ready > env.now:
+                    yield env.timeout(ready - env.now)
+            if new_out[i] and gen[i] >= out_slots:
+                ready = yield written[gen[i] - out_slots]
+                if ready > env.now:
+                    yield env.timeout(ready - env.now)
+            yield env.timeout(comp[i])
+            if computed[i] is not None:
+                computed[i].succeed()
+            if last_of_gen[i]:
+                written[gen[i]].succeed(book(write_b[i]) if write_b[i] > 0 else env.now)
+
+    env.process(loader())
+    env.process(array())
+    env.run()
+    return max(float(env.now), state["pipe_free"]), state["transfers"]
+
+
+def _by_level(hw: HardwareConfig, totals: dict[str, float]) -> dict[str, dict[str, dict[str, int]]]:
+    def b(key: str) -> int:
+        return int(np.ceil(totals.get(key, 0.0)))
+
+    dram: dict[str, dict[str, int]] = {}
+    for op in OPERANDS:
+        dram[op] = {"read_data_bytes": b(f"{op}_read_data"), "read_metadata_bytes": b(f"{op}_read_meta"),
+                    "write_data_bytes": b(f"{op}_write_data"), "write_metadata_bytes": b(f"{op}_write_meta")}
+    out: dict[str, dict[str, dict[str, int]]] = {"dram": dram}
+    for op, t in dram.items():
+        level = hw.buffer_for(op)
+        if level is None:
+            continue
+        # a DRAM read fills (writes) the buffer, a DRAM write drains (reads) it
+        out.setdefault(level.name, {})[op] = {
+            "read_data_bytes": t["write_data_bytes"], "read_metadata_bytes": t["write_metadata_bytes"],
+            "write_data_bytes": t["read_data_bytes"], "write_metadata_bytes": t["read_metadata_bytes"]}
+    return out
+
+
+def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace,
+                    storage: dict[str, StorageBreakdown], mapping: LayerMapping) -> MemoryTrace:
+    """DRAM traffic and stalls of one layer under ``mapping``."""
+    model = tile_model(layer, hw, compute, storage)
+    if hw.timing == "scalesim":
+        one = (np.array([mapping.tile_m]), np.array([mapping.tile_n]), np.array([mapping.tile_k]))
+        ev = evaluate(model, *one, mapping.loop_order)
+        totals = {k: float(v[0]) * mapping.groups for k, v in ev.items()}
+        by_level = _by_level(hw, totals)
+        return MemoryTrace(*_dram_totals(by_level), stall_cycles=0, by_level=by_level,
+                           total_cycles=compute.compute_cycles, compute_cycles=compute.compute_cycles,
+                           tiles=mapping.tiles * mapping.groups, model="stall-free (scalesim CALC)")
+    if mapping.tiles * mapping.groups > MAX_SCHEDULE:
+        raise SimulationError(
+            f"layer {layer.name!r} needs {mapping.tiles * mapping.groups:,} tiles (tile {mapping.tile_m} x"
+            f" {mapping.tile_n} x {mapping.tile_k}): its buffers are too small for a tile-level model;"
+            f" give them more room (buffer use {mapping.buffer_bytes})")
+    sched = build_schedule(model, mapping, hw, compute, mapping.groups)
+    factor = -(-sched.tiles // MAX_TILES)
+    coarse = coarsen(sched, factor)
+    end, transfers = run_pipeline(coarse, hw.dram.bandwidth_bytes_per_cycle, hw.dram.latency_cycles)
+    stall = max(0, int(round(end - float(coarse.compute_cycles.sum()))))
+    by_level = _by_level(hw, sched.totals)
+    return MemoryTrace(*_dram_totals(by_level), stall_cycles=stall, by_level=by_level,
+                       total_cycles=compute.compute_cycles + stall, compute_cycles=compute.compute_cycles,
+                       tiles=sched.tiles, transfers=transfers, coarsening=factor)
+
+
+def _dram_totals(by_level: dict[str, dict[str, dict[str, int]]]) -> tuple[int, int]:
+    d = by_level["dram"]
+    reads = sum(t["read_data_bytes"] + t["read_metadata_bytes"] for t in d.values())
+    writes = sum(t["write_data_bytes"] + t["write_metadata_bytes"] for t in d.values())
+    return reads, writes

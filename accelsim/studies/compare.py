@@ -1,0 +1,233 @@
+"""Structured vs unstructured sparsity at equal density: every pattern on every hardware config.
+
+``compare(hws, model, density, patterns)`` prunes the zoo model once per pattern at the same target
+(sparsity = 1 - density) with the pruning module, through the workload-recipe name grammar
+(``resnet50_70pct_window``: layer-wise magnitude, first conv dense, 1x1 convs and the FC layer
+pruned at the same rate where the pattern fits them, its own fallback where it does not; see
+accelsim.workload.recipes), so the workloads are cached like any ``--model`` name.  Each pruned workload and
+the dense model run on every config; speedup and energy are against the dense model on the same
+hardware.  N:M with a fixed N (``nm2:4``) fixes the density at N/M whatever ``density`` says:
+the achieved density is in every row and a note says so (``nm:4`` derives N from the density).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from accelsim.errors import AccelsimError, UnknownNameError
+from accelsim.spec.hardware import HardwareConfig
+from accelsim.results.report import Report, rows_to_csv
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One (hardware, pattern) point.  ``imbalance`` is the compute-cycle-weighted mean of the
+    layers' load imbalance; ``weights_footprint`` = (data + metadata) / dense bits of the weights."""
+
+    hardware: str
+    pattern: str
+    workload: str
+    density: float
+    total_cycles: int
+    dense_cycles: int
+    energy_pj: float
+    dense_energy_pj: float
+    macs_dense: int
+    macs_issued: int
+    imbalance: float
+    metadata_bits: int
+    weights_bits: int
+    weights_footprint: float
+    notes: int
+
+    @property
+    def speedup(self) -> float:
+        return self.dense_cycles / self.total_cycles if self.total_cycles else float("inf")
+
+    @property
+    def energy_ratio(self) -> float:
+        return self.energy_pj / self.dense_energy_pj if self.dense_energy_pj else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"speedup": self.speedup, "energy_ratio": self.energy_ratio}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    model: str
+    density: float
+    patterns: tuple[str, ...]
+    hardware: tuple[str, ...]
+    rows: tuple[CompareRow, ...]
+    notes: tuple[str, ...] = ()
+
+    def row(self, hardware: str, pattern: str) -> CompareRow:
+        for r in self.rows:
+            if r.hardware == hardware and r.pattern == pattern:
+                return r
+        raise KeyError((hardware, pattern))
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "density": self.density, "patterns": list(self.patterns),
+                "hardware": list(self.hardware), "notes": list(self.notes),
+                "rows": [r.to_dict() for r in self.rows]}
+
+    def to_csv(self) -> str:
+        return rows_to_csv([r.to_dict() for r in self.rows])
+
+
+def check_density(density: Any) -> float:
+    try:
+        d = float(density)
+    except (TypeError, ValueError):
+        raise AccelsimError(f"density {density!r} is not a number; write e.g. 0.3 (30 % of the weights kept)"
+                            ) from None
+    if not 0.0 < d <= 1.0:
+        raise AccelsimError(f"density {density!r} is outside (0, 1]; it is the fraction of weights kept,"
+                            " e.g. 0.3 for 70 % sparsity")
+    return d
+
+
+def check_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
+    """Canonical specs; an unknown name raises UnknownNameError listing the pattern names."""
+    from accelsim.workload.pruning.patterns import make_pattern
+
+    specs = []
+    for p in patterns:
+        p = str(p).strip()
+        if not p:
+            continue
+        spec = "dense" if p == "dense" else make_pattern(p).spec
+        if spec not in specs:
+            specs.append(spec)
+    if not specs:
+        raise AccelsimError("no patterns given; write e.g. --patterns unstructured,nm2:4,window")
+    return tuple(specs)
+
+
+def workload_name(model: str, pattern: str, density: float) -> str:
+    """The recipe name for ``pattern`` at ``density`` (N:M with a fixed N: ``<model>_<N>of<M>``)."""
+    from accelsim.workload.pruning.patterns import NM, make_pattern
+
+    if pattern == "dense" or density >= 1.0:
+        return model
+    p = make_pattern(pattern)
+    if isinstance(p, NM) and p.n is not None:
+        return f"{model}_{p.n}of{p.m}"
+    pct = f"{round(100.0 * (1.0 - density), 6):g}"
+    return f"{model}_{pct}pct" + ("" if pattern == "unstructured" else f"_{pattern}")
+
+
+def _weight_density(report: Report, workload) -> float:
+    size = sum(layer.weight_count for layer in workload.layers)
+    nnz = sum(layer.weight_nonzeros for layer in workload.layers)
+    return nnz / size if size else 1.0
+
+
+def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Report) -> CompareRow:
+    cycles = [layer.compute_cycles for layer in report.layers]
+    imb = sum(layer.load_imbalance * c for layer, c in zip(report.layers, cycles, strict=True))
+    w = report.storage_totals().get("weights")
+    return CompareRow(
+        hardware=hw.name, pattern=pattern, workload=workload.name, density=_weight_density(report, workload),
+        total_cycles=report.total_cycles, dense_cycles=dense.total_cycles, energy_pj=report.energy_pj,
+        dense_energy_pj=dense.energy_pj, macs_dense=report.macs_dense, macs_issued=report.macs_issued,
+        imbalance=imb / sum(cycles) if sum(cycles) else 1.0, metadata_bits=int(report.total("metadata_bits")),
+        weights_bits=w.total_bits if w else 0, weights_footprint=w.footprint_ratio if w else 1.0,
+        notes=sum(len(layer.notes) for layer in report.layers))
+
+
+def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns: Sequence[str], *,
+            batch: int | None = None, use_cache: bool = True,
+            progress: ProgressFn | None = None) -> Comparison:
+    """Every pattern (plus the dense model) on every config; see the module docstring."""
+    from accelsim.workload.load import load_workload
+    from accelsim.workload.models import MODELS
+    from accelsim.workload.pruning.patterns import NM, make_pattern
+    from accelsim.sim.simulator import simulate
+
+    d = check_density(density)
+    specs = check_patterns(patterns)
+    if model not in MODELS:
+        raise UnknownNameError("model", model, MODELS.names(),
+                               hint="compare prunes a zoo model itself; give its name (e.g. resnet50)")
+    if not hws:
+        raise AccelsimError("no hardware config given; write e.g. --hw sparse_pe")
+    notes = []
+    for spec in specs:
+        p = make_pattern(spec) if spec != "dense" else None
+        if isinstance(p, NM) and p.n is not None and abs(p.n / p.m - d) > 1e-9:
+            notes.append(f"{spec} fixes the density at {p.n / p.m:.2f} (requested {d:.2f}); "
+                         f"nm:{p.m} derives N from the density")
+    names = {spec: workload_name(model, spec, d) for spec in ("dense", *specs)}
+    total = len(names) + len(hws) * len(names)
+    done = 0
+
+    def tick(what: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total, what)
+
+    workloads = {}
+    for spec, name in names.items():
+        workloads[spec] = load_workload(name, batch=batch, use_cache=use_cache)
+        tick(name)
+    rows = []
+    for hw in hws:
+        reports = {}
+        for spec in names:
+            reports[spec] = simulate(hw, workloads[spec])
+            tick(f"{hw.name}: {spec}")
+        for spec in specs:
+            rows.append(_row(hw, spec, workloads[spec], reports[spec], reports["dense"]))
+    return Comparison(model=model, density=d, patterns=specs, hardware=tuple(hw.name for hw in hws),
+                      rows=tuple(rows), notes=tuple(notes))
+
+
+def plot_comparison(result: Comparison, path: str | Path) -> Path:
+    """Speedup and energy (both vs dense on the same hardware) per pattern, one bar group per
+    config, written as a PNG.  matplotlib is imported here, only when a plot is asked for."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    n_hw, n_pat = len(result.hardware), len(result.patterns)
+    width = 0.8 / max(1, n_pat)
+    for ax, attr, title in ((axes[0], "speedup", "speedup over dense (same hardware)"),
+                            (axes[1], "energy_ratio", "energy / dense energy (same hardware)")):
+        for j, pattern in enumerate(result.patterns):
+            xs = [i + (j - (n_pat - 1) / 2) * width for i in range(n_hw)]
+            ys = [getattr(result.row(hw, pattern), attr) for hw in result.hardware]
+            ax.bar(xs, ys, width, label=pattern)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(n_hw), result.hardware, rotation=15)
+        ax.set_title(title)
+    axes[0].legend(title=f"{result.model}, density {result.density:g}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def save_comparison(result: Comparison, out_dir: str | Path) -> list[Path]:
+    """compare.json, compare.csv and compare.png in ``out_dir``."""
+    import json
+
+    from accelsim.results.report import write_atomic
+
+    out = Path(out_dir)
+    paths = [out / "compare.json", out / "compare.csv"]
+    write_atomic(paths[0], json.dumps(result.to_json_dict(), indent=2) + "\n")
+    write_atomic(paths[1], result.to_csv())
+    paths.append(plot_comparison(result, out / "compare.png"))
+    return paths

@@ -1,0 +1,177 @@
+"""From a recipe to a workload: ``build_workload`` (build, prune, trace; torch) and the on-disk
+cache of the result: ``<key>.npz`` (masks, np.packbits) + ``<key>.json`` (everything else).
+
+Reading a cached workload needs numpy and the json module only -- never torch.  Both files are
+written atomically (temp file in the same directory + os.replace), the npz first; the JSON names
+the key and the number of masks, so a half-written or foreign pair reads as a miss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from accelsim.errors import ConfigError
+from accelsim.workload.layer import ConvShape, Layer, Workload
+
+CACHE_FORMAT = 1
+_LAYER_FIELDS = tuple(f.name for f in fields(Layer) if f.name != "weight_mask")
+
+
+def default_cache_dir(explicit: str | Path | None = None) -> Path:
+    """``explicit``, else ``$ACCELSIM_CACHE_DIR``, else ``~/.cache/accelsim/workloads``."""
+    if explicit is not None:
+        return Path(explicit)
+    env = os.environ.get("ACCELSIM_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "accelsim" / "workloads"
+
+
+def cache_paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
+    return cache_dir / f"{key}.npz", cache_dir / f"{key}.json"
+
+
+def _layer_meta(layer: Layer) -> dict[str, Any]:
+    meta = {}
+    for name in _LAYER_FIELDS:
+        value = getattr(layer, name)
+        meta[name] = asdict(value) if name == "conv" and value is not None else value
+    mask = layer.weight_mask
+    meta["mask_shape"] = None if mask is None else list(mask.shape)
+    return meta
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str, Any] | None = None) -> Path:
+    """Write the pair for ``key``; returns the JSON path.  ``extra`` is kept in the JSON as is."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    npz_path, json_path = cache_paths(cache_dir, key)
+    arrays = {f"m{i}": np.packbits(np.asarray(layer.weight_mask, dtype=bool), axis=None)
+              for i, layer in enumerate(workload.layers) if layer.weight_mask is not None}
+    meta = {
+        "cache_format": CACHE_FORMAT,
+        "key": key,
+        "masks": len(arrays),
+        "workload": {"name": workload.name, "source": workload.source,
+                     "input_shape": list(workload.input_shape), "batch": workload.batch,
+                     "fingerprint": workload.fingerprint},
+        "layers": [_layer_meta(layer) for layer in workload.layers],
+        "extra": extra or {},
+    }
+    text = json.dumps(meta, indent=1, allow_nan=False).encode()  # fails before anything is written
+    _atomic_write(npz_path, lambda f: np.savez(f, **arrays))
+    _atomic_write(json_path, lambda f: f.write(text))
+    return json_path
+
+
+def read_meta(cache_dir: Path, key: str) -> dict[str, Any] | None:
+    _, json_path = cache_paths(cache_dir, key)
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(meta, dict) and meta.get("cache_format") == CACHE_FORMAT and meta.get("key") == key
+    return meta if ok else None
+
+
+def load_cached(cache_dir: Path, key: str) -> Workload | None:
+    """The cached workload for ``key``, or None on a miss (absent, stale format or unreadable)."""
+    meta = read_meta(cache_dir, key)
+    if meta is None:
+        return None
+    npz_path, _ = cache_paths(cache_dir, key)
+    try:
+        with np.load(npz_path, allow_pickle=False) as npz:
+            if len(npz.files) != meta["masks"]:
+                return None
+            layers = []
+            for i, lm in enumerate(meta["layers"]):
+                lm = dict(lm)
+                shape = lm.pop("mask_shape")
+                mask = None
+                if shape is not None:
+                    size = int(np.prod(shape))
+                    mask = np.unpackbits(npz[f"m{i}"], count=size).astype(bool).reshape(shape)
+                    mask.flags.writeable = False
+                if lm.get("conv") is not None:
+                    lm["conv"] = ConvShape(**lm["conv"])
+                layers.append(Layer(weight_mask=mask, **lm))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    w = meta["workload"]
+    return Workload(name=w["name"], layers=tuple(layers), source=w["source"],
+                    input_shape=tuple(w["input_shape"]), batch=w["batch"], fingerprint=w["fingerprint"])
+
+
+# ---------------------------------------------------------------- building (torch)
+
+
+def build_workload(recipe) -> tuple[Workload, Any]:
+    """(Workload, PruneResult or None) for a recipe, without the cache.  Imports torch."""
+    import torch
+
+    from accelsim.workload.models import build_model
+    from accelsim.workload.pruning.apply import prune_model
+    from accelsim.workload.tracing import trace_model, workload_fingerprint
+
+    where = recipe.source or recipe.name
+    model, zoo_shape = build_model(recipe.model, seed=recipe.seed, checkpoint=recipe.checkpoint)
+    shape = recipe.input_shape or zoo_shape
+    tensor = None
+    if recipe.activations != "synthetic":
+        tensor = torch.load(recipe.activations, map_location="cpu", weights_only=True)
+        if not isinstance(tensor, torch.Tensor) or tensor.dim() < 2:
+            raise ConfigError(where, [f"activations: {recipe.activations} does not hold one tensor of shape "
+                                      "(batch, *input_shape)"])
+        if recipe.batch is not None and recipe.batch != tensor.shape[0]:
+            raise ConfigError(where, [f"batch: {recipe.batch} differs from the activation tensor's batch "
+                                      f"{tensor.shape[0]}"])
+        shape = recipe.input_shape  # the tensor's own shape unless one is stated
+    elif shape is None:
+        raise ConfigError(where, [f"input_shape: needed for model {recipe.model!r} (e.g. [3, 224, 224])"])
+    result = None
+    if not recipe.dense:
+        data = _data(recipe, zoo_shape or shape)
+        result = prune_model(model, pattern=recipe.pattern, sparsity=recipe.sparsity, method=recipe.method,
+                             scope=recipe.scope, exclude=recipe.exclude, first_conv=recipe.first_conv,
+                             rule_1x1=recipe.rule_1x1, rule_fc=recipe.rule_fc, seed=recipe.seed, data=data,
+                             max_layer_sparsity=recipe.max_layer_sparsity,
+                             method_params=dict(recipe.method_params))
+    workload = trace_model(model, shape, batch=recipe.batch or 1, name=recipe.name, input_tensor=tensor,
+                           measure_activations=True, seed=recipe.seed)
+    labels = {} if result is None else {lp.name: lp for lp in result.layers}
+    layers = []
+    for layer in workload.layers:
+        lp = labels.get(layer.name.split("#")[0])
+        if lp is not None:
+            layer = replace(layer, pattern=lp.pattern, target_sparsity=lp.target)
+        layers.append(layer)
+    summary = "dense" if recipe.dense else (
+        f"{recipe.pattern} {recipe.sparsity:.4g} by {recipe.method} ({recipe.scope} scope)")
+    workload = replace(workload, layers=tuple(layers),
+                       source=f"recipe {recipe.name} [{recipe.source}]: {summary}; {workload.source}")
+    return replace(workload, fingerprint=workload_fingerprint(workload)), result
+
+
+def _data(recipe, shape: tuple[int, ...] | None):
+    if recipe.data is None:
+        return None
+    from accelsim.workload.pruning.training import load_digits_split
+
+    layout = "flat" if shape is not None and len(shape) == 1 else "image"
+    return load_digits_split(seed=recipe.seed, layout=layout)

@@ -1,0 +1,141 @@
+"""The model zoo (pure torch, never torchvision) and ``build_model``.
+
+``MODELS`` maps a name to a ``ModelSpec``.  Importing this package does not import torch: each
+factory imports its family module on first call, so ``accelsim list models`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from accelsim.errors import AccelsimError, did_you_mean
+from accelsim.registry import Registry
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    factory: Callable[[], Any]  # -> torch.nn.Module
+    input_shape: tuple[int, ...]  # one sample, without the batch dimension
+    description: str
+
+
+MODELS: Registry[ModelSpec] = Registry("model")
+
+
+def _lazy(module: str, function: str, **kwargs: Any) -> Callable[[], Any]:
+    def factory() -> Any:
+        return getattr(importlib.import_module(f"accelsim.workload.models.{module}"), function)(**kwargs)
+
+    factory.__qualname__ = f"{module}.{function}"
+    return factory
+
+
+for _name, _factory, _shape, _description in (
+    ("lenet5", _lazy("lenet", "lenet5"), (1, 32, 32),
+     "LeNet-5 (ReLU, max-pool): 2 convs 5x5 + 3 linear, 1x32x32 input, 10 classes"),
+    ("lenet5_digits", _lazy("lenet", "lenet5", in_size=8), (1, 8, 8),
+     "LeNet-5 with padded convs for scikit-learn's 8x8 digits, 10 classes"),
+    ("mlp_digits", _lazy("mlp", "mlp_digits"), (64,),
+     "MLP 64-128-64-10 for scikit-learn's 8x8 digits (flattened)"),
+    ("vgg16", _lazy("vgg", "vgg16"), (3, 32, 32),
+     "VGG-16 with batch norm for CIFAR-10: 13 convs 3x3, classifier 512 -> 10"),
+    ("resnet18", _lazy("resnet", "resnet18"), (3, 224, 224),
+     "ResNet-18, torchvision layout and key names, 1000 classes"),
+    ("resnet50", _lazy("resnet", "resnet50"), (3, 224, 224),
+     "ResNet-50 v1.5, torchvision layout and key names, 1000 classes"),
+    ("mobilenet_v2", _lazy("mobilenet", "mobilenet_v2"), (3, 224, 224),
+     "MobileNetV2 1.0, torchvision layout (depthwise 3x3 convs), 1000 classes"),
+    ("bert_block", _lazy("transformer", "bert_block"), (128, 768),
+     "one BERT-base encoder block: hidden 768, 12 heads, FFN 3072, sequence 128"),
+):
+    MODELS.add(_name, ModelSpec(_factory, _shape, _description))
+
+
+def build_model(name_or_ref: str, *, seed: int = 0,
+                checkpoint: str | Path | None = None) -> tuple[Any, tuple[int, ...] | None]:
+    """(model in eval mode, input shape without batch) for a zoo name or a ``module:function``.
+
+    The factory runs under ``torch.manual_seed(seed)`` without disturbing the global RNG.  For a
+    ``module:function`` reference the input shape is unknown and returned as None.  ``checkpoint``
+    is a ``torch.save``-d state_dict (or a dict with a 'state_dict' key) loaded strictly.
+    """
+    import torch
+    from torch import nn
+
+    from accelsim.workload.models._checkpoint import load_checkpoint
+
+    if ":" in name_or_ref:
+        factory, input_shape = _resolve_ref(name_or_ref), None
+    else:
+        spec = MODELS.get(name_or_ref)
+        factory, input_shape = spec.factory, spec.input_shape
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            model = factory()
+        except AccelsimError:
+            raise
+        except Exception as exc:
+            if input_shape is not None:  # a zoo model failing is a bug, not a user error
+                raise
+            raise AccelsimError(f"model factory {name_or_ref!r} failed: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(model, nn.Module):
+        raise AccelsimError(f"model factory {name_or_ref!r} returned {type(model).__name__}, "
+                            "not a torch.nn.Module")
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, name_or_ref)
+    elif input_shape is not None:
+        _no_accidental_zeros(model)
+    return model.eval(), input_shape
+
+
+def _no_accidental_zeros(model: Any) -> None:
+    """A freshly initialised zoo model is dense: the tracer reads exact zeros as pruned weights, so
+    the rare weight the random init rounds to exactly 0.0 (2 of ResNet-50's 25.5 M) becomes the
+    smallest normal float, keeping its layer dense."""
+    import torch
+    from torch import nn
+
+    tiny = torch.finfo(torch.float32).tiny
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d | nn.Linear):
+                w = module.weight
+                w.masked_fill_(w == 0, tiny)
+
+
+def _resolve_ref(ref: str) -> Callable[[], Any]:
+    from torch import nn
+
+    module_name, _, attr = ref.partition(":")
+    if not module_name or not attr:
+        raise AccelsimError(f"model reference {ref!r} must look like 'package.module:function'")
+    cwd = os.getcwd()
+    added = cwd not in sys.path and "" not in sys.path  # console scripts do not put '.' on the path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        raise AccelsimError(f"cannot import module {module_name!r} for model {ref!r}: "
+                            f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        if added:
+            sys.path.remove(cwd)
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            public = [n for n in dir(obj) if not n.startswith("_")]
+            raise AccelsimError(f"{module_name!r} has no attribute {attr!r}{did_you_mean(part, public)}")
+        obj = getattr(obj, part)
+    if isinstance(obj, nn.Module):
+        return lambda: obj
+    if not callable(obj):
+        raise AccelsimError(f"model reference {ref!r} names a {type(obj).__name__}, not a function "
+                            "returning a torch.nn.Module")
+    return obj

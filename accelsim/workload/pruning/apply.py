@@ -1,0 +1,356 @@
+"""Apply a pattern to a torch model: choose the layers, score the weights, build and register masks.
+
+Layer rules (what ``prune_model`` does with each Conv2d / Linear, in registration order):
+
+* ``exclude``: fnmatch globs on qualified names (``fc``, ``*.downsample.*``); matched layers stay
+  dense.  A glob that matches no layer is an error (typos do not pass silently).
+* ``first_conv``: the first Conv2d in registration order: ``dense`` (default; most recipes and
+  ASP keep it dense), ``unstructured``, or ``pattern`` (treated like any other layer).
+* ``rule_1x1`` (convs with a 1x1 kernel) and ``rule_fc`` (Linear layers):
+  ``pattern`` (default) -- the recipe's pattern, which falls back by its own ``fallback`` where it
+  has no structure (window/kernel/vector -> unstructured, N:M with C % M != 0 -> dense, ...);
+  ``error`` -- the pattern, and a ConfigError naming the layer if it does not fit;
+  ``unstructured`` / ``dense`` -- forced for those layers;
+  ``nm`` -- N:M along C with M = pattern.nm_m and N = round((1 - target) * M) (dense if C % M != 0).
+* ``scope``: ``layer`` -- every pruned layer gets the target; ``global`` -- one threshold on the
+  element scores of all pruned layers together, each layer capped at ``max_layer_sparsity``
+  (surplus redistributed), then the pattern is applied per layer at the sparsity that came out.
+
+Methods: ``accelsim.workload.pruning.methods.METHODS.get(method)`` when that module exists; its
+``prune(model, layers, pattern, sparsity, *, seed, data, scope=, max_layer_sparsity=, **params)``
+builds the masks (it applies the scope; ``scope=None`` keeps the method's own default).  When the
+rules give some layers a different pattern, ``pattern`` is a ``LayerPatterns`` whose
+``mask(..., name=layer)`` dispatches on the layer name.  Without that module, ``magnitude`` (|w|)
+and ``random`` (seeded per layer name) are built in here, with the scopes above (``global``
+default cap: none, a layer keeps at least one group anyway).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.util
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils import prune as torch_prune
+
+from accelsim.errors import ConfigError, UnknownNameError, did_you_mean
+from accelsim.workload.pruning.patterns import (
+    FIRST_CONV_RULES,
+    NM,
+    SCOPES,
+    Pattern,
+    Unstructured,
+    achieved,
+    check_sparsity,
+    make_pattern,
+)
+from accelsim.workload.pruning.patterns import LAYER_RULES as RULES
+
+BUILTIN_METHODS = ("magnitude", "random")
+
+
+@dataclass(frozen=True)
+class LayerPrune:
+    """What happened to one prunable layer.  ``pattern`` is the spec actually used ('dense' if the
+    layer was left unpruned); ``target`` is that layer's target (0 when dense)."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    pattern: str
+    target: float
+    achieved: float
+    nonzeros: int
+    size: int
+    note: str = ""
+
+
+@dataclass(frozen=True, eq=False)
+class PruneResult:
+    pattern: str
+    method: str
+    scope: str
+    target: float
+    layers: tuple[LayerPrune, ...]
+    masks: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def achieved(self) -> float:
+        """Sparsity over all prunable layers (dense ones included)."""
+        size = sum(lp.size for lp in self.layers)
+        return 0.0 if size == 0 else 1.0 - sum(lp.nonzeros for lp in self.layers) / size
+
+    def layer(self, name: str) -> LayerPrune:
+        for lp in self.layers:
+            if lp.name == name:
+                return lp
+        raise UnknownNameError("layer", name, [lp.name for lp in self.layers])
+
+
+@dataclass(frozen=True, eq=False)
+class LayerPatterns(Pattern):
+    """Pattern per layer name (None = dense), for iterative methods when rules differ by layer."""
+
+    by_name: Mapping[str, Pattern | None] = field(default_factory=dict)
+    name: ClassVar[str] = "per-layer"
+
+    def mask(self, scores: np.ndarray, sparsity: float, *, kind: str, name: str = "") -> np.ndarray:
+        if name not in self.by_name:
+            raise ConfigError("LayerPatterns", [f"mask() needs name= one of the pruned layers, got {name!r}"])
+        pattern = self.by_name[name]
+        if pattern is None:
+            return np.ones(np.shape(scores), dtype=bool)
+        return pattern.mask(scores, sparsity, kind=kind, name=name)
+
+
+# ---------------------------------------------------------------- layers and masks
+
+
+def prunable_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """Conv2d and Linear modules by qualified name, in registration order."""
+    return {name: mod for name, mod in model.named_modules() if isinstance(mod, (nn.Conv2d, nn.Linear))}
+
+
+def layer_kind(module: nn.Module) -> str:
+    if isinstance(module, nn.Linear):
+        return "linear"
+    if module.groups > 1 and module.groups == module.in_channels:
+        return "depthwise"
+    return "conv"
+
+
+def apply_masks(model: nn.Module, masks: Mapping[str, np.ndarray]) -> None:
+    """Zero the masked weights in place and register each mask with torch.nn.utils.prune
+    (``weight_orig`` + ``weight_mask`` buffer, which the tracer reads).  A layer pruned before keeps
+    its earlier mask too: the registered mask is the AND of both (torch's PruningContainer)."""
+    layers = prunable_layers(model)
+    for name, mask in masks.items():
+        if name not in layers:
+            raise ConfigError("masks", [f"{name!r} is not a Conv2d/Linear layer of the model"
+                                        f"{did_you_mean(name, layers)}"])
+        module = layers[name]
+        keep = torch.as_tensor(np.asarray(mask, dtype=bool))
+        if tuple(keep.shape) != tuple(module.weight.shape):
+            raise ConfigError("masks", [f"{name}: mask shape {tuple(keep.shape)} != weight shape "
+                                        f"{tuple(module.weight.shape)}"])
+        pruned = hasattr(module, "weight_mask") and hasattr(module, "weight_orig")
+        param = module.weight_orig if pruned else module.weight
+        keep = keep.to(param.dtype)
+        with torch.no_grad():
+            param.mul_(keep)
+        if pruned:  # torch combines the masks (PruningContainer): the registered mask is old AND new
+            torch_prune.custom_from_mask(module, "weight", keep)
+        else:
+            _custom_from_mask_fresh(module, keep)
+
+
+def _custom_from_mask_fresh(module: nn.Module, keep: torch.Tensor) -> None:
+    """``torch.nn.utils.prune.custom_from_mask(module, "weight", keep)`` on a module not pruned
+    before, step for step (BasePruningMethod.apply), minus its ones_like x mask product: the same
+    ``weight_orig`` parameter, ``weight_mask`` buffer (weight dtype), ``weight`` attribute and
+    CustomFromMask forward pre-hook, so ``prune.remove`` / ``is_pruned`` and the tracer see no
+    difference (tests/test_patterns.py compares the two)."""
+    method = torch_prune.CustomFromMask(keep)
+    method._tensor_name = "weight"
+    orig = module.weight
+    module.register_parameter("weight_orig", orig)
+    del module._parameters["weight"]
+    module.register_buffer("weight_mask", keep)
+    module.weight = method.apply_mask(module)
+    module.register_forward_pre_hook(method)
+
+
+# ---------------------------------------------------------------- methods
+
+
+def _method(name: str) -> Any:
+    """The method object from accelsim.workload.pruning.methods, or a built-in one."""
+    if importlib.util.find_spec("accelsim.workload.pruning.methods") is not None:
+        from accelsim.workload.pruning.methods import METHODS
+
+        impl = METHODS.get(name)
+        return impl() if isinstance(impl, type) else impl
+    if name not in BUILTIN_METHODS:
+        raise UnknownNameError("pruning method", name, BUILTIN_METHODS)
+    return _BUILTINS[name]
+
+
+class _Magnitude:
+    def scores(self, model, layers, *, seed=0, data=None) -> dict[str, np.ndarray]:
+        return {n: m.weight.detach().abs().float().cpu().numpy() for n, m in layers.items()}
+
+
+class _Random:
+    def scores(self, model, layers, *, seed=0, data=None) -> dict[str, np.ndarray]:
+        out = {}
+        for n, m in layers.items():  # seeded per layer name: independent of which layers take part
+            rng = np.random.default_rng([int(seed), zlib.crc32(n.encode())])
+            out[n] = rng.random(tuple(m.weight.shape), dtype=np.float32)
+        return out
+
+
+_BUILTINS = {"magnitude": _Magnitude(), "random": _Random()}
+
+
+# ---------------------------------------------------------------- the plan and prune_model
+
+
+def _check_choice(value: str, allowed: Iterable[str], what: str) -> str:
+    allowed = tuple(allowed)
+    if value not in allowed:
+        hint = did_you_mean(value, allowed)
+        raise ConfigError(what, [f"{value!r} is not one of {', '.join(allowed)}{hint}"])
+    return value
+
+
+def _layer_plans(layers, pattern, *, exclude, first_conv, rule_1x1, rule_fc):
+    """name -> (pattern before fitting or None, reason if dense by rule)."""
+    unmatched = [g for g in exclude if not any(fnmatch.fnmatchcase(n, g) for n in layers)]
+    if unmatched:
+        raise ConfigError("exclude", [f"{g!r} matches no Conv2d/Linear layer{did_you_mean(g, layers)}"
+                                      for g in unmatched])
+    first = next((n for n, m in layers.items() if isinstance(m, nn.Conv2d)), None)
+    plans: dict[str, tuple[Pattern | None, str]] = {}
+    for name, mod in layers.items():
+        if any(fnmatch.fnmatchcase(name, g) for g in exclude):
+            plans[name] = (None, "excluded")
+            continue
+        if name == first and first_conv != "pattern":
+            plans[name] = (None, "first conv kept dense") if first_conv == "dense" else (Unstructured(), "")
+            continue
+        rule = "pattern"
+        if isinstance(mod, nn.Linear):
+            rule = rule_fc
+        elif mod.kernel_size[0] * mod.kernel_size[1] == 1:
+            rule = rule_1x1
+        which = "linear layer" if isinstance(mod, nn.Linear) else "1x1 conv"
+        plans[name] = {
+            "pattern": (pattern, ""),
+            "error": (replace(pattern, fallback="error"), ""),
+            "unstructured": (Unstructured(), f"{which}: unstructured by rule"),
+            "dense": (None, f"{which}: dense by rule"),
+            "nm": (NM(n=None, m=pattern.nm_m, fallback="dense"), f"{which}: N:M by rule"),
+        }[rule]
+    return plans
+
+
+def global_sparsities(scores: Mapping[str, np.ndarray], sparsity: float, cap: float) -> dict[str, float]:
+    """Per-layer sparsities from one global threshold on |scores|, each layer capped at ``cap``
+    (what a capped layer cannot take is redistributed to the others by moving the threshold)."""
+    sorted_scores = {n: np.sort(np.abs(s), axis=None) for n, s in scores.items()}
+    sizes = {n: s.size for n, s in sorted_scores.items()}
+    caps = {n: int(cap * sizes[n]) for n in sizes}
+    want = round(sparsity * sum(sizes.values()))
+    want = min(want, sum(caps.values()))
+
+    def pruned_at(thr: float) -> dict[str, int]:
+        return {n: min(int(np.searchsorted(s, thr, side="left")), caps[n]) for n, s in sorted_scores.items()}
+
+    lo = min((float(s[0]) for s in sorted_scores.values() if s.size), default=0.0)
+    hi = max((float(s[-1]) for s in sorted_scores.values() if s.size), default=0.0)
+    hi = float(np.nextafter(hi, np.inf))
+    for _ in range(100):  # bisection on the threshold: count(thr) is monotone
+        mid = (lo + hi) / 2
+        if sum(pruned_at(mid).values()) < want:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * max(1.0, abs(hi)):
+            break
+    counts = pruned_at(hi)
+    return {n: (counts[n] / sizes[n] if sizes[n] else 0.0) for n in sizes}
+
+
+def _builtin_masks(impl, model, active, resolved, kinds, target, *, scope, cap, seed):
+    scores = impl.scores(model, active, seed=seed, data=None)
+    per_layer = {n: target for n in active}
+    if scope == "global":
+        per_layer = global_sparsities(scores, target, cap)
+    return {n: resolved[n][0].mask(scores[n], per_layer[n], kind=kinds[n], name=n) for n in active}
+
+
+def prune_model(
+    model: nn.Module,
+    *,
+    pattern: str | Pattern,
+    sparsity: float,
+    method: str = "magnitude",
+    scope: str | None = None,
+    exclude: Iterable[str] = (),
+    first_conv: str = "dense",
+    rule_1x1: str = "pattern",
+    rule_fc: str = "pattern",
+    seed: int = 0,
+    data: Any = None,
+    max_layer_sparsity: float | None = None,
+    method_params: Mapping[str, Any] | None = None,
+) -> PruneResult:
+    """Prune ``model`` in place (see the module docstring for every rule) and report per layer."""
+    pattern = make_pattern(pattern)
+    s = check_sparsity(sparsity)
+    target = pattern.target_for(s)
+    if scope is not None:
+        _check_choice(scope, SCOPES, "scope")
+    _check_choice(first_conv, FIRST_CONV_RULES, "first_conv")
+    _check_choice(rule_1x1, RULES, "rule_1x1")
+    _check_choice(rule_fc, RULES, "rule_fc")
+    if scope == "global" and isinstance(pattern, NM) and pattern.n is not None:
+        raise ConfigError("scope", [f"global scope needs a pattern whose density follows the target; "
+                                    f"{pattern.spec} fixes it at {1 - target:.0%} (use scope: layer)"])
+    layers = prunable_layers(model)
+    exclude = (exclude,) if isinstance(exclude, str) else tuple(exclude)
+    plans = _layer_plans(layers, pattern, exclude=exclude, first_conv=first_conv,
+                         rule_1x1=rule_1x1, rule_fc=rule_fc)
+    kinds = {n: layer_kind(m) for n, m in layers.items()}
+    resolved: dict[str, tuple[Pattern | None, str]] = {}
+    for name, (pat, why) in plans.items():
+        if pat is None:
+            resolved[name] = (None, why)
+        else:
+            used, note = pat.resolve(tuple(layers[name].weight.shape), kinds[name], name)
+            resolved[name] = (used, "; ".join(x for x in (why, note) if x))
+    active = {n: layers[n] for n, (p, _) in resolved.items() if p is not None}
+
+    masks: dict[str, np.ndarray] = {}
+    if active:
+        impl = _method(method)
+        main = {n: p for n, (p, _) in plans.items() if n in active}
+        arg = pattern if all(p is pattern for p in main.values()) else LayerPatterns(by_name=main)
+        params = dict(method_params or {})
+        if hasattr(impl, "prune"):  # accelsim.workload.pruning.methods: the method applies the scope itself
+            params.update({k: v for k, v in (("scope", scope), ("max_layer_sparsity", max_layer_sparsity))
+                           if v is not None})
+            out = impl.prune(model, active, arg, target, seed=seed, data=data, **params)
+            if set(out) != set(active):
+                raise ConfigError(f"method {method!r}", [f"returned masks for {sorted(out)}, expected "
+                                                         f"{sorted(active)}"])
+            masks = {n: np.asarray(out[n], dtype=bool) for n in active}
+        else:
+            if params:
+                raise ConfigError(f"method {method!r}", [f"the built-in method takes no parameters, got "
+                                                         f"{', '.join(params)}"])
+            masks = _builtin_masks(impl, model, active, resolved, kinds, target, scope=scope or "layer",
+                                   cap=1.0 if max_layer_sparsity is None else max_layer_sparsity, seed=seed)
+    apply_masks(model, masks)
+
+    report = []
+    for name, mod in layers.items():
+        used, note = resolved[name]
+        mask = masks.get(name)
+        size = mod.weight.numel()
+        nnz = size if mask is None else int(np.count_nonzero(mask))
+        spec = "dense" if used is None else used.spec
+        if isinstance(used, NM) and used.n is None:
+            spec = f"nm{used.kept_per_group(target)}:{used.m}"
+        report.append(LayerPrune(
+            name=name, kind=kinds[name], shape=tuple(mod.weight.shape), pattern=spec,
+            target=0.0 if used is None else float(target),
+            achieved=0.0 if mask is None else achieved(mask), nonzeros=nnz, size=size, note=note))
+    return PruneResult(pattern=pattern.spec, method=method, scope=scope or "method default", target=target,
+                       layers=tuple(report), masks=masks)

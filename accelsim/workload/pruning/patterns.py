@@ -1,0 +1,381 @@
+"""Pruning patterns (granularities): which weights may be removed together.  numpy only.
+
+A pattern turns per-weight importance scores into a keep-mask of the weight's own shape:
+(out, in/groups, kh, kw) for a conv, (out, in) for a linear layer.  Internally every weight is
+viewed as W[K, C, R, S] (K = out channels, C = in channels per group, R x S = kernel window; a
+linear layer is R = S = 1), with the groups of reference/sparsity.md section 1:
+
+==================  ==============================================  =============================
+spec                one pruning group                               default ``fallback``
+==================  ==============================================  =============================
+``unstructured``    one weight W[k,c,r,s]                           (always fits)
+``nm2:4``           M consecutive input channels at fixed (k,r,s),  ``dense`` when C % M != 0
+                    i.e. along C in (K,R,S,C) order; N kept of M
+``nm:4``            as above, N = round((1 - target) * M)           ``dense``
+``block4x4``        b_r x b_c block of the [K, R*S*C] GEMM view,    ``dense`` when K % b_r or
+                    columns in (r, s, c) order (Layer.gemm_weight_  R*S*C % b_c != 0
+                    mask's K order); b_r runs along K (filters)
+``vector``          a kernel row W[k,c,r,:]                         ``unstructured`` if S == 1
+``kernel``          a whole window W[k,c,:,:]                       ``unstructured`` if R*S == 1
+``window``          keep exactly m of R*S inside every W[k,c,:,:]   ``unstructured`` if R*S == 1
+``channel``         whole windows, the same number in every filter  ``unstructured`` if C == 1
+``combined``        ``channel`` then ``window`` on what is left     ``unstructured`` if R*S == 1
+                                                                    or C == 1
+``filter``          a whole filter W[k,:,:,:]                       (always fits)
+``input_channel``   a whole input channel W[:,c,:,:]                ``unstructured`` if C == 1
+==================  ==============================================  =============================
+
+(``vector``, ``kernel``, ``filter``, ``input_channel`` live in patterns_grouped.py; ``window``,
+``channel`` and ``combined`` are Campfire readings and live in patterns_campfire.py.)
+
+Rules shared by every pattern
+-----------------------------
+* Scores: higher = more important.  A group's score is the **sum of |score|** over its weights
+  (a single weight's group score is |score|); scores are meant to be non-negative (magnitude,
+  SNIP, SynFlow), a signed score is reduced by its absolute value.  NaN scores are an error.
+* Counts: a pattern prunes ``round(target * groups)`` groups (round half up), but never all of
+  them: at least one group of every layer is kept (no layer collapse).  The achieved sparsity is
+  therefore quantised by the pattern's granularity; report it beside the target.
+* Ties are broken deterministically: among equal scores the group with the lower flat index
+  (C order of the group array) is pruned first / kept last.
+* ``fallback`` says what happens where the pattern has no structure or does not fit the layer
+  (1x1 convs and linear layers for the window-like patterns, C % M != 0 for N:M, ...):
+  ``unstructured`` (element-wise at the same target), ``dense`` (layer left unpruned),
+  ``nm`` (N:M along C with M = ``nm_m`` and N derived from the target; dense if that does not
+  fit either) or ``error`` (a ConfigError naming the layer and the reason).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import ClassVar
+
+import numpy as np
+
+from accelsim.errors import ConfigError, UnknownNameError
+from accelsim.registry import Registry
+
+PATTERNS: Registry[type[Pattern]] = Registry("pattern")
+FALLBACKS = ("unstructured", "dense", "nm", "error")
+WEIGHT_KINDS = ("conv", "depthwise", "linear")
+# How prune_model (apply.py) treats layers; here so recipes can validate without importing torch.
+LAYER_RULES = ("pattern", "unstructured", "dense", "nm", "error")  # rule_1x1 / rule_fc
+FIRST_CONV_RULES = ("dense", "unstructured", "pattern")
+SCOPES = ("layer", "global")
+
+
+# ---------------------------------------------------------------- helpers shared by the patterns
+
+
+def check_sparsity(sparsity: float) -> float:
+    """The target as a float in [0, 1); anything else is a ConfigError quoting the value."""
+    try:
+        s = float(sparsity)
+    except (TypeError, ValueError):
+        raise ConfigError("sparsity", [f"{sparsity!r} is not a number; write e.g. 0.7 for 70 %"]) from None
+    if not (0.0 <= s < 1.0) or math.isnan(s):
+        raise ConfigError("sparsity", [f"{sparsity!r} is outside [0, 1) (0.7 means 70 % of weights pruned)"])
+    return s
+
+
+def round_half_up(x: float) -> int:
+    return math.floor(x + 0.5 + 1e-9)
+
+
+def achieved(mask: np.ndarray) -> float:
+    """Fraction of pruned (False) entries of a keep-mask."""
+    mask = np.asarray(mask)
+    return 0.0 if mask.size == 0 else 1.0 - np.count_nonzero(mask) / mask.size
+
+
+def as_kcrs(a: np.ndarray) -> np.ndarray:
+    """View a linear (out, in) or conv (out, in/g, kh, kw) array as 4-D [K, C, R, S]."""
+    return a[:, :, None, None] if a.ndim == 2 else a
+
+
+def n_pruned(sparsity: float, groups: int) -> int:
+    """How many of ``groups`` to prune for a target: round half up, at least one group kept."""
+    return max(0, min(round_half_up(sparsity * groups), groups - 1))
+
+
+def n_kept_in(density: float, size: int) -> int:
+    """How many of ``size`` to keep in a fixed-count group (window, N:M with derived N): >= 1."""
+    return max(1, min(round_half_up(density * size), size))
+
+
+def keep_top(group_scores: np.ndarray, n_prune: int) -> np.ndarray:
+    """Keep-mask over a 1-D array of group scores: the ``n_prune`` lowest are pruned, ties pruned in
+    index order.  O(n) (np.partition), deterministic."""
+    v = np.asarray(group_scores).ravel()
+    if n_prune <= 0:
+        return np.ones(v.shape, dtype=bool)
+    thr = np.partition(v, n_prune - 1)[n_prune - 1]
+    keep = v > thr
+    missing = v.size - n_prune - int(np.count_nonzero(keep))  # ties at thr still to keep: the last ones
+    if missing > 0:
+        ties = np.flatnonzero(v == thr)
+        keep[ties[ties.size - missing:]] = True
+    return keep
+
+
+def keep_top_per_row(scores: np.ndarray, n_keep: int) -> np.ndarray:
+    """Keep-mask over a 2-D array [groups, L]: the ``n_keep`` highest of every row, ties kept in
+    index order (stable sort)."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :n_keep]
+    keep = np.zeros(scores.shape, dtype=bool)
+    np.put_along_axis(keep, order, True, axis=1)
+    return keep
+
+
+def group_sum(abs_scores: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Group score: the sum of |score| over ``axes``, accumulated in float64."""
+    return abs_scores.sum(axis=axes, dtype=np.float64)
+
+
+# ---------------------------------------------------------------- the base class
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Base of every pattern.  Subclasses set ``name`` and implement ``_mask4`` (on [K, C, R, S]
+    |scores|, returning a bool [K, C, R, S]) and, if the pattern can fail to fit, ``fit_problem``."""
+
+    fallback: str = "unstructured"
+    nm_m: int = 4  # M of the N:M used by fallback "nm"
+
+    name: ClassVar[str] = ""
+    group: ClassVar[str] = ""  # one line: what one pruning group is
+
+    def __post_init__(self) -> None:
+        if self.fallback not in FALLBACKS:
+            raise ConfigError(f"pattern {self.spec!r}", [f"fallback {self.fallback!r} is not one of "
+                                                         f"{', '.join(FALLBACKS)}"])
+        if self.nm_m < 1:
+            raise ConfigError(f"pattern {self.spec!r}", [f"nm_m {self.nm_m!r} must be >= 1"])
+
+    # --- naming
+    @property
+    def spec(self) -> str:
+        """Canonical spec string, parsed back by make_pattern (fallback not included)."""
+        return self.name
+
+    def target_for(self, sparsity: float) -> float:
+        """The sparsity this pattern aims at for a requested target (N:M with a fixed N overrides)."""
+        return check_sparsity(sparsity)
+
+    # --- fitting
+    def fit_problem(self, kcrs: tuple[int, int, int, int], kind: str) -> str | None:
+        """Why the pattern has no structure on a [K, C, R, S] weight, or None when it fits."""
+        return None
+
+    def resolve(self, shape: tuple[int, ...], kind: str, name: str = "") -> tuple[Pattern | None, str]:
+        """The pattern actually applied to a weight of ``shape`` (None = left dense) and a note
+        saying why it is not this one ('' when it is)."""
+        kcrs = _kcrs_shape(shape)
+        problem = self.fit_problem(kcrs, kind)
+        if problem is None:
+            return self, ""
+        where = f"layer {name!r}" if name else "layer"
+        if self.fallback == "error":
+            raise ConfigError(f"pattern {self.spec!r} on {where}", [
+                f"{problem}; choose another fallback (unstructured, dense, nm) or exclude the layer"])
+        if self.fallback == "dense":
+            return None, f"{self.spec}: {problem}; left dense"
+        if self.fallback == "unstructured":
+            return Unstructured(), f"{self.spec}: {problem}; unstructured at the same target"
+        nm = NM(n=None, m=self.nm_m, fallback="dense")
+        inner, inner_note = nm.resolve(shape, kind, name)
+        note = f"{self.spec}: {problem}; {nm.spec} along C"
+        return inner, note + (f" ({inner_note})" if inner_note else "")
+
+    # --- masks
+    def mask(self, scores: np.ndarray, sparsity: float, *, kind: str, name: str = "") -> np.ndarray:
+        """Keep-mask (bool, shape of ``scores``) pruning about ``sparsity`` of the weights."""
+        s = check_sparsity(sparsity)
+        scores = _check_scores(scores, kind, name)
+        pattern, _ = self.resolve(scores.shape, kind, name)
+        if pattern is None:
+            return np.ones(scores.shape, dtype=bool)
+        return pattern._mask4(np.abs(as_kcrs(scores)), s).reshape(scores.shape)
+
+    def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def achieved(mask: np.ndarray) -> float:
+        return achieved(mask)
+
+
+def _kcrs_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    if len(shape) == 2:
+        return shape[0], shape[1], 1, 1
+    k, c, r, s = shape
+    return k, c, r, s
+
+
+def _check_scores(scores: np.ndarray, kind: str, name: str) -> np.ndarray:
+    where = f"layer {name!r}" if name else "scores"
+    if kind not in WEIGHT_KINDS:
+        raise ConfigError(where, [f"kind {kind!r} has no weights to prune "
+                                  f"(one of {', '.join(WEIGHT_KINDS)})"])
+    scores = np.asarray(scores)
+    want = 2 if kind == "linear" else 4
+    if scores.ndim != want:
+        raise ConfigError(where, [f"a {kind} weight has {want} dimensions, scores have shape {scores.shape}"])
+    if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(scores.dtype, np.complexfloating):
+        raise ConfigError(where, [f"scores must be real numbers, got dtype {scores.dtype}"])
+    if np.issubdtype(scores.dtype, np.floating) and np.isnan(scores).any():
+        raise ConfigError(where, ["scores contain NaN"])
+    return scores
+
+
+# ---------------------------------------------------------------- element, N:M, block
+
+
+@PATTERNS.register("unstructured")
+@dataclass(frozen=True)
+class Unstructured(Pattern):
+    """Element-wise: any single weight may be pruned."""
+
+    name: ClassVar[str] = "unstructured"
+    group: ClassVar[str] = "one weight"
+
+    def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
+        return keep_top(a.ravel(), n_pruned(sparsity, a.size)).reshape(a.shape)
+
+
+@PATTERNS.register("nm")
+@dataclass(frozen=True)
+class NM(Pattern):
+    """N kept of every M consecutive input channels at fixed (k, r, s) (NVIDIA 2:4 = nm2:4).
+
+    ``n=None`` (spec ``nm:4``): N is derived from the target as round((1 - target) * M), at least 1.
+    With a fixed N the density is N/M whatever the target (``target_for`` returns 1 - N/M)."""
+
+    n: int | None = 2
+    m: int = 4
+    fallback: str = "dense"
+
+    name: ClassVar[str] = "nm"
+    group: ClassVar[str] = "M consecutive input channels at fixed (k, r, s); N kept"
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.m < 1:
+            problems.append(f"M={self.m} must be >= 1")
+        if self.n is not None and not (1 <= self.n <= self.m):
+            problems.append(f"N={self.n} kept must be between 1 and M={self.m} (N counts the kept weights)")
+        if self.fallback == "nm":
+            problems.append("fallback 'nm' makes no sense for an N:M pattern; "
+                            "use dense, unstructured or error")
+        if problems:
+            raise ConfigError(f"pattern {self.spec!r}", problems)
+        super().__post_init__()
+
+    @property
+    def spec(self) -> str:
+        return f"nm:{self.m}" if self.n is None else f"nm{self.n}:{self.m}"
+
+    def target_for(self, sparsity: float) -> float:
+        s = check_sparsity(sparsity)
+        return s if self.n is None else 1.0 - self.n / self.m
+
+    def kept_per_group(self, sparsity: float) -> int:
+        return self.n if self.n is not None else n_kept_in(1.0 - sparsity, self.m)
+
+    def fit_problem(self, kcrs, kind):
+        c = kcrs[1]
+        if c % self.m:
+            return f"C={c} input channels is not a multiple of M={self.m}"
+        return None
+
+    def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
+        k, c, r, s = a.shape
+        groups = a.transpose(0, 2, 3, 1).reshape(-1, self.m)  # (K,R,S,C) order, M along C
+        keep = keep_top_per_row(groups, self.kept_per_group(sparsity))
+        return keep.reshape(k, r, s, c).transpose(0, 3, 1, 2)
+
+
+@PATTERNS.register("block")
+@dataclass(frozen=True)
+class Block(Pattern):
+    """Blocks of rows x cols on the [K, R*S*C] GEMM view (columns in (r, s, c) order), rows along K."""
+
+    rows: int = 4
+    cols: int = 4
+    fallback: str = "dense"
+
+    name: ClassVar[str] = "block"
+    group: ClassVar[str] = "rows x cols block of the [K, R*S*C] view, columns in (r, s, c) order"
+
+    def __post_init__(self) -> None:
+        if self.rows < 1 or self.cols < 1:
+            raise ConfigError(f"pattern {self.spec!r}", ["block sides must be >= 1"])
+        super().__post_init__()
+
+    @property
+    def spec(self) -> str:
+        return f"block{self.rows}x{self.cols}"
+
+    def fit_problem(self, kcrs, kind):
+        k, c, r, s = kcrs
+        bad = []
+        if k % self.rows:
+            bad.append(f"K={k} is not a multiple of {self.rows}")
+        if (r * s * c) % self.cols:
+            bad.append(f"R*S*C={r * s * c} is not a multiple of {self.cols}")
+        return " and ".join(bad) or None
+
+    def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
+        k, c, r, s = a.shape
+        cols = r * s * c
+        gemm = a.transpose(0, 2, 3, 1).reshape(k // self.rows, self.rows, cols // self.cols, self.cols)
+        scores = group_sum(gemm, (1, 3))
+        keep = keep_top(scores, n_pruned(sparsity, scores.size)).reshape(scores.shape)
+        full = np.broadcast_to(keep[:, None, :, None], gemm.shape)
+        return full.reshape(k, r, s, c).transpose(0, 3, 1, 2)
+
+
+# ---------------------------------------------------------------- parsing
+
+
+_NM_RE = re.compile(r"^(?:nm)?(\d+)?(?::|of)(\d+)$")
+_BLOCK_RE = re.compile(r"^block(\d+)x(\d+)$")
+
+
+def make_pattern(spec: str | Pattern, **overrides) -> Pattern:
+    """Parse a pattern spec: ``unstructured``, ``nm2:4`` (also ``2:4``, ``2of4``; ``nm:4`` derives N
+    from the target), ``block4x4``, ``vector``, ``kernel``, ``window``, ``channel``, ``combined``,
+    ``filter``, ``input_channel``.  ``overrides`` set dataclass fields (``fallback="error"``)."""
+    if isinstance(spec, Pattern):
+        return replace(spec, **overrides) if overrides else spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError("pattern", [f"{spec!r} is not a pattern name"])
+    text = spec.strip().lower()
+    if m := _NM_RE.match(text):
+        n = None if m.group(1) is None else int(m.group(1))
+        cls, fields = NM, {"n": n, "m": int(m.group(2))}
+    elif m := _BLOCK_RE.match(text):
+        cls, fields = Block, {"rows": int(m.group(1)), "cols": int(m.group(2))}
+    elif text in PATTERNS and text not in ("nm", "block"):
+        cls, fields = PATTERNS.get(text), {}
+    else:
+        raise UnknownNameError("pattern", spec, pattern_names(),
+                               hint="N:M is written nm2:4 (N kept of M), blocks block4x4")
+    try:
+        return cls(**fields, **overrides)
+    except TypeError as exc:
+        raise ConfigError(f"pattern {spec!r}", [f"bad option: {exc}"]) from None
+
+
+def pattern_names() -> list[str]:
+    """Spellable names for messages and ``accelsim list patterns``."""
+    spelled = {"nm": "nm2:4", "block": "block4x4"}
+    return [spelled.get(n, n) for n in PATTERNS.names()]
+
+
+# registers vector, kernel, filter, input_channel and window, channel, combined
+from accelsim.workload.pruning import patterns_campfire as _campfire  # noqa: E402,F401
+from accelsim.workload.pruning import patterns_grouped as _grouped  # noqa: E402,F401

@@ -1,0 +1,240 @@
+"""nn.Module -> Workload: torch.fx symbolic trace, one shape-propagating pass, real weight masks.
+
+One ``Layer`` per executed ``nn.Conv2d`` ("conv", or "depthwise" when groups > 1 and groups ==
+in_channels), ``nn.Linear`` ("linear", M = product of the input's leading dims) and matmul node
+(``torch.matmul`` / ``torch.bmm`` / ``@`` / ``Tensor.matmul`` / ``Tensor.bmm``; "matmul", groups =
+product of the broadcast batch dims, no weight mask).  Subclasses of Conv2d / Linear are kept whole
+(fx would otherwise trace into them); functional ``F.conv2d`` / ``F.linear`` calls are not layers.
+A module called twice gives two layers, ``name`` and ``name#2``.
+
+The pass is a ``torch.fx.Interpreter`` doing what ``ShapeProp`` does (ShapeProp prints a traceback
+to stderr when a node fails; the library never prints) and measuring, on the same forward pass,
+the fraction of nonzero elements in each layer's input (the first operand for a matmul).
+
+Weight masks are read, in this order, from a ``weight_mask`` buffer (torch.nn.utils.prune), the
+``mask`` of parametrizations on ``weight`` (torch.ao.pruning; several are ANDed), an ASP
+``__weight_mma_mask`` buffer, else the weight's exact zeros.  Masks are read-only numpy arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import linecache
+import math
+import operator
+import traceback
+from dataclasses import astuple, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import fx, nn
+from torch.nn.utils import parametrize
+
+from accelsim.errors import AccelsimError, ConfigError, SimulationError
+from accelsim.workload.layer import ConvShape, Layer, Workload, conv_gemm
+
+_MATMUL_FUNCTIONS = (torch.matmul, torch.bmm, operator.matmul)
+_MATMUL_METHODS = ("matmul", "bmm", "__matmul__")
+_SYNTHETIC = "measured on synthetic seeded N(0,1) input"
+_TORCH_DIR = str(Path(torch.__file__).parent)
+
+
+def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch: int = 1, name: str = "model",
+                input_tensor: torch.Tensor | None = None, measure_activations: bool = True,
+                seed: int = 0) -> Workload:
+    """Trace ``model`` on one (batch, *input_shape) input into a Workload of its GEMM layers.
+
+    The input is seeded N(0,1) noise (on the model's device and dtype), or ``input_tensor`` (batch
+    first; it then defines batch and input shape).  The model runs once, in eval mode and without
+    grad; every module's training flag is restored afterwards.  Layers come out in execution order.
+    """
+    if input_tensor is not None:
+        if input_shape is not None and tuple(input_shape) != tuple(input_tensor.shape[1:]):
+            raise AccelsimError(f"{name}: input_shape {tuple(input_shape)} does not match the given "
+                                f"input tensor of shape {tuple(input_tensor.shape)} (batch first)")
+        x = input_tensor
+        source = f"measured on user input tensor of shape {tuple(x.shape)}"
+    elif input_shape is None:
+        raise AccelsimError(f"{name}: an input shape (without batch) is needed to trace the model")
+    else:
+        x = torch.randn((batch, *input_shape), generator=torch.Generator().manual_seed(seed))
+        first = next((p for p in model.parameters() if p.is_floating_point()), None)
+        x = x if first is None else x.to(first.device, first.dtype)
+        source = _SYNTHETIC
+    if not measure_activations:
+        source = "assumed dense"
+    # fx traces through the root's own forward, so a bare conv/linear would give F.conv2d: wrap it
+    root = nn.Sequential(model) if isinstance(model, (nn.Conv2d, nn.Linear)) else model
+    try:
+        gm = fx.GraphModule(root, _Tracer().trace(root))
+    except Exception as exc:
+        raise _untraceable(model, name, exc) from exc
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            recorder = _Recorder(gm, f"{name}: running the traced model on an input of shape "
+                                 f"{tuple(x.shape)}", measure_activations)
+            recorder.run(x)
+    finally:
+        for m, training in modes.items():
+            m.training = training
+    layers = tuple(_layer(gm, node, rec, source, name) for node, rec in recorder.records)
+    if root is not model:
+        layers = tuple(replace(layer, name=name) for layer in layers)
+    workload = Workload(name=name, layers=layers, source=f"torch.fx trace of {type(model).__qualname__}",
+                        input_shape=tuple(x.shape[1:]), batch=int(x.shape[0]))
+    return replace(workload, fingerprint=workload_fingerprint(workload))
+
+
+def workload_fingerprint(workload: Workload) -> str:
+    """First 16 hex digits of a sha256 over every layer's name, shapes, mask bits and labels."""
+    h = hashlib.sha256()
+    for layer in workload.layers:
+        conv = astuple(layer.conv) if layer.conv is not None else ()
+        h.update(repr((layer.name, layer.kind, layer.m, layer.n, layer.k, layer.groups, conv,
+                       layer.pattern, layer.target_sparsity, layer.activation_density)).encode())
+        if layer.weight_mask is None:
+            h.update(b"no-mask")
+        else:
+            h.update(repr(layer.weight_mask.shape).encode())
+            h.update(np.packbits(np.asarray(layer.weight_mask, dtype=bool), axis=None).tobytes())
+    return h.hexdigest()[:16]
+
+
+class _Tracer(fx.Tracer):
+    """fx's tracer, keeping user subclasses of Conv2d / Linear (masked convs etc.) as leaf calls."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, (nn.Conv2d, nn.Linear)) or super().is_leaf_module(m, module_qualified_name)
+
+
+class _Recorder(fx.Interpreter):
+    """Runs the graph; for each layer node keeps (input shapes, output shape, first input density)."""
+
+    def __init__(self, gm: fx.GraphModule, context: str, measure: bool):
+        super().__init__(gm)
+        self.extra_traceback = False  # our error names the node; torch's addition costs seconds
+        self.context, self.measure = context, measure
+        self.records: list[tuple[fx.Node, dict[str, Any]]] = []
+        self.calls: dict[str, int] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        kind = _kind(self.module, n)
+        rec: dict[str, Any] = {}
+        if kind is not None:
+            args, _ = self.fetch_args_kwargs_from_env(n)
+            tensors = [a for a in args[:2] if isinstance(a, torch.Tensor)]
+            rec = {"kind": kind, "inputs": [tuple(t.shape) for t in tensors], "density": 1.0}
+            if self.measure and tensors and tensors[0].numel():
+                rec["density"] = int(torch.count_nonzero(tensors[0])) / tensors[0].numel()
+        try:
+            out = super().run_node(n)
+        except Exception as exc:
+            where = f"module {n.target!r}" if n.op == "call_module" else f"node {n.name!r}"
+            raise SimulationError(f"{self.context} failed at {where}: {_first_line(exc)}") from exc
+        if kind is not None:
+            rec["output"] = tuple(out.shape)
+            if n.op == "call_module":
+                calls = self.calls[n.target] = self.calls.get(n.target, 0) + 1
+                rec["name"] = n.target if calls == 1 else f"{n.target}#{calls}"
+            self.records.append((n, rec))
+        return out
+
+
+def _kind(gm: fx.GraphModule, n: fx.Node) -> str | None:
+    if n.op == "call_module":
+        mod = gm.get_submodule(n.target)
+        if isinstance(mod, nn.Conv2d):
+            return "depthwise" if 1 < mod.groups == mod.in_channels else "conv"
+        return "linear" if isinstance(mod, nn.Linear) else None
+    is_matmul = (n.op == "call_function" and n.target in _MATMUL_FUNCTIONS) or (
+        n.op == "call_method" and n.target in _MATMUL_METHODS)
+    operands = n.args[:2]
+    activations = all(isinstance(a, fx.Node) and a.op != "get_attr" for a in operands)
+    return "matmul" if is_matmul and len(operands) == 2 and activations else None
+
+
+def _layer(gm: fx.GraphModule, node: fx.Node, rec: dict[str, Any], source: str, model_name: str) -> Layer:
+    kind, density = rec["kind"], rec["density"]
+    common = {"activation_density": density, "activation_density_source": source}
+    if kind == "matmul":
+        a, b = rec["inputs"]
+        a2, b2 = (a if len(a) > 1 else (1, *a)), (b if len(b) > 1 else (*b, 1))
+        groups = math.prod(torch.broadcast_shapes(a2[:-2], b2[:-2]))
+        return Layer(node.name, kind, m=a2[-2], n=b2[-1], k=a2[-1], groups=groups, **common)
+    mod = gm.get_submodule(node.target)
+    name = rec["name"]
+    mask = _weight_mask(mod, name, model_name)
+    (in_shape,), out_shape = rec["inputs"], rec["output"]
+    if kind == "linear":
+        return Layer(name, kind, m=math.prod(in_shape[:-1]), n=mod.out_features, k=mod.in_features,
+                     weight_mask=mask, **common)
+    in_shape, out_shape = (in_shape, out_shape) if len(in_shape) == 4 else ((1, *in_shape), (1, *out_shape))
+    (kh, kw), (dh, dw) = mod.kernel_size, mod.dilation
+    if mod.padding == "same":  # PyTorch puts the odd extra pad on the bottom/right; out size is exact
+        pad = (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
+    else:
+        pad = (0, 0) if mod.padding == "valid" else mod.padding
+    shape = ConvShape(batch=in_shape[0], in_channels=mod.in_channels, out_channels=mod.out_channels,
+                      in_h=in_shape[2], in_w=in_shape[3], out_h=out_shape[2], out_w=out_shape[3],
+                      kernel_h=kh, kernel_w=kw, stride_h=mod.stride[0], stride_w=mod.stride[1],
+                      pad_h=pad[0], pad_w=pad[1], dilation_h=dh, dilation_w=dw, groups=mod.groups)
+    m, n, k = conv_gemm(shape)
+    return Layer(name, kind, m=m, n=n, k=k, groups=mod.groups, weight_mask=mask, conv=shape, **common)
+
+
+def _weight_mask(mod: nn.Module, layer: str, model_name: str) -> np.ndarray:
+    buffers = dict(mod.named_buffers(recurse=False))
+    masks = [buffers["weight_mask"]] if "weight_mask" in buffers else _parametrization_masks(mod)
+    if not masks:  # an ASP mask, else the weight's exact zeros
+        masks = [buffers.get("__weight_mma_mask", mod.weight)]
+    weight_shape = tuple(mod.weight.shape)
+    for m in masks:
+        if tuple(m.shape) != weight_shape:
+            raise ConfigError(model_name, [f"layer {layer!r}: weight mask shape {tuple(m.shape)} does not "
+                                           f"match weight shape {weight_shape}"])
+    mask = masks[0] != 0
+    for extra in masks[1:]:
+        mask = mask & (extra != 0)
+    array = mask.detach().cpu().numpy()
+    array.flags.writeable = False
+    return array
+
+
+def _parametrization_masks(mod: nn.Module) -> list[torch.Tensor]:
+    if not parametrize.is_parametrized(mod, "weight"):
+        return []
+    masks = (getattr(p, "mask", None) for p in mod.parametrizations.weight)
+    return [m for m in masks if isinstance(m, torch.Tensor)]
+
+
+def _untraceable(model: nn.Module, name: str, exc: Exception) -> SimulationError:
+    """Name the module and the source line torch.fx stopped at."""
+    qualnames = {id(m): q for q, m in model.named_modules()}
+    module, code = None, ""
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, nn.Module) and id(owner) in qualnames:
+            module = (qualnames[id(owner)], type(owner).__name__, frame.f_code.co_name)
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_TORCH_DIR) and filename != __file__:
+            source_line = linecache.getline(filename, lineno).strip()
+            code = f"{Path(filename).name}:{lineno}" + (f" `{source_line}`" if source_line else "")
+    if module is None:
+        where = "the model"
+    else:
+        qual, cls, fn = module
+        where = (f"module {qual!r} ({cls}.{fn})" if qual else f"the model's {cls}.{fn}")
+    where += f" at {code}" if code else ""
+    return SimulationError(
+        f"{name}: torch.fx cannot trace {where}: {_first_line(exc)}. Wrap the data-dependent part in a "
+        "function registered with torch.fx.wrap (it then stays one opaque call), or pass a model "
+        "without data-dependent control flow.")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
