@@ -24,10 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 from accelsim.sim import simulator as sim  # noqa: E402
 from accelsim.sim.dataflows import TIMING_MODELS  # noqa: E402
+from accelsim.sim.mapping import choose_mapping  # noqa: E402
+from accelsim.sim.memory import simulate_memory  # noqa: E402
+from accelsim.sim.traces import MemoryTrace  # noqa: E402
 from accelsim.spec.hardware import load_hardware  # noqa: E402
 from accelsim.workload.load import load_workload  # noqa: E402
-from accelsim.sim.mapping import choose_mapping  # noqa: E402
-from accelsim.sim.memory import MemoryTrace, simulate_memory  # noqa: E402
 
 CONFIGS = ("dense_ws", "dense_os", "dense_is", "tpu_like", "sparse_pe", "unstructured_skip")
 

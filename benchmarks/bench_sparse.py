@@ -39,9 +39,9 @@ def bench_simulation(repeat: int) -> dict:
     from accelsim.sim.dataflows import TIMING_MODELS
     from accelsim.sim.dataflows.sparse import sparse_compute
     from accelsim.sim.formats import storage_of
+    from accelsim.sim.simulator import simulate
     from accelsim.spec.hardware import load_hardware
     from accelsim.workload.load import load_workload
-    from accelsim.sim.simulator import simulate
 
     w = load_workload("resnet50_70pct")
     hw = load_hardware("sparse_pe")

@@ -45,9 +45,9 @@ def buffer_name(hw: str) -> str:
 
 def serial_seconds_per_point(hw: str, model: str, buf: str, n: int = 4) -> float:
     """simulate() alone on a few of the sweep's points, in this process: the cost a worker cannot avoid."""
+    from accelsim.sim.simulator import simulate
     from accelsim.spec.hardware import load_hardware
     from accelsim.workload.load import load_workload
-    from accelsim.sim.simulator import simulate
 
     workload = load_workload(model)
     simulate(load_hardware(hw), workload)  # numba and imports warm

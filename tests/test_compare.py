@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from accelsim.cli.app import cli
-from accelsim.studies.compare import check_density, check_patterns, compare, save_comparison, workload_name
 from accelsim.errors import AccelsimError, UnknownNameError
 from accelsim.spec.hardware import load_hardware
+from accelsim.studies.compare import check_density, check_patterns, compare, save_comparison, workload_name
 
 PATTERNS = ("unstructured", "nm2:4", "window", "channel", "block4x4")
 

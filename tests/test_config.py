@@ -2,9 +2,14 @@ import textwrap
 
 import pytest
 
-from accelsim.spec.config import parse_yaml_text, read_yaml, set_dotted
 from accelsim.errors import ConfigError
-from accelsim.spec.hardware import hardware_from_dict, load_hardware, resolve_hardware_path, shipped_hardware_names
+from accelsim.spec.config import parse_yaml_text, read_yaml, set_dotted
+from accelsim.spec.hardware import (
+    hardware_from_dict,
+    load_hardware,
+    resolve_hardware_path,
+    shipped_hardware_names,
+)
 
 
 def _hw(text: str):

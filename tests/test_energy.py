@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import yaml
 
-from accelsim.sim.actions import MemoryTraffic, count_actions, energy_of
 from accelsim.cli.check import check_file
+from accelsim.errors import ConfigError, UnknownNameError
+from accelsim.sim.actions import count_actions, energy_of
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.energy import (
@@ -18,9 +19,9 @@ from accelsim.sim.energy import (
     shipped_table_names,
     table_from_dict,
 )
-from accelsim.errors import ConfigError, UnknownNameError
-from accelsim.spec.hardware import load_hardware
 from accelsim.sim.simulator import dense_storage, simulate
+from accelsim.sim.traces import MemoryTraffic
+from accelsim.spec.hardware import load_hardware
 from accelsim.workload.layer import Layer, Workload
 
 KIB = 1024

@@ -5,13 +5,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from accelsim.errors import SimulationError
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
-from accelsim.errors import SimulationError
-from accelsim.spec.hardware import hardware_from_dict
 from accelsim.sim.mapping import LOOP_ORDERS, OBJECTIVES, choose_mapping, evaluate, tile_model
-from accelsim.results.report import StorageBreakdown
 from accelsim.sim.simulator import dense_storage
+from accelsim.sim.traces import StorageBreakdown
+from accelsim.spec.hardware import hardware_from_dict
 from accelsim.workload.layer import ConvShape, Layer, conv_gemm
 
 

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from accelsim.sim import memory
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
-from accelsim.spec.hardware import hardware_from_dict, load_hardware
 from accelsim.sim.mapping import LOOP_ORDERS, choose_mapping, evaluate, tile_model
 from accelsim.sim.memory import Schedule, build_schedule, run_pipeline, simulate_memory
 from accelsim.sim.simulator import dense_storage, simulate
+from accelsim.spec.hardware import hardware_from_dict, load_hardware
 from accelsim.workload.layer import ConvShape, Layer, Workload, conv_gemm
 
 

@@ -11,7 +11,12 @@ from torch import nn
 
 from accelsim.errors import AccelsimError
 from accelsim.workload.pruning.methods import METHODS, allocate_global
-from accelsim.workload.pruning.methods_iterative import agp_schedule, agp_sparsity, model_sparsity, overall_sparsity
+from accelsim.workload.pruning.methods_iterative import (
+    agp_schedule,
+    agp_sparsity,
+    model_sparsity,
+    overall_sparsity,
+)
 from accelsim.workload.pruning.patterns import make_pattern
 from accelsim.workload.pruning.training import evaluate, load_digits_split, train
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.errors import ConfigError, UnknownNameError
+from accelsim.workload.layer import Layer
 from accelsim.workload.pruning.patterns import (
     PATTERNS,
     achieved,
@@ -18,7 +19,6 @@ from accelsim.workload.pruning.patterns import (
     n_pruned,
     pattern_names,
 )
-from accelsim.workload.layer import Layer
 
 # ---------------------------------------------------------------- strategies and group checks
 

@@ -5,9 +5,9 @@ import sys
 import numpy as np
 import pytest
 
-from accelsim.spec.hardware import load_hardware
 from accelsim.results.plots import PLOT_FILES, write_plots
 from accelsim.sim.simulator import simulate
+from accelsim.spec.hardware import load_hardware
 from accelsim.workload.layer import Layer, Workload
 
 PNG = b"\x89PNG\r\n\x1a\n"

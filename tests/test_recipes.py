@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from accelsim.workload import recipes
 from accelsim.errors import ConfigError, UnknownNameError
+from accelsim.workload import recipes
 from accelsim.workload.recipes import (
     WORKLOADS_DIR,
     Recipe,

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from accelsim.spec.hardware import load_hardware
 from accelsim.results.report import save_report
 from accelsim.sim.simulator import simulate
+from accelsim.spec.hardware import load_hardware
 from accelsim.workload.layer import Layer, Workload
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from accelsim.sim.simulator import simulate
 from accelsim.spec.hardware import hardware_from_dict
 from accelsim.spec.scalesim import read_scalesim_config
 from accelsim.workload.scalesim_topology import read_scalesim_topology
-from accelsim.sim.simulator import simulate
 
 DATA = Path(__file__).parent / "data"
 GOLDENS = sorted((DATA / "scalesim_golden").glob("*.json"))

@@ -1,4 +1,4 @@
-"""accelsim.spec.scalesim and accelsim.workload.scalesim_topology: SCALE-Sim v2 configs and topologies read into accelsim's hardware and workload."""
+"""SCALE-Sim v2 files read into accelsim: configs (accelsim.spec.scalesim), topologies (workload)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from accelsim.errors import ConfigError
 from accelsim.spec.hardware import hardware_from_dict, load_hardware
 from accelsim.spec.scalesim import read_scalesim_config
-from accelsim.workload.scalesim_topology import read_scalesim_topology, scalesim_output_size
 from accelsim.workload.layer import conv_output_size
+from accelsim.workload.scalesim_topology import read_scalesim_topology, scalesim_output_size
 
 DATA = Path(__file__).parent / "data"
 INPUTS = DATA / "scalesim_inputs"

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from accelsim.cli.app import cli
 from accelsim.errors import AccelsimError, ConfigError
+from accelsim.studies.run import InlineExecutor, LocalExecutor, prepare_workloads, run_point, run_sweep
 from accelsim.studies.store import ResultStore
 from accelsim.studies.sweep import (
     Axis,
@@ -30,7 +31,6 @@ from accelsim.studies.sweep import (
     with_fingerprints,
     workload_refs,
 )
-from accelsim.studies.run import InlineExecutor, LocalExecutor, prepare_workloads, run_point, run_sweep
 
 TOPOLOGY = """\
 Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,

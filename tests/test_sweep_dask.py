@@ -13,9 +13,9 @@ distributed = pytest.importorskip("distributed")
 
 from accelsim.cli.app import cli  # noqa: E402
 from accelsim.errors import AccelsimError  # noqa: E402
+from accelsim.studies.run import DaskExecutor, InlineExecutor, prepare_workloads, run_sweep  # noqa: E402
 from accelsim.studies.store import ResultStore  # noqa: E402
 from accelsim.studies.sweep import SweepSpec, parse_axis, plan, with_fingerprints, workload_refs  # noqa: E402
-from accelsim.studies.run import DaskExecutor, InlineExecutor, prepare_workloads, run_sweep  # noqa: E402
 
 TOPOLOGY = """\
 Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,

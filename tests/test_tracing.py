@@ -12,9 +12,9 @@ from torch.ao.pruning.sparsifier.utils import FakeSparsity
 from torch.nn.utils import parametrize, prune
 
 from accelsim.errors import ConfigError, SimulationError
+from accelsim.workload.layer import conv_output_size
 from accelsim.workload.models import MODELS, build_model
 from accelsim.workload.tracing import trace_model, workload_fingerprint
-from accelsim.workload.layer import conv_output_size
 
 SYNTHETIC = "measured on synthetic seeded N(0,1) input"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from accelsim.spec import config as cfg
 from accelsim.errors import ConfigError
+from accelsim.spec import config as cfg
 
 
 def check_file(path: str) -> str:

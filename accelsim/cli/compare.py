@@ -36,9 +36,9 @@ def _si(x: float) -> str:
 def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
     """Structured vs unstructured sparsity at equal density: cycles, speedup and energy over the
     dense model on the same hardware, MACs issued, load imbalance, metadata and weight footprint."""
+    from accelsim.cli.console import out, print_table, progress_bar
     from accelsim.studies.compare import check_density, check_patterns
     from accelsim.studies.compare import compare as run_compare
-    from accelsim.cli.console import out, print_table, progress_bar
 
     d = check_density(density)
     specs = check_patterns(_split((patterns,)))

@@ -94,6 +94,7 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
     """Simulate every combination of the axes; store, resume, export and plot the Pareto frontier."""
     from accelsim.cli.app import _parse_shape
     from accelsim.cli.console import err, progress_bar
+    from accelsim.studies.run import prepare_workloads, run_sweep
     from accelsim.studies.store import ResultStore, export_csv, export_json
     from accelsim.studies.sweep import (
         SweepSpec,
@@ -103,7 +104,6 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
         with_fingerprints,
         workload_refs,
     )
-    from accelsim.studies.run import prepare_workloads, run_sweep
 
     if model.endswith(".csv") and not Path(model).is_file():
         raise AccelsimError(f"--model {model}: file not found")

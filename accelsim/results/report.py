@@ -15,36 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from accelsim.sim.traces import StorageBreakdown
+
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class StorageBreakdown:
-    """Bits of one operand at one level: the payload, its index metadata, and the dense size."""
-
-    dense_bits: int
-    data_bits: int
-    metadata_bits: int
-    format: str = "dense"
-    padding_values: int = 0
-
-    @property
-    def total_bits(self) -> int:
-        return self.data_bits + self.metadata_bits
-
-    @property
-    def index_overhead(self) -> float:
-        return self.metadata_bits / self.data_bits if self.data_bits else 0.0
-
-    @property
-    def footprint_ratio(self) -> float:
-        return self.total_bits / self.dense_bits if self.dense_bits else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
-        d.update(total_bits=self.total_bits, index_overhead=self.index_overhead,
-                 footprint_ratio=self.footprint_ratio)
-        return d
 
 
 @dataclass(frozen=True)

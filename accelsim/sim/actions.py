@@ -2,34 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from accelsim.sim.dataflows.compute import ComputeTrace
 from accelsim.sim.energy import EnergyTable, action_pj
+from accelsim.sim.traces import Action, ComputeTrace, MemoryTraffic, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
-from accelsim.results.report import StorageBreakdown
-
-
-@dataclass(frozen=True)
-class Action:
-    """``count`` events of ``action`` at ``component``, each moving ``bits`` (0 for compute)."""
-
-    component: str
-    action: str
-    count: int
-    bits: float = 0
-
-
-@dataclass(frozen=True)
-class MemoryTraffic:
-    """Traffic across the DRAM interface.  ``by_level[level][operand]`` has read/write bytes of data
-    and metadata apart, seen at DRAM (``"dram"``) and at the buffer it fills or drains; the array
-    side of each buffer is ComputeTrace.sram_reads/sram_writes.  accelsim.sim.memory.MemoryTrace extends it."""
-
-    dram_read_bytes: int
-    dram_write_bytes: int
-    stall_cycles: int = 0
-    by_level: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
 
 
 def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraffic,

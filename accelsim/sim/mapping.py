@@ -39,16 +39,15 @@ latency shows.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from accelsim.sim.dataflows.base import DATAFLOWS
-from accelsim.sim.dataflows.compute import ComputeTrace
 from accelsim.errors import SimulationError
+from accelsim.sim.dataflows.base import DATAFLOWS
+from accelsim.sim.traces import ComputeTrace, LayerMapping, StorageBreakdown
 from accelsim.spec.hardware import MAPPING_OBJECTIVES, HardwareConfig, MemoryLevel
-from accelsim.results.report import StorageBreakdown
 from accelsim.units import format_size
 from accelsim.workload.layer import Layer
 
@@ -57,46 +56,6 @@ LOOP_ORDERS: tuple[tuple[str, str, str], ...] = tuple(itertools.permutations(DIM
 OBJECTIVES = MAPPING_OBJECTIVES
 RELEVANT = {"inputs": ("m", "k"), "weights": ("k", "n"), "outputs": ("m", "n")}
 OPERANDS = ("inputs", "weights", "outputs")
-
-
-@dataclass(frozen=True)
-class LayerMapping:
-    """The chosen tiling of one layer (per GEMM group; groups run one after another)."""
-
-    dataflow: str
-    loop_order: tuple[str, ...]  # outermost first
-    tile_m: int
-    tile_n: int
-    tile_k: int
-    tiles_m: int
-    tiles_n: int
-    tiles_k: int
-    groups: int
-    objective: str
-    tile_bytes: dict[str, int]  # one copy of each operand's tile, as held in its buffer
-    buffer_bytes: dict[str, int]  # per buffer level: what the tiles occupy (x2 where double-buffered)
-    dram_read_bytes: int  # closed form for the whole layer
-    dram_write_bytes: int
-    estimated_cycles: int
-    candidates: int
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def tiles(self) -> int:
-        """Tiles of one group."""
-        return self.tiles_m * self.tiles_n * self.tiles_k
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"dataflow": self.dataflow, "loop_order": "".join(self.loop_order),
-                "tile": {"m": self.tile_m, "n": self.tile_n, "k": self.tile_k},
-                "tiles": {"m": self.tiles_m, "n": self.tiles_n, "k": self.tiles_k,
-                          "total": self.tiles * self.groups},
-                "objective": self.objective, "tile_bytes": dict(self.tile_bytes),
-                "buffer_bytes": dict(self.buffer_bytes),
-                "estimated_dram_read_bytes": self.dram_read_bytes,
-                "estimated_dram_write_bytes": self.dram_write_bytes,
-                "estimated_cycles": self.estimated_cycles,
-                "candidates": self.candidates, "notes": list(self.notes)}
 
 
 @dataclass(frozen=True)

@@ -34,45 +34,19 @@ With ``timing: scalesim`` the model is not run: SCALE-Sim's CALC mode never stal
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import simpy
 
-from accelsim.sim.actions import MemoryTraffic
-from accelsim.sim.dataflows.base import DATAFLOWS
-from accelsim.sim.dataflows.compute import ComputeTrace
 from accelsim.errors import SimulationError
+from accelsim.sim.dataflows.base import DATAFLOWS
+from accelsim.sim.mapping import OPERANDS, TileModel, evaluate, tile_model
+from accelsim.sim.traces import ComputeTrace, LayerMapping, MemoryTrace, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
-from accelsim.sim.mapping import OPERANDS, LayerMapping, TileModel, evaluate, tile_model
-from accelsim.results.report import StorageBreakdown
 from accelsim.workload.layer import Layer
 
 MAX_TILES = 4096
 MAX_SCHEDULE = 4_000_000  # tiles of one layer; beyond this the buffers are unreasonably small
-
-
-@dataclass(frozen=True)
-class MemoryTrace(MemoryTraffic):
-    """What the memory model measured for one layer (``by_level`` holds the traffic per level and
-    operand, data and metadata apart: see MemoryTraffic)."""
-
-    total_cycles: int = 0
-    compute_cycles: int = 0
-    tiles: int = 0
-    transfers: int = 0
-    coarsening: int = 1
-    model: str = "simpy"
-
-    @property
-    def traffic(self) -> dict[str, dict[str, dict[str, int]]]:
-        return self.by_level
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"dram_read_bytes": self.dram_read_bytes, "dram_write_bytes": self.dram_write_bytes,
-                "stall_cycles": self.stall_cycles, "total_cycles": self.total_cycles,
-                "compute_cycles": self.compute_cycles, "tiles": self.tiles, "transfers": self.transfers,
-                "coarsening": self.coarsening, "model": self.model, "traffic": self.by_level}
 
 
 @dataclass(frozen=True)

@@ -14,17 +14,17 @@ from dataclasses import asdict
 import numpy as np
 
 from accelsim import __version__
-from accelsim.sim.actions import MemoryTraffic, count_actions, energy_of
+from accelsim.results.report import LayerReport, Report
+from accelsim.sim.actions import count_actions, energy_of
 from accelsim.sim.dataflows import TIMING_MODELS
-from accelsim.sim.dataflows.compute import ComputeTrace
 from accelsim.sim.dataflows.sparse import sparse_compute
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.energy import EnergyTable, load_energy_table
 from accelsim.sim.formats import storage_of
-from accelsim.spec.hardware import HardwareConfig
 from accelsim.sim.mapping import choose_mapping
 from accelsim.sim.memory import simulate_memory
-from accelsim.results.report import LayerReport, Report, StorageBreakdown
+from accelsim.sim.traces import ComputeTrace, MemoryTraffic, StorageBreakdown
+from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer, Workload
 
 ProgressFn = Callable[[int, int, str], None]

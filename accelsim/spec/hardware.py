@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from accelsim.spec import config as cfg
 from accelsim import units
+from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
 
 OPERANDS = ("inputs", "weights", "outputs")

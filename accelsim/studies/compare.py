@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import AccelsimError, UnknownNameError
-from accelsim.spec.hardware import HardwareConfig
 from accelsim.results.report import Report, rows_to_csv
+from accelsim.spec.hardware import HardwareConfig
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -146,10 +146,10 @@ def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns:
             batch: int | None = None, use_cache: bool = True,
             progress: ProgressFn | None = None) -> Comparison:
     """Every pattern (plus the dense model) on every config; see the module docstring."""
+    from accelsim.sim.simulator import simulate
     from accelsim.workload.load import load_workload
     from accelsim.workload.models import MODELS
     from accelsim.workload.pruning.patterns import NM, make_pattern
-    from accelsim.sim.simulator import simulate
 
     d = check_density(density)
     specs = check_patterns(patterns)

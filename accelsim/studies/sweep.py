@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import __version__
-from accelsim.spec import config as cfg
 from accelsim.errors import AccelsimError, ConfigError
+from accelsim.spec import config as cfg
 from accelsim.spec.hardware import HardwareConfig, hardware_from_dict, resolve_hardware_path
 
 WORKLOAD_AXES = ("model", "density", "pattern", "batch")

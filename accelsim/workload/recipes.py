@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import __version__
-from accelsim.spec import config as cfg
 from accelsim.errors import AccelsimError, ConfigError, UnknownNameError, did_you_mean
+from accelsim.spec import config as cfg
+from accelsim.workload.cache import build_workload, default_cache_dir, load_cached, save_workload
+from accelsim.workload.layer import Workload
 from accelsim.workload.pruning.patterns import (
     FIRST_CONV_RULES,
     LAYER_RULES,
@@ -42,8 +44,6 @@ from accelsim.workload.pruning.patterns import (
     check_sparsity,
     make_pattern,
 )
-from accelsim.workload.cache import build_workload, default_cache_dir, load_cached, save_workload
-from accelsim.workload.layer import Workload
 
 WORKLOADS_DIR = Path(__file__).resolve().parent.parent / "data" / "workloads"
 DATA_SOURCES = ("digits",)

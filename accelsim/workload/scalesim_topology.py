@@ -146,4 +146,4 @@ def scalesim_output_size(size: int, kernel: int, stride: int) -> int:
     return -(-(size - kernel + stride) // stride)
 
 
-__all__ = ["read_scalesim_config", "read_scalesim_topology", "scalesim_output_size"]
+__all__ = ["read_scalesim_topology", "scalesim_output_size"]

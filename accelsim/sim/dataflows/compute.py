@@ -5,27 +5,11 @@ The dense path is closed-form (the timing model's formulas); mask-aware paths pl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from accelsim.sim.dataflows.base import FoldPlan, plan_folds
+from accelsim.sim.dataflows.base import plan_folds
 from accelsim.sim.dataflows.timing import TimingModel
+from accelsim.sim.traces import ComputeTrace
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer
-
-
-@dataclass(frozen=True)
-class ComputeTrace:
-    plan: FoldPlan
-    compute_cycles: int
-    macs_dense: int
-    macs_issued: int
-    macs_gated: int
-    macs_skipped: int
-    load_imbalance: float
-    sram_reads: dict[str, int]
-    sram_writes: dict[str, int]
-    tile_cycles: tuple[int, ...] = ()  # per fold of one group, in execution order (for the memory model)
-    notes: tuple[str, ...] = field(default=())
 
 
 def dense_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel) -> ComputeTrace:

@@ -67,9 +67,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from accelsim.sim.dataflows.base import FoldPlan, plan_folds
-from accelsim.sim.dataflows.compute import ComputeTrace, dense_compute
+from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.formats import input_storage, weight_fibers, weight_geometry, weight_storage
+from accelsim.sim.traces import ComputeTrace
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer
 

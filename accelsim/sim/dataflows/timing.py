@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.sim.dataflows.base import FoldPlan
 from accelsim.registry import Registry
+from accelsim.sim.dataflows.base import FoldPlan
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ of ``accelsim.sim.actions.count_actions`` into pJ by action and by component.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
-from accelsim.spec import config as cfg
+from accelsim.errors import UnknownNameError
+from accelsim.registry import Registry
 from accelsim.sim.energy.table import (
     ACTION_DOCS,
     ACTIONS,
@@ -24,8 +24,8 @@ from accelsim.sim.energy.table import (
     EnergyTable,
     table_from_dict,
 )
-from accelsim.errors import UnknownNameError
-from accelsim.registry import Registry
+from accelsim.sim.traces import EnergyBreakdown
+from accelsim.spec import config as cfg
 
 TABLE_DIR = Path(__file__).resolve().parent / "tables"
 ENERGY_MODELS: Registry[Path] = Registry("energy table")
@@ -42,19 +42,6 @@ class _Action(Protocol):
 
 class _Hardware(Protocol):
     def memory(self, name: str) -> Any: ...
-
-
-@dataclass(frozen=True)
-class EnergyBreakdown:
-    """pJ of every action, and the same summed by action name and by component."""
-
-    items: tuple[tuple[Any, float], ...] = ()
-    by_action_pj: dict[str, float] = field(default_factory=dict)
-    by_component_pj: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def total_pj(self) -> float:
-        return sum(self.by_action_pj.values())
 
 
 def shipped_table_names() -> list[str]:

@@ -20,8 +20,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from accelsim.spec import config as cfg
 from accelsim import units
+from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
 
 COMPUTE_ACTIONS = ("mac", "gated_mac")

@@ -35,8 +35,8 @@ import accelsim.sim.formats.rle  # noqa: E402,F401
 import accelsim.sim.formats.simple  # noqa: E402,F401
 import accelsim.sim.formats.window  # noqa: E402,F401
 from accelsim.sim.formats.base import FormatParams, SparseFormat, as_fibers, clog2  # noqa: E402
+from accelsim.sim.traces import StorageBreakdown  # noqa: E402
 from accelsim.spec.hardware import HardwareConfig, OperandSparsity  # noqa: E402
-from accelsim.results.report import StorageBreakdown  # noqa: E402
 from accelsim.workload.layer import Layer  # noqa: E402
 
 __all__ = ["SPARSE_FORMATS", "FormatParams", "SparseFormat", "as_fibers", "clog2", "storage_of",

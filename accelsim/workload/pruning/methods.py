@@ -49,8 +49,8 @@ import torch
 from torch import nn
 
 from accelsim.errors import AccelsimError, did_you_mean
-from accelsim.workload.pruning.training import DigitsData, split_batch
 from accelsim.registry import Registry
+from accelsim.workload.pruning.training import DigitsData, split_batch
 
 METHODS: Registry = Registry("method")
 SCOPES = ("layer", "global")
@@ -171,7 +171,7 @@ def _weights_np(layers: Mapping[str, nn.Module]) -> dict[str, np.ndarray]:
 def _needs(data, method: str):
     if data is None:
         raise AccelsimError(
-            f"method {method!r} needs data: a DigitsData (accelsim.workload.pruning.training.load_digits_split()) "
+            f"method {method!r} needs data: a DigitsData (pruning.training.load_digits_split()) "
             "or an (inputs, labels) batch"
         )
     return data
