@@ -22,23 +22,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accelsim.sim import simulator as sim  # noqa: E402
 from accelsim.sim.dataflows import TIMING_MODELS  # noqa: E402
-from accelsim.sim.mapping import choose_mapping  # noqa: E402
+from accelsim.sim.dataflows.sparse import sparse_compute  # noqa: E402
+from accelsim.sim.mapping import choose_mapping, tile_model  # noqa: E402
 from accelsim.sim.memory import simulate_memory  # noqa: E402
-from accelsim.sim.traces import MemoryTrace  # noqa: E402
+from accelsim.sim.simulator import simulate  # noqa: E402
+from accelsim.sim.storage import storage_of  # noqa: E402
 from accelsim.spec.hardware import load_hardware  # noqa: E402
 from accelsim.workload.load import load_workload  # noqa: E402
 
 CONFIGS = ("dense_ws", "dense_os", "dense_is", "tpu_like", "sparse_pe", "unstructured_skip")
 
 
-def compute_and_storage(hw, workload):
-    """The lines of simulate_layer before the memory model, whatever they are today."""
-
+def compute_and_model(hw, workload):
+    """What simulate_layer computes before the mapper: the compute trace and the tile model."""
     timing = TIMING_MODELS.get(hw.timing)
-    compute_fn, storage_fn = sim.sparse_compute, sim.storage_of
-    return [(layer, compute_fn(layer, hw, timing), storage_fn(layer, hw)) for layer in workload.layers]
+    items = []
+    for layer in workload.layers:
+        storage = storage_of(layer, hw)
+        compute = sparse_compute(layer, hw, timing, storage)
+        items.append((layer, compute, tile_model(layer, hw, compute, storage)))
+    return items
 
 
 def time_memory_model(hw, items, repeat):
@@ -46,37 +50,21 @@ def time_memory_model(hw, items, repeat):
     for _ in range(repeat):
         w0, c0 = time.perf_counter(), time.process_time()
         traces = []
-        for layer, compute, storage in items:
-            mapping = choose_mapping(layer, hw, compute, storage)
-            traces.append((mapping, simulate_memory(hw, layer, compute, storage, mapping)))
+        for layer, compute, model in items:
+            mapping = choose_mapping(layer, hw, compute, model)
+            traces.append((mapping, simulate_memory(hw, layer, compute, model, mapping)))
         best_wall = min(best_wall, time.perf_counter() - w0)
         best_cpu = min(best_cpu, time.process_time() - c0)
     return best_wall, best_cpu, traces
 
 
-class _NoMapping:
-    def to_dict(self) -> dict:
-        return {}
-
-
-def _compulsory(hw, layer, compute, storage, mapping) -> MemoryTrace:
-    t = sim.compulsory_traffic(storage)
-    return MemoryTrace(t.dram_read_bytes, t.dram_write_bytes, 0, total_cycles=compute.compute_cycles)
-
-
-def time_simulate(hw, workload, repeat, *, memory_model: bool):
-    saved = sim.choose_mapping, sim.simulate_memory
-    if not memory_model:  # the pipeline as it was: each operand crosses DRAM once, no stalls
-        sim.choose_mapping, sim.simulate_memory = (lambda *args: _NoMapping()), _compulsory
-    try:
-        best, report = float("inf"), None
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            report = sim.simulate(hw, workload)
-            best = min(best, time.perf_counter() - t0)
-        return best, report
-    finally:
-        sim.choose_mapping, sim.simulate_memory = saved
+def time_simulate(hw, workload, repeat):
+    best, report = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        report = simulate(hw, workload)
+        best = min(best, time.perf_counter() - t0)
+    return best, report
 
 
 def main() -> None:
@@ -93,26 +81,24 @@ def main() -> None:
              " gives it (the zoo model is unpruned).",
              "", "Command: `python benchmarks/bench_memory.py --record`", "",
              "| hardware | mapping + memory, wall s | CPU s | tiles | DRAM transfers | max coarsening |"
-             " simulate wall s (with / without) |", "|---|---|---|---|---|---|---|"]
+             " simulate wall s |", "|---|---|---|---|---|---|---|"]
     details = []
     for name in CONFIGS:
         hw = load_hardware(name)
-        items = compute_and_storage(hw, workload)
+        items = compute_and_model(hw, workload)
         wall, cpu, traces = time_memory_model(hw, items, args.repeat)
-        with_mm, report = time_simulate(hw, workload, args.repeat, memory_model=True)
-        without_mm, _ = time_simulate(hw, workload, args.repeat, memory_model=False)
+        whole, report = time_simulate(hw, workload, args.repeat)
         tiles = sum(t.tiles for _, t in traces)
         transfers = sum(t.transfers for _, t in traces)
         coarse = max(t.coarsening for _, t in traces)
         lines.append(f"| {name} | {wall:.3f} | {cpu:.3f} | {tiles:,} | {transfers:,} | {coarse} |"
-                     f" {with_mm:.2f} / {without_mm:.2f} |")
+                     f" {whole:.2f} |")
         details.append(findings(name, report))
     notes = ["", "Columns: *mapping + memory* is `choose_mapping` + `simulate_memory` over all layers,",
              f"best of {args.repeat} runs (wall and CPU seconds: CPU time is what the model costs when the",
              "machine is shared); *tiles* and *DRAM transfers* are summed over layers (one simpy event",
-             "per transfer); *simulate wall s* is the whole `simulate()` with the mapping + memory model",
-             "and with the old compulsory-traffic line instead.  Budget: the memory model adds < 1 s to a",
-             "ResNet-50 run."]
+             "per transfer); *simulate wall s* is the whole `simulate()`.  Budget: the memory model adds",
+             "< 1 s to a ResNet-50 run."]
     text = "\n".join(lines + notes + [""] + details)
     print(text)
     if args.record:

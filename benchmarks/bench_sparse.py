@@ -38,8 +38,8 @@ def fresh(workload):
 def bench_simulation(repeat: int) -> dict:
     from accelsim.sim.dataflows import TIMING_MODELS
     from accelsim.sim.dataflows.sparse import sparse_compute
-    from accelsim.sim.formats import storage_of
     from accelsim.sim.simulator import simulate
+    from accelsim.sim.storage import storage_of
     from accelsim.spec.hardware import load_hardware
     from accelsim.workload.load import load_workload
 

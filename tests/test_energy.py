@@ -8,7 +8,7 @@ import yaml
 
 from accelsim.cli.check import check_file
 from accelsim.errors import ConfigError, UnknownNameError
-from accelsim.sim.actions import count_actions, energy_of
+from accelsim.sim.actions import count_actions
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.energy import (
@@ -19,7 +19,8 @@ from accelsim.sim.energy import (
     shipped_table_names,
     table_from_dict,
 )
-from accelsim.sim.simulator import dense_storage, simulate
+from accelsim.sim.simulator import simulate
+from accelsim.sim.storage import dense_storage
 from accelsim.sim.traces import MemoryTraffic
 from accelsim.spec.hardware import load_hardware
 from accelsim.workload.layer import Layer, Workload
@@ -132,7 +133,7 @@ def test_energy_is_counts_times_table():
     acts = count_actions(hw, compute, traffic, storage)
     assert {a.action for a in acts} <= set(ACTIONS)
     table = load_energy_table("horowitz_45nm")
-    priced = dict(((a.component, a.action, a.bits), pj) for a, pj in energy_of(acts, hw, table))
+    priced = dict(((a.component, a.action, a.bits), pj) for a, pj in breakdown(acts, hw, table).items)
     assert priced[("dram", "dram_read", 8)] == pytest.approx(10_000 * 8 * 1950 / 64)
     assert priced[("pe_array", "mac", 0)] == pytest.approx(layer.macs * 0.3)
     assert priced[("filter_sram", "buffer_write", 8)] == pytest.approx(

@@ -11,16 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.sim.formats import (
-    SPARSE_FORMATS,
-    FormatParams,
-    get_format,
-    input_storage,
-    storage_of,
-    weight_fibers,
-    weight_storage,
-)
+from accelsim.sim.formats import SPARSE_FORMATS, FormatParams, get_format
 from accelsim.sim.formats.kernels import block_counts, group_max, rle_counts
+from accelsim.sim.storage import input_storage, storage_of, weight_fibers, weight_storage
 from accelsim.spec.hardware import OperandSparsity, SparseSupport, load_hardware
 from accelsim.workload.layer import ConvShape, Layer
 
@@ -339,9 +332,9 @@ def test_storage_of_formats_on_a_layer():
 def test_nm_that_does_not_fit_is_stored_dense_with_the_reason():
     mask = np.ones((8, 8, 1, 1), bool)
     layer = conv_layer(mask)
-    s, problem = weight_storage(layer, hw_with(OperandSparsity(format="nm", skip="skip", exploits=("nm",))))
+    s = weight_storage(layer, hw_with(OperandSparsity(format="nm", skip="skip", exploits=("nm",))))
     assert (s.format, s.metadata_bits, s.data_bits) == ("dense", 0, s.dense_bits)
-    assert problem.startswith("mask is not 2:4 along C")
+    assert s.fit_problem.startswith("mask is not 2:4 along C")
 
 
 def test_matmul_without_weights_is_dense():

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from accelsim.errors import SimulationError
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
+from accelsim.sim.energy import load_energy_table
 from accelsim.sim.mapping import LOOP_ORDERS, OBJECTIVES, choose_mapping, evaluate, tile_model
-from accelsim.sim.simulator import dense_storage
+from accelsim.sim.storage import dense_storage
 from accelsim.sim.traces import StorageBreakdown
 from accelsim.spec.hardware import hardware_from_dict
 from accelsim.workload.layer import ConvShape, Layer, conv_gemm
@@ -48,7 +49,9 @@ def model_of(layer, hw):
 def mapping_for(layer, hw, storage=None, objective=None):
     compute = dense_compute(layer, hw, TIMING_MODELS.get("accelsim"))
     storage = storage or dense_storage(layer, hw)
-    return choose_mapping(layer, hw, compute, storage, objective), compute, storage
+    model = tile_model(layer, hw, compute, storage)
+    table = load_energy_table(hw.energy_table)
+    return choose_mapping(layer, hw, compute, model, objective, table=table), compute, storage
 
 
 layers = st.one_of(

@@ -11,8 +11,9 @@ from accelsim.sim import memory
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.mapping import LOOP_ORDERS, choose_mapping, evaluate, tile_model
-from accelsim.sim.memory import Schedule, build_schedule, run_pipeline, simulate_memory
-from accelsim.sim.simulator import dense_storage, simulate
+from accelsim.sim.memory import Schedule, build_schedule, run_pipeline, simulate_memory, stall_free_memory
+from accelsim.sim.simulator import simulate
+from accelsim.sim.storage import dense_storage
 from accelsim.spec.hardware import hardware_from_dict, load_hardware
 from accelsim.workload.layer import ConvShape, Layer, Workload, conv_gemm
 
@@ -111,8 +112,9 @@ def _hw(dataflow="ws", rows=8, cols=8, sizes=("4 KiB", "4 KiB", "4 KiB"), shared
 def _run(layer, hw):
     compute = dense_compute(layer, hw, TIMING_MODELS.get(hw.timing))
     storage = dense_storage(layer, hw)
-    mapping = choose_mapping(layer, hw, compute, storage)
-    return compute, storage, mapping, simulate_memory(hw, layer, compute, storage, mapping)
+    model = tile_model(layer, hw, compute, storage)
+    mapping = choose_mapping(layer, hw, compute, model)
+    return compute, storage, mapping, simulate_memory(hw, layer, compute, model, mapping)
 
 
 @settings(max_examples=40, deadline=None)
@@ -128,7 +130,7 @@ def test_schedule_bytes_equal_the_closed_form(df, stride, k, h, cin, cout, oi, f
     tiles[model.time_dim] = min(getattr(layer, model.time_dim), tm)
     order = LOOP_ORDERS[oi]
     mapping = dataclasses.replace(
-        choose_mapping(layer, _hw(dataflow=df, sizes=("1 MiB",) * 3), compute, dense_storage(layer, hw)),
+        choose_mapping(layer, _hw(dataflow=df, sizes=("1 MiB",) * 3), compute, model),
         loop_order=order, tile_m=tiles["m"], tile_n=tiles["n"], tile_k=tiles["k"],
         tiles_m=-(-layer.m // tiles["m"]), tiles_n=-(-layer.n // tiles["n"]),
         tiles_k=-(-layer.k // tiles["k"]))
@@ -174,9 +176,14 @@ def test_traffic_by_level_keeps_data_and_metadata_apart():
 def test_scalesim_mode_never_stalls():
     layer = _conv(cin=64, cout=64, h=28)
     hw = _hw(bw="1 B/cycle", timing="scalesim")
-    compute, _, mapping, trace = _run(layer, hw)
+    assert not TIMING_MODELS.get("scalesim").models_stalls
+    compute, _, mapping, _ = _run(layer, hw)
+    trace = stall_free_memory(hw, compute, tile_model(layer, hw, compute, dense_storage(layer, hw)), mapping)
     assert trace.stall_cycles == 0 and trace.total_cycles == compute.compute_cycles
     assert trace.dram_read_bytes == mapping.dram_read_bytes
+    report = simulate(hw, Workload("one", (layer,)))  # the simulator picks the stall-free model
+    assert report.stall_cycles == 0
+    assert report.layers[0].dram_read_bytes == trace.dram_read_bytes
 
 
 def test_scalesim_cycles_unchanged_through_simulate():

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from accelsim.results.report import save_report
+from accelsim.results.save import save_report
 from accelsim.sim.simulator import simulate
 from accelsim.spec.hardware import load_hardware
 from accelsim.workload.layer import Layer, Workload

@@ -84,7 +84,7 @@ def test_kernels_and_compute_run_without_jit(tmp_path):
         import json, numpy as np
         from tests.test_sparse_kernels import linear_layer, hw_variant, ACCELSIM
         from accelsim.sim.dataflows.sparse import sparse_compute
-        from accelsim.sim.formats import storage_of
+        from accelsim.sim.storage import storage_of
         rng = np.random.default_rng(1)
         mask = rng.random((24, 40)) < 0.3
         out = {}

@@ -141,7 +141,7 @@ def run(hw_ref, model, batch, input_shape, checkpoint, sets, out_dir, as_json):
         print_report(report)
     if out_dir:
         from accelsim.results.plots import write_plots
-        from accelsim.results.report import save_report
+        from accelsim.results.save import save_report
 
         paths = save_report(report, out_dir) + write_plots(report, out_dir)
         click.echo("wrote " + ", ".join(str(p) for p in paths), err=True)

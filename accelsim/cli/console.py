@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from accelsim.results.report import Report
+from accelsim.sim.report import Report
 from accelsim.workload.layer import Workload
 
 out = Console(soft_wrap=True)

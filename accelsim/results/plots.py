@@ -11,7 +11,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from accelsim.results.report import Report, write_atomic
+from accelsim.files import write_atomic
+from accelsim.sim.report import Report
 
 PLOT_FILES = ("energy_breakdown.png", "layer_cycles.png", "roofline.png")
 

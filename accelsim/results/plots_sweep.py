@@ -30,7 +30,7 @@ def plot_pareto(rows: Sequence[dict[str, Any]], path: str | Path, *, title: str 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from accelsim.results.report import write_atomic
+    from accelsim.files import write_atomic
 
     xs = [float(r[x]) for r in rows]
     ys = [float(r[y]) / 1e6 for r in rows]  # pJ -> µJ

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from accelsim.sim.energy import EnergyTable, action_pj
 from accelsim.sim.traces import Action, ComputeTrace, MemoryTraffic, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
 
@@ -52,8 +51,3 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
     acts.append(Action("dram", "dram_read", traffic.dram_read_bytes, 8))
     acts.append(Action("dram", "dram_write", traffic.dram_write_bytes, 8))
     return acts
-
-
-def energy_of(actions: list[Action], hw: HardwareConfig, table: EnergyTable) -> list[tuple[Action, float]]:
-    """pJ of every action (accelsim.sim.energy.breakdown sums them by action and component)."""
-    return [(a, action_pj(a, hw, table)) for a in actions]

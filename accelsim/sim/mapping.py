@@ -46,6 +46,7 @@ import numpy as np
 
 from accelsim.errors import SimulationError
 from accelsim.sim.dataflows.base import DATAFLOWS
+from accelsim.sim.energy import EnergyTable
 from accelsim.sim.traces import ComputeTrace, LayerMapping, StorageBreakdown
 from accelsim.spec.hardware import MAPPING_OBJECTIVES, HardwareConfig, MemoryLevel
 from accelsim.units import format_size
@@ -203,13 +204,12 @@ def buffer_needs(hw: HardwareConfig, tiles: dict[str, np.ndarray]) -> dict[str, 
     return need
 
 
-def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace,
-                   storage: dict[str, StorageBreakdown], objective: str | None = None) -> LayerMapping:
+def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, model: TileModel,
+                   objective: str | None = None, *, table: EnergyTable | None = None) -> LayerMapping:
     """The tiling with the least DRAM traffic (or ``objective``) whose tiles fit every buffer."""
     objective = objective or getattr(hw, "mapping_objective", None) or "dram"
     if objective not in OBJECTIVES:
         raise SimulationError(f"mapping objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
-    model = tile_model(layer, hw, compute, storage)
     axes = [_candidates(getattr(model, d), model.steps[d]) for d in DIMS]
     tm, tn, tk = (a.ravel() for a in np.meshgrid(*axes, indexing="ij"))
     trips = {"m": -(-model.m // tm), "n": -(-model.n // tn), "k": -(-model.k // tk)}
@@ -230,7 +230,11 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace,
     compute_total = float(compute.compute_cycles)
     bw, lat = hw.dram.bandwidth_bytes_per_cycle, hw.dram.latency_cycles
     double = all(lv.double_buffered for lv, _ in need.values())
-    pj_per_byte = _pj_per_byte(hw) if objective in ("energy", "edp") else None
+    pj_per_byte = None
+    if objective in ("energy", "edp"):
+        if table is None:
+            raise SimulationError(f"mapping objective {objective!r} needs the energy table (table=...)")
+        pj_per_byte = _pj_per_byte(hw, table)
     rows = []
     for oi, order in enumerate(LOOP_ORDERS):
         ev = evaluate(model, tm, tn, tk, order, base)
@@ -270,11 +274,8 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace,
     )
 
 
-def _pj_per_byte(hw: HardwareConfig) -> dict[str, float]:
+def _pj_per_byte(hw: HardwareConfig, table: EnergyTable) -> dict[str, float]:
     """pJ per byte crossing the DRAM interface, by evaluate() key: DRAM plus the buffer fill or drain."""
-    from accelsim.sim.energy import load_energy_table
-
-    table = load_energy_table(hw.energy_table)
     out = {}
     for op in OPERANDS:
         level = hw.buffer_for(op)

@@ -27,8 +27,8 @@ mapping's (``accelsim.sim.mapping``), in its loop order, for each GEMM group in 
   cycle and coarsens only the overlap (``MemoryTrace.coarsening`` says by how much).  More than
   ``MAX_SCHEDULE`` tiles means buffers too small to model by tiles: a SimulationError says so.
 
-With ``timing: scalesim`` the model is not run: SCALE-Sim's CALC mode never stalls, so stalls are
-0 and cycles are the compute cycles; the DRAM traffic is still the mapping's.
+With ``timing: scalesim`` the simulator runs ``stall_free_memory`` instead: SCALE-Sim's CALC mode
+never stalls, so stalls are 0 and cycles are the compute cycles; the DRAM traffic is the mapping's.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ import simpy
 
 from accelsim.errors import SimulationError
 from accelsim.sim.dataflows.base import DATAFLOWS
-from accelsim.sim.mapping import OPERANDS, TileModel, evaluate, tile_model
-from accelsim.sim.traces import ComputeTrace, LayerMapping, MemoryTrace, StorageBreakdown
+from accelsim.sim.mapping import OPERANDS, TileModel, evaluate
+from accelsim.sim.traces import ComputeTrace, LayerMapping, MemoryTrace
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer
 
@@ -258,18 +258,22 @@ def _by_level(hw: HardwareConfig, totals: dict[str, float]) -> dict[str, dict[st
     return out
 
 
-def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace,
-                    storage: dict[str, StorageBreakdown], mapping: LayerMapping) -> MemoryTrace:
-    """DRAM traffic and stalls of one layer under ``mapping``."""
-    model = tile_model(layer, hw, compute, storage)
-    if hw.timing == "scalesim":
-        one = (np.array([mapping.tile_m]), np.array([mapping.tile_n]), np.array([mapping.tile_k]))
-        ev = evaluate(model, *one, mapping.loop_order)
-        totals = {k: float(v[0]) * mapping.groups for k, v in ev.items()}
-        by_level = _by_level(hw, totals)
-        return MemoryTrace(*_dram_totals(by_level), stall_cycles=0, by_level=by_level,
-                           total_cycles=compute.compute_cycles, compute_cycles=compute.compute_cycles,
-                           tiles=mapping.tiles * mapping.groups, model="stall-free (scalesim CALC)")
+def stall_free_memory(hw: HardwareConfig, compute: ComputeTrace, model: TileModel,
+                      mapping: LayerMapping) -> MemoryTrace:
+    """The mapping's DRAM traffic with no stalls: SCALE-Sim's CALC mode (a timing model that does not
+    model stalls, ``TimingModel.models_stalls``)."""
+    one = (np.array([mapping.tile_m]), np.array([mapping.tile_n]), np.array([mapping.tile_k]))
+    ev = evaluate(model, *one, mapping.loop_order)
+    totals = {k: float(v[0]) * mapping.groups for k, v in ev.items()}
+    by_level = _by_level(hw, totals)
+    return MemoryTrace(*_dram_totals(by_level), stall_cycles=0, by_level=by_level,
+                       total_cycles=compute.compute_cycles, compute_cycles=compute.compute_cycles,
+                       tiles=mapping.tiles * mapping.groups, model="stall-free (scalesim CALC)")
+
+
+def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace, model: TileModel,
+                    mapping: LayerMapping) -> MemoryTrace:
+    """DRAM traffic and stalls of one layer under ``mapping`` (``model``: the mapping's TileModel)."""
     if mapping.tiles * mapping.groups > MAX_SCHEDULE:
         raise SimulationError(
             f"layer {layer.name!r} needs {mapping.tiles * mapping.groups:,} tiles (tile {mapping.tile_m} x"

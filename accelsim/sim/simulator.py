@@ -14,16 +14,16 @@ from dataclasses import asdict
 import numpy as np
 
 from accelsim import __version__
-from accelsim.results.report import LayerReport, Report
-from accelsim.sim.actions import count_actions, energy_of
+from accelsim.sim.actions import count_actions
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.sparse import sparse_compute
 from accelsim.sim.dataflows.timing import TimingModel
-from accelsim.sim.energy import EnergyTable, load_energy_table
-from accelsim.sim.formats import storage_of
-from accelsim.sim.mapping import choose_mapping
-from accelsim.sim.memory import simulate_memory
-from accelsim.sim.traces import ComputeTrace, MemoryTraffic, StorageBreakdown
+from accelsim.sim.energy import EnergyTable, breakdown, load_energy_table
+from accelsim.sim.mapping import choose_mapping, tile_model
+from accelsim.sim.memory import simulate_memory, stall_free_memory
+from accelsim.sim.report import LayerReport, Report
+from accelsim.sim.storage import storage_of
+from accelsim.sim.traces import ComputeTrace
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer, Workload
 
@@ -50,16 +50,15 @@ def simulate(hw: HardwareConfig, workload: Workload, *, progress: ProgressFn | N
 
 
 def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: EnergyTable) -> LayerReport:
-    compute = sparse_compute(layer, hw, timing)
     storage = storage_of(layer, hw)
-    mapping = choose_mapping(layer, hw, compute, storage)
-    traffic = simulate_memory(hw, layer, compute, storage, mapping)
-    actions = energy_of(count_actions(hw, compute, traffic, storage), hw, table)
-    by_action: dict[str, float] = {}
-    by_component: dict[str, float] = {}
-    for action, pj in actions:
-        by_action[action.action] = by_action.get(action.action, 0.0) + pj
-        by_component[action.component] = by_component.get(action.component, 0.0) + pj
+    compute = sparse_compute(layer, hw, timing, storage)
+    model = tile_model(layer, hw, compute, storage)
+    mapping = choose_mapping(layer, hw, compute, model, table=table)
+    if timing.models_stalls:
+        traffic = simulate_memory(hw, layer, compute, model, mapping)
+    else:
+        traffic = stall_free_memory(hw, compute, model, mapping)
+    energy = breakdown(count_actions(hw, compute, traffic, storage), hw, table)
     total = compute.compute_cycles + traffic.stall_cycles
     pe_slots = total * hw.pe_array.rows * hw.pe_array.cols
     useful = compute.macs_issued - compute.macs_gated
@@ -73,32 +72,13 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table:
         macs_skipped=compute.macs_skipped, load_imbalance=compute.load_imbalance,
         sram_reads=dict(compute.sram_reads), sram_writes=dict(compute.sram_writes),
         dram_read_bytes=traffic.dram_read_bytes, dram_write_bytes=traffic.dram_write_bytes,
-        energy_by_action_pj=by_action, energy_by_component_pj=by_component, storage=storage,
+        energy_by_action_pj=energy.by_action_pj, energy_by_component_pj=energy.by_component_pj,
+        storage=storage,
         weight_density=layer.weight_density, activation_density=layer.activation_density,
         activation_density_source=layer.activation_density_source,
         pattern=layer.pattern, target_sparsity=layer.target_sparsity, notes=compute.notes,
         mapping={**mapping.to_dict(), "memory": traffic.to_dict()},
     )
-
-
-def operand_elements(layer: Layer) -> dict[str, int]:
-    """Elements of each operand as stored (the ifmap itself, not its im2col expansion)."""
-    c = layer.conv
-    inputs = c.batch * c.in_channels * c.in_h * c.in_w if c is not None else layer.groups * layer.m * layer.k
-    weights = layer.weight_count if layer.weight_mask is not None else layer.groups * layer.k * layer.n
-    return {"inputs": inputs, "weights": weights, "outputs": layer.groups * layer.m * layer.n}
-
-
-def dense_storage(layer: Layer, hw: HardwareConfig) -> dict[str, StorageBreakdown]:
-    bits = hw.pe_array.precision_bits
-    return {op: StorageBreakdown(n * bits, n * bits, 0) for op, n in operand_elements(layer).items()}
-
-
-def compulsory_traffic(storage: dict[str, StorageBreakdown]) -> MemoryTraffic:
-    """Each operand crosses the DRAM interface once (data + metadata): the stall-free lower bound."""
-    read_bits = sum(storage[op].total_bits for op in ("inputs", "weights") if op in storage)
-    write_bits = storage["outputs"].total_bits if "outputs" in storage else 0
-    return MemoryTraffic(dram_read_bytes=-(-read_bits // 8), dram_write_bytes=-(-write_bits // 8))
 
 
 def hardware_dict(hw: HardwareConfig) -> dict:

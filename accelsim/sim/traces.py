@@ -29,6 +29,7 @@ class StorageBreakdown:
     metadata_bits: int
     format: str = "dense"
     padding_values: int = 0
+    fit_problem: str | None = None  # why the mask did not fit the format (then stored dense)
 
     @property
     def total_bits(self) -> int:
@@ -44,6 +45,7 @@ class StorageBreakdown:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
+        del d["fit_problem"]
         d.update(total_bits=self.total_bits, index_overhead=self.index_overhead,
                  footprint_ratio=self.footprint_ratio)
         return d

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import AccelsimError, UnknownNameError
-from accelsim.results.report import Report, rows_to_csv
+from accelsim.files import rows_to_csv
+from accelsim.sim.report import Report
 from accelsim.spec.hardware import HardwareConfig
 
 ProgressFn = Callable[[int, int, str], None]
@@ -223,7 +224,7 @@ def save_comparison(result: Comparison, out_dir: str | Path) -> list[Path]:
     """compare.json, compare.csv and compare.png in ``out_dir``."""
     import json
 
-    from accelsim.results.report import write_atomic
+    from accelsim.files import write_atomic
 
     out = Path(out_dir)
     paths = [out / "compare.json", out / "compare.csv"]

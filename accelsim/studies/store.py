@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import io
 import json
 import sqlite3
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import AccelsimError
-from accelsim.results.report import write_atomic
+from accelsim.files import json_default, write_atomic
 
 STORE_SCHEMA_VERSION = 1
 
@@ -152,18 +151,8 @@ class ResultStore:
         self.close()
 
 
-def _json_default(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if isinstance(obj, tuple | set | frozenset):
-        return list(obj)
-    if hasattr(obj, "item"):  # numpy scalars
-        return obj.item()
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
-
-
 def _dumps(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, default=_json_default)
+    return json.dumps(obj, sort_keys=True, default=json_default)
 
 
 def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
@@ -211,7 +200,7 @@ def to_json(rows: Sequence[dict[str, Any]]) -> str:
         if r.get("sweep_params") is not None:
             d["params"] = r["sweep_params"]
         out.append(d)
-    return json.dumps(out, indent=1, default=_json_default)
+    return json.dumps(out, indent=1, default=json_default)
 
 
 def export_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import ConfigError
+from accelsim.files import write_atomic
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
 CACHE_FORMAT = 1
@@ -46,17 +46,6 @@ def _layer_meta(layer: Layer) -> dict[str, Any]:
     return meta
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str, Any] | None = None) -> Path:
     """Write the pair for ``key``; returns the JSON path.  ``extra`` is kept in the JSON as is."""
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -74,8 +63,8 @@ def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str
         "extra": extra or {},
     }
     text = json.dumps(meta, indent=1, allow_nan=False).encode()  # fails before anything is written
-    _atomic_write(npz_path, lambda f: np.savez(f, **arrays))
-    _atomic_write(json_path, lambda f: f.write(text))
+    write_atomic(npz_path, lambda f: np.savez(f, **arrays))
+    write_atomic(json_path, lambda f: f.write(text))
     return json_path
 
 

@@ -69,8 +69,8 @@ import numpy as np
 from accelsim.sim.dataflows.base import FoldPlan, plan_folds
 from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.dataflows.timing import TimingModel
-from accelsim.sim.formats import input_storage, weight_fibers, weight_geometry, weight_storage
-from accelsim.sim.traces import ComputeTrace
+from accelsim.sim.storage import storage_of, weight_fibers, weight_geometry
+from accelsim.sim.traces import ComputeTrace, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer
 
@@ -198,8 +198,10 @@ def _fold_cycles(timing: TimingModel, plan: FoldPlan, fold_t: np.ndarray) -> np.
     return out
 
 
-def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel) -> ComputeTrace:
-    """The ComputeTrace of ``layer`` on ``hw`` with its real mask (see the module docstring)."""
+def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
+                   storage: dict[str, StorageBreakdown] | None = None) -> ComputeTrace:
+    """The ComputeTrace of ``layer`` on ``hw`` with its real mask (see the module docstring);
+    ``storage`` is the layer's ``storage_of`` (the simulator hands it in; made here if absent)."""
     w_sp, in_sp = hw.sparsity.weights, hw.sparsity.inputs
     if w_sp.skip == "none" and in_sp.skip == "none":
         return dense_compute(layer, hw, timing)
@@ -207,16 +209,16 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel) -> Com
     g, m, n, k = layer.groups, layer.m, layer.n, layer.k
     mask = weight_fibers(layer).reshape(g, n, k)
     nnz = int(np.count_nonzero(mask))
-    storage, fit = weight_storage(layer, hw)
-    gran, note = choose_datapath(layer, hw, fit, nnz == mask.size)
+    storage = storage if storage is not None else storage_of(layer, hw)
+    w_store, ins = storage["weights"], storage["inputs"]
+    gran, note = choose_datapath(layer, hw, w_store.fit_problem, nnz == mask.size)
     notes = [note] if note else []
     work = _work(gran, mask, layer, hw)
     d = float(layer.activation_density)
     d_time = d if in_sp.skip == "skip" else 1.0
     plan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, n, k)
     acc = timing.sram_accesses(plan, m, n, k)
-    w_ratio = storage.data_bits / storage.dense_bits if storage.dense_bits else 1.0
-    ins = input_storage(layer, hw)
+    w_ratio = w_store.data_bits / w_store.dense_bits if w_store.dense_bits else 1.0
     in_ratio = ins.data_bits / ins.dense_bits if in_sp.format != "dense" and ins.dense_bits else 1.0
     weights_reads = g * acc.weights_reads * w_ratio
     imbalance = 1.0

@@ -28,6 +28,7 @@ class SramAccesses:
 class TimingModel:
     name: str
     description: str
+    models_stalls: bool = True  # False: stall-free like SCALE-Sim's CALC mode (no memory model run)
 
     def fold_cycles(self, plan: FoldPlan) -> int:
         raise NotImplementedError
@@ -132,6 +133,7 @@ class AccelsimTiming(TimingModel):
 
 TIMING_MODELS: Registry[TimingModel] = Registry("timing model")
 TIMING_MODELS.add("scalesim", ScaleSimTiming(
-    "scalesim", "SCALE-Sim v2 to the cycle: per-fold fill and drain, Total Cycles = last-cycle index"))
+    "scalesim", "SCALE-Sim v2 to the cycle: per-fold fill and drain, Total Cycles = last-cycle index",
+    models_stalls=False))
 TIMING_MODELS.add("accelsim", AccelsimTiming(
     "accelsim", "the timing of the rtl_ref Verilog arrays, checked against Icarus Verilog"))

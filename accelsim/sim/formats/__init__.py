@@ -1,29 +1,12 @@
-"""Sparse formats (how nonzeros and their indices are stored) and ``storage_of(layer, hw)``.
+"""Sparse formats: how nonzeros and their indices are stored (``accelsim list formats``).
 
-Which fiber each operand's format compresses:
-
-* **weights**: the real mask, one fiber per filter (output channel) over K = (C / groups) * R * S
-  in (r, s, c) order, input channel fastest: the [out_channels, K] matrix of
-  ``Layer.gemm_weight_mask`` with the groups stacked.  A layer without a weight mask (an
-  activation x activation matmul) has no pruned operand and is stored dense.  A mask that does not
-  fit the format (N:M broken) is stored dense; the compute trace says why.
-* **inputs** (activations): one fiber per pixel over its C channels (NHWC, the (r, s, c) order of
-  K) for a conv, one per GEMM row over K for a linear layer or matmul.  Only a density is known
-  (``Layer.activation_density``), so the **expected** nonzero count d * elements sizes the format
-  (RLE padding from the i.i.d. estimate).  A layer that carries an ``activation_mask`` attribute
-  (bool, the input's torch layout: (batch, C, H, W) for a conv, (..., K) otherwise) is measured on
-  that mask instead.
-* **outputs**: dense.
-
-Formats: dense, bitmask, csr, coo, rle, nm, block, window, channel (``accelsim list formats``).
+Each format is one module registering a ``SparseFormat`` in ``SPARSE_FORMATS``; the storage of a
+layer's operands in its hardware's formats is ``accelsim.sim.storage``.
 """
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
-
-import numpy as np
 
 from accelsim.registry import Registry
 
@@ -35,12 +18,9 @@ import accelsim.sim.formats.rle  # noqa: E402,F401
 import accelsim.sim.formats.simple  # noqa: E402,F401
 import accelsim.sim.formats.window  # noqa: E402,F401
 from accelsim.sim.formats.base import FormatParams, SparseFormat, as_fibers, clog2  # noqa: E402
-from accelsim.sim.traces import StorageBreakdown  # noqa: E402
-from accelsim.spec.hardware import HardwareConfig, OperandSparsity  # noqa: E402
-from accelsim.workload.layer import Layer  # noqa: E402
+from accelsim.spec.hardware import OperandSparsity  # noqa: E402
 
-__all__ = ["SPARSE_FORMATS", "FormatParams", "SparseFormat", "as_fibers", "clog2", "storage_of",
-           "weight_storage", "input_storage", "weight_fibers", "weight_geometry", "format_params",
+__all__ = ["SPARSE_FORMATS", "FormatParams", "SparseFormat", "as_fibers", "clog2", "format_params",
            "get_format"]
 
 
@@ -48,106 +28,6 @@ def get_format(name: str) -> SparseFormat:
     return SPARSE_FORMATS.get(name)()
 
 
-def weight_geometry(layer: Layer) -> tuple[int, int]:
-    """(R*S, C per group) of the layer's weight fibers (1, K for linear layers and matmuls)."""
-    if layer.conv is not None:
-        c = layer.conv
-        return c.kernel_h * c.kernel_w, c.in_channels // c.groups
-    if layer.weight_mask is not None and layer.weight_mask.ndim == 4:
-        _, cin, kh, kw = layer.weight_mask.shape
-        return kh * kw, cin
-    return 1, layer.k
-
-
-_FIBERS: weakref.WeakKeyDictionary[Layer, np.ndarray] = weakref.WeakKeyDictionary()
-
-
-def weight_fibers(layer: Layer) -> np.ndarray:
-    """The weight mask as filters: read-only uint8 [groups * N, K] (0/1), K in (r, s, c) order.
-
-    One transpose of the torch layout (out, c, r, s) -> (out, r, s, c), cached while the layer
-    lives (storage and compute both read it)."""
-    cached = _FIBERS.get(layer)
-    if cached is not None:
-        return cached
-    if layer.weight_mask is None:
-        fibers = np.ones((layer.groups * layer.n, layer.k), np.uint8)
-    else:
-        w = np.asarray(layer.weight_mask)
-        w = w.transpose(0, 2, 3, 1) if w.ndim == 4 else w
-        fibers = as_fibers(np.ascontiguousarray(w, dtype=bool).reshape(w.shape[0], -1))
-    fibers.flags.writeable = False
-    _FIBERS[layer] = fibers
-    return fibers
-
-
 def format_params(s: OperandSparsity, window: int = 1, channels: int = 0) -> FormatParams:
     return FormatParams(index_bits=s.index_bits, run_bits=s.run_bits, nm=s.nm, nm_encoding=s.nm_encoding,
                         block=s.block, window=window, channels=channels)
-
-
-def _breakdown(fmt: str, dense_bits: int, bits: tuple[int, int, int]) -> StorageBreakdown:
-    data, meta, pad = bits
-    return StorageBreakdown(dense_bits=int(dense_bits), data_bits=int(data), metadata_bits=int(meta),
-                            format=fmt, padding_values=int(pad))
-
-
-def weight_storage(layer: Layer, hw: HardwareConfig) -> tuple[StorageBreakdown, str | None]:
-    """The weights in the hardware's weight format, and why it fell back to dense (or None)."""
-    w = hw.pe_array.precision_bits
-    s = hw.sparsity.weights
-    if layer.weight_mask is None:
-        n = layer.groups * layer.k * layer.n
-        return StorageBreakdown(n * w, n * w, 0), None
-    fibers = weight_fibers(layer)
-    dense_bits = fibers.size * w
-    window, channels = weight_geometry(layer)
-    params = format_params(s, window, channels)
-    fmt = get_format(s.format)
-    problem = fmt.fit_problem(fibers, params)
-    if problem is not None:
-        return StorageBreakdown(dense_bits, dense_bits, 0), problem
-    return _breakdown(s.format, dense_bits, fmt.bits(fibers, w, params)), None
-
-
-def _input_fibers_shape(layer: Layer) -> tuple[int, int]:
-    c = layer.conv
-    if c is not None:
-        return c.batch * c.in_h * c.in_w, c.in_channels
-    return layer.groups * layer.m, layer.k
-
-
-def input_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
-    """The activations in the hardware's input format: measured on ``activation_mask`` when the
-    layer has one, else sized from the expected nonzero count."""
-    w = hw.pe_array.precision_bits
-    s = hw.sparsity.inputs
-    f, length = _input_fibers_shape(layer)
-    dense_bits = f * length * w
-    fmt = get_format(s.format)
-    params = format_params(s, 1, length)
-    mask = getattr(layer, "activation_mask", None)
-    if mask is not None:
-        a = np.asarray(mask, dtype=bool)
-        a = np.moveaxis(a, 1, -1) if layer.conv is not None and a.ndim == 4 else a
-        fibers = as_fibers(a.reshape(-1, a.shape[-1]))
-        if fmt.fit_problem(fibers, params) is None:
-            return _breakdown(s.format, fibers.size * w, fmt.bits(fibers, w, params))
-        return StorageBreakdown(fibers.size * w, fibers.size * w, 0)
-    nnz = layer.activation_density * f * length
-    try:
-        bits = fmt.expected_bits(f, length, nnz, w, params)
-    except NotImplementedError:  # a structured format on activations (config validation refuses it)
-        return StorageBreakdown(dense_bits, dense_bits, 0)
-    return _breakdown(s.format, dense_bits, bits)
-
-
-def storage_of(layer: Layer, hw: HardwareConfig) -> dict[str, StorageBreakdown]:
-    """StorageBreakdown of weights, inputs and outputs of one layer on ``hw`` (see module doc)."""
-    w = hw.pe_array.precision_bits
-    outputs = layer.groups * layer.m * layer.n * w
-    return {
-        "inputs": input_storage(layer, hw),
-        "weights": weight_storage(layer, hw)[0],
-        "outputs": StorageBreakdown(outputs, outputs, 0),
-    }

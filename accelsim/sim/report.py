@@ -1,20 +1,16 @@
 """LayerReport and Report: what a simulation produced, with totals derived from the layers.
 
-Units live in the names.  Report.to_json / layers_csv give the files ``--out`` writes.
+Units live in the names.  ``Report.to_json_dict`` / ``layers_csv`` are what ``--out`` writes
+(``accelsim.results.save``).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from accelsim.files import rows_to_csv
 from accelsim.sim.traces import StorageBreakdown
 
 SCHEMA_VERSION = 1
@@ -212,46 +208,3 @@ class Report:
 
     def layers_csv(self) -> str:
         return rows_to_csv([layer.row() for layer in self.layers])
-
-
-def rows_to_csv(rows: list[dict[str, Any]]) -> str:
-    """CSV text of flat dict rows, the first row's keys as the header ('' for no rows)."""
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return buf.getvalue()
-
-
-def write_atomic(path: str | Path, text: str | bytes) -> None:
-    """Write to a temporary file beside ``path`` and rename it over: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(text, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode) as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_report(report: Report, out_dir: str | Path) -> list[Path]:
-    out = Path(out_dir)
-    paths = [out / "report.json", out / "layers.csv"]
-    write_atomic(paths[0], json.dumps(report.to_json_dict(), indent=2, default=_json_default) + "\n")
-    write_atomic(paths[1], report.layers_csv())
-    return paths
-
-
-def _json_default(obj: Any) -> Any:
-    if dataclasses.is_dataclass(obj):
-        return dataclasses.asdict(obj)
-    if isinstance(obj, tuple | set | frozenset):
-        return list(obj)
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"cannot write {type(obj).__name__} to JSON")

@@ -1,0 +1,143 @@
+"""``storage_of(layer, hw)``: every operand of a layer in its hardware's format, computed once per layer.
+
+Which fiber each operand's format compresses:
+
+* **weights**: the real mask, one fiber per filter (output channel) over K = (C / groups) * R * S
+  in (r, s, c) order, input channel fastest: the [out_channels, K] matrix of
+  ``Layer.gemm_weight_mask`` with the groups stacked.  A layer without a weight mask (an
+  activation x activation matmul) has no pruned operand and is stored dense.  A mask that does not
+  fit the format (N:M broken) is stored dense; the compute trace says why.
+* **inputs** (activations): one fiber per pixel over its C channels (NHWC, the (r, s, c) order of
+  K) for a conv, one per GEMM row over K for a linear layer or matmul.  Only a density is known
+  (``Layer.activation_density``), so the **expected** nonzero count d * elements sizes the format
+  (RLE padding from the i.i.d. estimate).  A layer that carries an ``activation_mask`` attribute
+  (bool, the input's torch layout: (batch, C, H, W) for a conv, (..., K) otherwise) is measured on
+  that mask instead.
+* **outputs**: dense.
+
+"""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from accelsim.sim.formats import as_fibers, format_params, get_format
+from accelsim.sim.traces import StorageBreakdown
+from accelsim.spec.hardware import HardwareConfig
+from accelsim.workload.layer import Layer
+
+
+def weight_geometry(layer: Layer) -> tuple[int, int]:
+    """(R*S, C per group) of the layer's weight fibers (1, K for linear layers and matmuls)."""
+    if layer.conv is not None:
+        c = layer.conv
+        return c.kernel_h * c.kernel_w, c.in_channels // c.groups
+    if layer.weight_mask is not None and layer.weight_mask.ndim == 4:
+        _, cin, kh, kw = layer.weight_mask.shape
+        return kh * kw, cin
+    return 1, layer.k
+
+
+_FIBERS: weakref.WeakKeyDictionary[Layer, np.ndarray] = weakref.WeakKeyDictionary()
+
+
+def weight_fibers(layer: Layer) -> np.ndarray:
+    """The weight mask as filters: read-only uint8 [groups * N, K] (0/1), K in (r, s, c) order.
+
+    One transpose of the torch layout (out, c, r, s) -> (out, r, s, c), cached while the layer
+    lives (storage and compute both read it)."""
+    cached = _FIBERS.get(layer)
+    if cached is not None:
+        return cached
+    if layer.weight_mask is None:
+        fibers = np.ones((layer.groups * layer.n, layer.k), np.uint8)
+    else:
+        w = np.asarray(layer.weight_mask)
+        w = w.transpose(0, 2, 3, 1) if w.ndim == 4 else w
+        fibers = as_fibers(np.ascontiguousarray(w, dtype=bool).reshape(w.shape[0], -1))
+    fibers.flags.writeable = False
+    _FIBERS[layer] = fibers
+    return fibers
+
+
+def _breakdown(fmt: str, dense_bits: int, bits: tuple[int, int, int]) -> StorageBreakdown:
+    data, meta, pad = bits
+    return StorageBreakdown(dense_bits=int(dense_bits), data_bits=int(data), metadata_bits=int(meta),
+                            format=fmt, padding_values=int(pad))
+
+
+def weight_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
+    """The weights in the hardware's weight format (dense, with ``fit_problem`` saying why, when the
+    mask does not fit it)."""
+    w = hw.pe_array.precision_bits
+    s = hw.sparsity.weights
+    if layer.weight_mask is None:
+        n = layer.groups * layer.k * layer.n
+        return StorageBreakdown(n * w, n * w, 0)
+    fibers = weight_fibers(layer)
+    dense_bits = fibers.size * w
+    window, channels = weight_geometry(layer)
+    params = format_params(s, window, channels)
+    fmt = get_format(s.format)
+    problem = fmt.fit_problem(fibers, params)
+    if problem is not None:
+        return StorageBreakdown(dense_bits, dense_bits, 0, fit_problem=problem)
+    return _breakdown(s.format, dense_bits, fmt.bits(fibers, w, params))
+
+
+def _input_fibers_shape(layer: Layer) -> tuple[int, int]:
+    c = layer.conv
+    if c is not None:
+        return c.batch * c.in_h * c.in_w, c.in_channels
+    return layer.groups * layer.m, layer.k
+
+
+def input_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
+    """The activations in the hardware's input format: measured on ``activation_mask`` when the
+    layer has one, else sized from the expected nonzero count."""
+    w = hw.pe_array.precision_bits
+    s = hw.sparsity.inputs
+    f, length = _input_fibers_shape(layer)
+    dense_bits = f * length * w
+    fmt = get_format(s.format)
+    params = format_params(s, 1, length)
+    mask = getattr(layer, "activation_mask", None)
+    if mask is not None:
+        a = np.asarray(mask, dtype=bool)
+        a = np.moveaxis(a, 1, -1) if layer.conv is not None and a.ndim == 4 else a
+        fibers = as_fibers(a.reshape(-1, a.shape[-1]))
+        if fmt.fit_problem(fibers, params) is None:
+            return _breakdown(s.format, fibers.size * w, fmt.bits(fibers, w, params))
+        return StorageBreakdown(fibers.size * w, fibers.size * w, 0)
+    nnz = layer.activation_density * f * length
+    try:
+        bits = fmt.expected_bits(f, length, nnz, w, params)
+    except NotImplementedError:  # a structured format on activations (config validation refuses it)
+        return StorageBreakdown(dense_bits, dense_bits, 0)
+    return _breakdown(s.format, dense_bits, bits)
+
+
+def storage_of(layer: Layer, hw: HardwareConfig) -> dict[str, StorageBreakdown]:
+    """StorageBreakdown of weights, inputs and outputs of one layer on ``hw`` (see module doc)."""
+    w = hw.pe_array.precision_bits
+    outputs = layer.groups * layer.m * layer.n * w
+    return {
+        "inputs": input_storage(layer, hw),
+        "weights": weight_storage(layer, hw),
+        "outputs": StorageBreakdown(outputs, outputs, 0),
+    }
+
+
+def operand_elements(layer: Layer) -> dict[str, int]:
+    """Elements of each operand as stored (the ifmap itself, not its im2col expansion)."""
+    c = layer.conv
+    inputs = c.batch * c.in_channels * c.in_h * c.in_w if c is not None else layer.groups * layer.m * layer.k
+    weights = layer.weight_count if layer.weight_mask is not None else layer.groups * layer.k * layer.n
+    return {"inputs": inputs, "weights": weights, "outputs": layer.groups * layer.m * layer.n}
+
+
+def dense_storage(layer: Layer, hw: HardwareConfig) -> dict[str, StorageBreakdown]:
+    bits = hw.pe_array.precision_bits
+    return {op: StorageBreakdown(n * bits, n * bits, 0) for op, n in operand_elements(layer).items()}
