@@ -1,9 +1,18 @@
-"""Registry[T]: a name -> class (or factory) dict with a decorator and a lookup that lists choices."""
+"""Registry[T]: a name -> class (or factory) dict with a decorator and a lookup that lists choices,
+and the seven registries of accelsim -- the only lists of names there are.
+
+Each registry names the package that holds its built-in entries; that package is imported on the
+first lookup (``get``, ``names``, ``in``), never at import time.  So the config reader on the spec
+floor can check a dataflow, format or pattern name against the registry without importing the
+floors above it, and a plug-in registered at run time (``DATAFLOWS.register("mine")``) is accepted
+everywhere a built-in is.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from accelsim.errors import UnknownNameError
 
@@ -11,9 +20,16 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, builtins: str | None = None):
         self.kind = kind
+        self.builtins = builtins  # the package whose import registers the built-in entries
         self._items: dict[str, T] = {}
+        self._loaded = builtins is None
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            importlib.import_module(self.builtins)
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -27,20 +43,37 @@ class Registry(Generic[T]):
     def add(self, name: str, obj: T) -> None:
         self.register(name)(obj)
 
+    def remove(self, name: str) -> None:
+        """Forget a run-time registration (plug-in tests)."""
+        del self._items[name]
+
     def get(self, name: str) -> T:
+        self._load()
         try:
             return self._items[name]
         except KeyError:
             raise UnknownNameError(self.kind, name, self._items) from None
 
     def names(self) -> list[str]:
+        self._load()
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:
+        self._load()
         return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
     def __len__(self) -> int:
+        self._load()
         return len(self._items)
+
+
+DATAFLOWS: Registry[Any] = Registry("dataflow", "accelsim.sim.dataflows")
+TIMING_MODELS: Registry[Any] = Registry("timing model", "accelsim.sim.dataflows")
+SPARSE_FORMATS: Registry[Any] = Registry("format", "accelsim.sim.formats")
+ENERGY_MODELS: Registry[Any] = Registry("energy table", "accelsim.sim.energy")
+PATTERNS: Registry[Any] = Registry("pattern", "accelsim.workload.pruning.patterns")
+METHODS: Registry[Any] = Registry("method", "accelsim.workload.pruning.methods")
+MODELS: Registry[Any] = Registry("model", "accelsim.workload.models")

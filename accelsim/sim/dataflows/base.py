@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.registry import Registry
+from accelsim.registry import DATAFLOWS
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,6 @@ class FoldPlan:
         return (self.sr * self.sc) / (self.folds * self.rows * self.cols)
 
 
-DATAFLOWS: Registry[Dataflow] = Registry("dataflow")
 
 
 def plan_folds(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> FoldPlan:

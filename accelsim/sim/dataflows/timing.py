@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.registry import Registry
+from accelsim.registry import TIMING_MODELS
 from accelsim.sim.dataflows.base import FoldPlan
 
 
@@ -131,7 +131,6 @@ class AccelsimTiming(TimingModel):
         return SramAccesses(ins, wts, outs, psum_reads)
 
 
-TIMING_MODELS: Registry[TimingModel] = Registry("timing model")
 TIMING_MODELS.add("scalesim", ScaleSimTiming(
     "scalesim", "SCALE-Sim v2 to the cycle: per-fold fill and drain, Total Cycles = last-cycle index",
     models_stalls=False))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from accelsim.errors import UnknownNameError
-from accelsim.registry import Registry
+from accelsim.registry import ENERGY_MODELS
 from accelsim.sim.energy.table import (
     ACTION_DOCS,
     ACTIONS,
@@ -28,7 +28,6 @@ from accelsim.sim.traces import EnergyBreakdown
 from accelsim.spec import config as cfg
 
 TABLE_DIR = Path(__file__).resolve().parent / "tables"
-ENERGY_MODELS: Registry[Path] = Registry("energy table")
 for _p in sorted(TABLE_DIR.glob("*.yaml")):
     ENERGY_MODELS.add(_p.stem, _p)
 

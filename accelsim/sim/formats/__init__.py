@@ -6,17 +6,12 @@ layer's operands in its hardware's formats is ``accelsim.sim.storage``.
 
 from __future__ import annotations
 
-from typing import Any
-
-from accelsim.registry import Registry
-
-SPARSE_FORMATS: Registry[Any] = Registry("format")
-
 import accelsim.sim.formats.block  # noqa: E402,F401  (the imports register the formats)
 import accelsim.sim.formats.nm  # noqa: E402,F401
 import accelsim.sim.formats.rle  # noqa: E402,F401
 import accelsim.sim.formats.simple  # noqa: E402,F401
 import accelsim.sim.formats.window  # noqa: E402,F401
+from accelsim.registry import SPARSE_FORMATS
 from accelsim.sim.formats.base import FormatParams, SparseFormat, as_fibers, clog2  # noqa: E402
 from accelsim.spec.hardware import OperandSparsity  # noqa: E402
 

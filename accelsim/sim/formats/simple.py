@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from accelsim.sim.formats import SPARSE_FORMATS
+from accelsim.registry import SPARSE_FORMATS
 from accelsim.sim.formats.base import Bits, FormatParams, SparseFormat, pointer_bits
 
 

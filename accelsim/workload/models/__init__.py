@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import AccelsimError, did_you_mean
-from accelsim.registry import Registry
+from accelsim.registry import MODELS
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,6 @@ class ModelSpec:
     description: str
 
 
-MODELS: Registry[ModelSpec] = Registry("model")
 
 
 def _lazy(module: str, function: str, **kwargs: Any) -> Callable[[], Any]:

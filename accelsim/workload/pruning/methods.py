@@ -49,10 +49,9 @@ import torch
 from torch import nn
 
 from accelsim.errors import AccelsimError, did_you_mean
-from accelsim.registry import Registry
+from accelsim.registry import METHODS
 from accelsim.workload.pruning.training import DigitsData, split_batch
 
-METHODS: Registry = Registry("method")
 SCOPES = ("layer", "global")
 
 

@@ -55,9 +55,8 @@ from typing import ClassVar
 import numpy as np
 
 from accelsim.errors import ConfigError, UnknownNameError
-from accelsim.registry import Registry
+from accelsim.registry import PATTERNS
 
-PATTERNS: Registry[type[Pattern]] = Registry("pattern")
 FALLBACKS = ("unstructured", "dense", "nm", "error")
 WEIGHT_KINDS = ("conv", "depthwise", "linear")
 # How prune_model (apply.py) treats layers; here so recipes can validate without importing torch.
