@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from accelsim.errors import UnknownNameError
+
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # rtl_ref/ is a directory of the repo, not an installed package
     sys.path.insert(0, str(ROOT))
@@ -94,7 +96,7 @@ def test_formula_examples():
     assert f("os", 4, 4, 8, 8, 10) - f("os", 4, 4, 4, 8, 10) == 2 * 10
     assert f("ws", 4, 4, 8, 8, 2) - f("ws", 4, 4, 4, 8, 2) == 2 * 4
     assert formula.nm_ws_total_cycles(4, 4, m=5, n=4, k=16) == f("ws", 4, 4, 8, 4, 5)
-    with pytest.raises(ValueError, match="known: os, ws, is"):
+    with pytest.raises(UnknownNameError, match="unknown dataflow 'xs'"):
         f("xs", 4, 4, 4, 4, 4)
 
 

@@ -36,7 +36,7 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
         level = hw.buffer_for(op)
         if level is not None and writes:
             acts.append(Action(level.name, "buffer_write", writes, bits))
-    hop_bits = bits if hw.pe_array.dataflow == "os" else hw.pe_array.accumulator_bits
+    hop_bits = bits if compute.plan.flow.outputs_stationary else hw.pe_array.accumulator_bits
     acts.append(Action("noc", "noc", compute.macs_issued, bits))
     acts.append(Action("noc", "noc", compute.macs_issued, hop_bits))
     for level, ops in traffic.by_level.items():

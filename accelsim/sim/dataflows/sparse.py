@@ -1,6 +1,6 @@
 """sparse_compute(): cycles, MACs and buffer accesses of one layer on a sparse datapath, from the
-real weight mask.  The dims table is dataflows/base.py's: os (M x N, K in time), ws (K x N, M in
-time), is (K x M, N in time).
+real weight mask.  The dims table is dataflows/base.py's; every rule below follows from where a
+dataflow puts N (the filters, one weight fiber each) and K (the reduction the mask compresses).
 
 Which datapath (decided from ``hw.sparsity.weights`` and the layer's ``pattern`` label):
 
@@ -27,13 +27,15 @@ skip: skip, other format   skip array.  The pattern label picks the granularity 
                            without a recipe) counts as unstructured.
 =========================  =====================================================================
 
-A dense mask gives exactly the dense cycles on every datapath.  Irregular schedules, per
-dataflow (a unit is a PE column in os/ws, a PE row in is; work = issued weight slots):
+A dense mask gives exactly the dense cycles on every datapath.  Irregular schedules, by where N
+and K sit (a unit is the PEs of one filter, or in the last case of one K position; work = issued
+weight slots):
 
-* os: a fold's time T' = the slowest column's work (its filter's slots along K).
-* ws: each filter's slots are packed down its column; a column fold needs ceil(max work / R) row
-  folds, each streaming M; the shorter filters' PEs idle.  Folds not needed take 0 cycles.
-* is: a fold's time T' = the slowest row's work (filters needing that K position).
+* N spatial, K in time (os): a fold's time T' = the slowest filter's work (its slots along K).
+* N and K spatial (ws): each filter's slots are packed along the K axis; a fold of filters needs
+  ceil(max work / PEs along K) K folds, each streaming M; the shorter filters' PEs idle.  Folds
+  not needed take 0 cycles.
+* N in time, K spatial (is): a fold's time T' = the slowest K position's work (filters needing it).
 
 Fill and drain.  Regular datapaths (dense, gated, N:M, compacted) are a dense schedule of
 compressed dims: ``timing.layer_cycles`` of that FoldPlan (the model's own fill, drain and fold
@@ -41,12 +43,13 @@ overlap), so a dense mask is exact by construction.  Irregular schedules: every 
 costs ``timing.fold_cycles`` of the plan with its T' as the time dim (its steady-state slot;
 SCALE-Sim: T' + its own fill and drain), a fold with no work is dropped, and each group that runs
 pays the dense schedule's fill and drain once more: ``group_cycles - folds * fold_cycles`` of the
-dense plan (0 for SCALE-Sim, whose folds never overlap; ws uses the streamed M it really runs).
+dense plan (0 for SCALE-Sim, whose folds never overlap; with M in time, the streamed M it really
+runs).
 That term does not depend on the mask, so cycles never fall when nonzeros are added, and a mask
 whose every fold keeps the dense T' costs exactly the dense cycles.  ``plan`` of the trace is
 always the dense plan of the layer (the memory model tiles the layer's own dims);
 ``tile_cycles`` has one entry per dense fold of one group, column fold outer: the fold slots
-(dropped folds 0; packed ws columns spread over the dense row folds of their column fold; the
+(dropped folds 0; packed filters spread over the dense K folds of their fold of filters; the
 mean over groups when a grouped layer's groups differ), or a regular schedule's cycles spread
 evenly.
 
@@ -54,10 +57,11 @@ MACs: issued = slots x the streamed rows (issued + skipped = dense); a slot hold
 (window/block padding, a zero in a gated array) is issued and gated.  Inputs (activations, only a
 density known): ``skip: gate`` gates the expected (1 - d) share of the issued nonzero-weight MACs;
 ``skip: skip`` issues the expected d share and shortens each PE's streamed work to ceil(d * work)
-in os/ws (in is a zero stationary input only idles its PE); notes say it is an expectation.
+when inputs stream (a zero stationary input only idles its PE); notes say it is an expectation.
 ``load_imbalance`` = sum over folds of (slowest unit x units) / total work (1.0 when balanced).
-Buffer reads: weights x (stored data / dense data); inputs x (reduction positions some filter of
-the fold needs / K) x (stored / dense activations for a compressed input format).
+Output writes and partial-sum reads: as dense when outputs are stationary; else one write per
+(K fold run, filter) and a read back for all but a filter's first.  Buffer reads: weights x (stored
+data / dense data); inputs x (reduction positions some filter of the fold needs / K) x (stored / dense activations for a compressed input format).
 """
 
 from __future__ import annotations
@@ -225,7 +229,7 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
     if gran in _REGULAR:
         kc, nc = work.dims
         cplan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, nc, kc)
-        if pe.dataflow in ("os", "ws"):
+        if plan.flow.streams("inputs"):  # skipped zero inputs shorten the streamed time
             cplan = replace(cplan, t=int(_ceil_scale(cplan.t, d_time)))
         cacc = timing.sram_accesses(cplan, m, nc, kc)
         empty = min(cplan.sr, cplan.sc, cplan.t) <= 0
@@ -256,34 +260,40 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
         sram_writes={"outputs": int(out_w)}, tile_cycles=tiles, notes=tuple(notes))
 
 
+def _fold_grid(plan: FoldPlan, values: np.ndarray, axis: str) -> np.ndarray:
+    """[g, folds of ``axis``] values -> [g, every fold] (column fold outer), the same along the other axis."""
+    if axis == "cols":
+        return np.repeat(values, plan.row_folds, axis=1)
+    return np.tile(values, (1, plan.col_folds))
+
+
 def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Layer, d_time: float):
     """Per-fold schedule of a skip array: (cycles, tile cycles, imbalance, slots, input reads,
-    output writes, psum reads)."""
+    output writes, psum reads).  The three cases are where N and K sit (module docstring)."""
     g, m, n, k = layer.groups, layer.m, layer.n, layer.k
-    df, rows, cols = plan.dataflow, plan.rows, plan.cols
-    fr, fc = plan.row_folds, plan.col_folds
-    if df == "is":
-        units, width = work.rows, rows
-    else:
-        units, width = work.cols, cols
+    flow, fr, fc, fk = plan.flow, plan.row_folds, plan.col_folds, plan.folds_of("k")
+    d_stream = d_time if flow.streams("inputs") else 1.0  # a zero stationary input only idles its PE
+    n_width = max(n, 1) if flow.time_dim == "n" else plan.width("n")  # filters side by side
+    if flow.time_dim == "n":  # a unit is a reduction position (the PEs along K)
+        units, width = work.rows, plan.width("k")
+    else:  # a unit is a filter
+        units, width = work.cols, n_width
     mx, sm = _kernels().chunk_max_sum(np.ascontiguousarray(units, dtype=np.int64), width)
     total = int(sm.sum())
     imbalance = float((mx * _widths(units.shape[1], width)).sum()) / total if total else 1.0
     slots = total
     t_ref = plan.t
-    if df == "os":
-        fold_t = np.repeat(_ceil_scale(mx, d_time), fr, axis=1)  # column fold outer, row fold inner
-        executed = first = 0
-    elif df == "ws":
-        need = -(-mx // rows)  # row folds per column fold
-        t_ref = int(_ceil_scale(m, d_time))
-        fold_t = np.where(np.arange(fr)[None, None, :] < need[:, :, None], t_ref, 0).reshape(g, fc * fr)
-        executed = int((need * _widths(n, cols)[None, :]).sum())  # (row fold, filter) pairs run
-        first = int(((need > 0) * _widths(n, cols)[None, :]).sum())
+    need = None  # [g, N folds]: K folds each fold of filters runs (none when K is in time)
+    if flow.time_dim == "k":
+        fold_t = _fold_grid(plan, _ceil_scale(mx, d_stream), flow.axis("n"))
+    elif flow.time_dim == "m":
+        need = -(-mx // plan.width("k"))
+        t_ref = int(_ceil_scale(m, d_stream))
+        run = np.where(np.arange(fk)[None, None, :] < need[:, :, None], t_ref, 0)  # [g, N fold, K fold]
+        fold_t = (run if flow.axis("n") == "cols" else run.transpose(0, 2, 1)).reshape(g, plan.folds)
     else:
-        fold_t = np.tile(mx, (1, fc))  # column fold (M) outer, row fold (K) inner
-        executed = int(np.count_nonzero(mx)) * n
-        first = int(np.count_nonzero(mx.any(axis=1))) * n
+        fold_t = _fold_grid(plan, _ceil_scale(mx, d_stream), flow.axis("k"))
+        need = np.count_nonzero(mx, axis=1)[:, None]  # every filter runs each K fold with work
     per_fold = _fold_cycles(timing, plan, fold_t)
     runs = int(np.count_nonzero(per_fold.any(axis=1)))  # groups with any fold left
     cycles = int(per_fold.sum())
@@ -292,18 +302,19 @@ def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Lay
         cycles += runs * (timing.group_cycles(ref) - ref.folds * timing.fold_cycles(ref))
         # the model's layer-level convention (SCALE-Sim: a last-cycle index per group), per group run
         cycles += round((timing.layer_cycles(plan, g) - g * timing.group_cycles(plan)) * runs / g)
-    if df == "ws":  # packed filters: a column fold's row folds are spread over its dense ones
-        per_fold = np.repeat(per_fold.reshape(g, fc, fr).sum(axis=2) / fr, fr, axis=1)
+    if flow.time_dim == "m":  # packed filters: a fold of filters spread over its dense K folds
+        grid = per_fold.reshape(g, fc, fr)
+        ax = 2 if flow.axis("k") == "rows" else 1
+        per_fold = np.broadcast_to(grid.sum(axis=ax, keepdims=True) / grid.shape[ax], grid.shape)
+        per_fold = per_fold.reshape(g, plan.folds)
     tiles = _spread(per_fold.mean(axis=0))
-    if df == "is":
-        union = _kernels().chunk_union(work.issued, work.sizes, max(n, 1)).sum()
-        inputs_reads = g * acc.inputs_reads * union / (g * k) if k else 0
-    else:
-        union = _kernels().chunk_union(work.issued, work.sizes, cols).sum()
-        inputs_reads = g * acc.inputs_reads * union / (g * k * fc) if k else 0
-    if df == "os":
-        out_w, out_r = g * acc.outputs_writes, g * acc.outputs_reads
-    else:  # one output write per executed (row fold, filter) pair; all but a filter's first read back
-        out_w = acc.outputs_writes * executed / (fr * n) if fr * n else 0
-        out_r = m * (executed - first) if acc.outputs_reads else 0
+    union = _kernels().chunk_union(work.issued, work.sizes, n_width).sum()  # K positions per N fold
+    inputs_reads = g * acc.inputs_reads * union / (g * k * plan.folds_of("n")) if k else 0
+    if need is None:  # outputs stationary: written once, never read back
+        return cycles, tiles, imbalance, slots, inputs_reads, g * acc.outputs_writes, g * acc.outputs_reads
+    # one output write per executed (K fold, filter) pair; all but a filter's first read back
+    executed = int((need * _widths(n, n_width)[None, :]).sum())
+    first = int(((need > 0) * _widths(n, n_width)[None, :]).sum())
+    out_w = acc.outputs_writes * executed / (fk * n) if fk * n else 0
+    out_r = m * (executed - first) if acc.outputs_reads else 0
     return cycles, tiles, imbalance, slots, inputs_reads, round(out_w), out_r

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from accelsim.registry import TIMING_MODELS
+from accelsim.registry import DATAFLOWS, TIMING_MODELS
 from accelsim.sim.dataflows.base import FoldPlan
 
 
@@ -47,18 +47,14 @@ class TimingModel:
 
 def _scalesim_fold_cycles(plan: FoldPlan) -> int:
     r, c, t = plan.rows, plan.cols, plan.t
-    if plan.dataflow == "os":
+    if plan.flow.outputs_stationary:  # results drain through the array
         return t + r + c - 2
-    return 2 * r + c + t - 2
+    return 2 * r + c + t - 2  # the stationary operand is loaded first
 
 
 def _base_accesses(plan: FoldPlan, m: int, n: int, k: int) -> tuple[int, int, int]:
-    """SCALE-Sim's read counts: the operand on the rows is re-read once per column fold, etc."""
-    if plan.dataflow == "os":
-        return m * k * plan.col_folds, k * n * plan.row_folds, m * n
-    if plan.dataflow == "ws":
-        return m * k * plan.col_folds, k * n, m * n * plan.row_folds
-    return m * k, k * n * plan.col_folds, m * n * plan.row_folds
+    """SCALE-Sim's counts: each operand once per fold of the dim it does not index (base.py)."""
+    return m * k * plan.passes("inputs"), k * n * plan.passes("weights"), m * n * plan.passes("outputs")
 
 
 @dataclass(frozen=True)
@@ -76,14 +72,15 @@ class ScaleSimTiming(TimingModel):
 
     def sram_accesses(self, plan: FoldPlan, m: int, n: int, k: int) -> SramAccesses:
         ins, wts, outs = _base_accesses(plan, m, n, k)
-        if plan.dataflow == "os":
+        if plan.flow.outputs_stationary:
             outs += plan.folds * (plan.rows + plan.cols)  # SCALE-Sim counts out-of-edge drain slots
         return SramAccesses(ins, wts, outs)
 
     def compute_fold_cycles(self, plan: FoldPlan) -> int:
-        """The fold length SCALE-Sim's compute utilization divides by (WS/IS: C - 1 more)."""
+        """The fold length SCALE-Sim's compute utilization divides by (not outputs stationary: C - 1
+        more)."""
         r, c, t = plan.rows, plan.cols, plan.t
-        return t + r + c - 2 if plan.dataflow == "os" else 2 * r + 2 * c + t - 3
+        return t + r + c - 2 if plan.flow.outputs_stationary else 2 * r + 2 * c + t - 3
 
 
 def accelsim_total_cycles(dataflow: str, rows: int, cols: int, sr: int, sc: int, t: int) -> int:
@@ -92,8 +89,8 @@ def accelsim_total_cycles(dataflow: str, rows: int, cols: int, sr: int, sc: int,
         P = max(T, R)                 fold slot: folds are pipelined back to back
         c_last = Sc - (col_folds - 1) * C
         W = c_last, or max(c_last, C - row_folds * P) when col_folds > 1   (the skew tail)
-        os:     F * P + 2R + W
-        ws, is: (F - 1) * P + T + 2R + W
+        outputs stationary (os):  F * P + 2R + W
+        otherwise (ws, is):       (F - 1) * P + T + 2R + W
 
     Where it differs from SCALE-Sim: the next fold's weights load while the current fold streams
     (shadow weight registers; os: double-buffered accumulators drain while the next fold computes),
@@ -108,11 +105,9 @@ def accelsim_total_cycles(dataflow: str, rows: int, cols: int, sr: int, sc: int,
     tail = sc - (col_folds - 1) * cols
     if col_folds > 1:
         tail = max(tail, cols - row_folds * period)
-    if dataflow == "os":
+    if DATAFLOWS.get(dataflow).outputs_stationary:
         return folds * period + 2 * rows + tail
-    if dataflow in ("ws", "is"):
-        return (folds - 1) * period + t + 2 * rows + tail
-    raise ValueError(f"unknown dataflow {dataflow!r}; known: os, ws, is")
+    return (folds - 1) * period + t + 2 * rows + tail
 
 
 @dataclass(frozen=True)
@@ -126,8 +121,9 @@ class AccelsimTiming(TimingModel):
 
     def sram_accesses(self, plan: FoldPlan, m: int, n: int, k: int) -> SramAccesses:
         ins, wts, outs = _base_accesses(plan, m, n, k)
-        # Partial sums of all but the first row fold are read back to be accumulated (os has none).
-        psum_reads = 0 if plan.dataflow == "os" else m * n * (plan.row_folds - 1)
+        # Partial sums of all but the first fold of K are read back to be accumulated (none when K
+        # is in time: the sums stay in the PEs).
+        psum_reads = m * n * plan.psum_rereads
         return SramAccesses(ins, wts, outs, psum_reads)
 
 
