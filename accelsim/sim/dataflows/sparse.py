@@ -61,7 +61,8 @@ when inputs stream (a zero stationary input only idles its PE); notes say it is 
 ``load_imbalance`` = sum over folds of (slowest unit x units) / total work (1.0 when balanced).
 Output writes and partial-sum reads: as dense when outputs are stationary; else one write per
 (K fold run, filter) and a read back for all but a filter's first.  Buffer reads: weights x (stored
-data / dense data); inputs x (reduction positions some filter of the fold needs / K) x (stored / dense activations for a compressed input format).
+data / dense data); inputs x (reduction positions some filter of the fold needs / K) x (stored /
+dense activations for a compressed input format).
 """
 
 from __future__ import annotations
