@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim.errors import SimulationError
+from accelsim.registry import DATAFLOWS
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.energy import load_energy_table
@@ -59,7 +60,7 @@ layers = st.one_of(
               st.sampled_from([1, 2])),
     st.builds(linear, st.integers(1, 300), st.integers(1, 300), st.integers(1, 300)),
 )
-configs = st.tuples(st.sampled_from(["os", "ws", "is"]), st.sampled_from([4, 8, 16]), st.booleans(),
+configs = st.tuples(st.sampled_from(DATAFLOWS.names()), st.sampled_from([4, 8, 16]), st.booleans(),
                     st.booleans())
 
 

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from accelsim.registry import DATAFLOWS
 from accelsim.sim import memory
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
@@ -118,7 +119,7 @@ def _run(layer, hw):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.sampled_from(["os", "ws", "is"]), st.integers(1, 3), st.sampled_from([1, 3]), st.integers(4, 24),
+@given(st.sampled_from(DATAFLOWS.names()), st.integers(1, 3), st.sampled_from([1, 3]), st.integers(4, 24),
        st.integers(1, 40), st.integers(1, 40), st.sampled_from(range(len(LOOP_ORDERS))),
        st.integers(1, 4), st.integers(1, 4), st.integers(1, 64))
 def test_schedule_bytes_equal_the_closed_form(df, stride, k, h, cin, cout, oi, fm, fn, tm):

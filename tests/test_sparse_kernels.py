@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.sim.dataflows import TIMING_MODELS
+from accelsim.sim.dataflows import DATAFLOWS, TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.dataflows.kernels import block_rows_any, chunk_max_sum, chunk_union, fiber_sums, group_any
 from accelsim.sim.dataflows.sparse import choose_datapath, pattern_kind, sparse_compute
@@ -82,7 +82,7 @@ def test_kernels_and_compute_run_without_jit(tmp_path):
     """The same numbers with NUMBA_DISABLE_JIT=1 (plain Python) as with the compiled kernels."""
     script = textwrap.dedent("""
         import json, numpy as np
-        from tests.test_sparse_kernels import linear_layer, hw_variant, ACCELSIM
+        from tests.test_sparse_kernels import linear_layer, hw_variant, ACCELSIM, DATAFLOWS
         from accelsim.sim.dataflows.sparse import sparse_compute
         from accelsim.sim.storage import storage_of
         rng = np.random.default_rng(1)
@@ -91,7 +91,7 @@ def test_kernels_and_compute_run_without_jit(tmp_path):
         cases = [("unstructured", "sparse_pe"), ("block4x4", "sparse_pe"),
                  ("unstructured", "unstructured_skip")]
         for label, hw in cases:
-            for df in ("os", "ws", "is"):
+            for df in DATAFLOWS.names():
                 t = sparse_compute(linear_layer(mask, pattern=label), hw_variant(hw, df), ACCELSIM)
                 s = storage_of(linear_layer(mask), hw_variant(hw, df))["weights"]
                 out[f"{label}-{hw}-{df}"] = [t.compute_cycles, t.macs_issued, t.macs_gated, t.load_imbalance,
@@ -145,7 +145,6 @@ def hw_variant(name: str, dataflow: str, rows: int = 8, cols: int = 8, timing: s
 SPARSE_HW = ("sparse_pe", "nm_tensor_core", "unstructured_skip", "zero_gated")
 LABELS = ("dense", "unstructured", "window", "channel", "combined", "kernel", "vector", "block4x4", "nm2:4",
           "filter", "input_channel")
-DATAFLOWS = ("os", "ws", "is")
 
 
 def every_datapath():
@@ -168,7 +167,7 @@ def with_weights(hw_or_name, dataflow, **kw):
 
 
 @pytest.mark.parametrize("hw_ref,label", every_datapath())
-@pytest.mark.parametrize("dataflow", DATAFLOWS)
+@pytest.mark.parametrize("dataflow", DATAFLOWS.names())
 @pytest.mark.parametrize("timing", ["accelsim", "scalesim"])
 def test_dense_mask_gives_dense_cycles(hw_ref, label, dataflow, timing):
     hw = with_weights(hw_ref, dataflow, rows=4, cols=8, timing=timing)
@@ -182,7 +181,7 @@ def test_dense_mask_gives_dense_cycles(hw_ref, label, dataflow, timing):
     assert got.plan == want.plan and len(got.tile_cycles) == got.plan.folds
 
 
-@pytest.mark.parametrize("dataflow", DATAFLOWS)
+@pytest.mark.parametrize("dataflow", DATAFLOWS.names())
 def test_dense_when_nothing_is_skipped_is_exactly_dense_compute(dataflow):
     hw = hw_variant("dense_ws", dataflow)
     rng = np.random.default_rng(2)
@@ -192,7 +191,7 @@ def test_dense_when_nothing_is_skipped_is_exactly_dense_compute(dataflow):
 
 @pytest.mark.parametrize("hw_ref,label", [(h, lab) for h, lab in every_datapath() if h != "nm_tensor_core"
                                           and h != "zero_gated" and lab not in ("dense",)])
-@pytest.mark.parametrize("dataflow", DATAFLOWS)
+@pytest.mark.parametrize("dataflow", DATAFLOWS.names())
 def test_all_zero_mask_issues_nothing_on_skip_arrays(hw_ref, label, dataflow):
     hw = with_weights(hw_ref, dataflow)
     layer = conv_layer(np.zeros((12, 4, 3, 3), bool), pattern=label)
@@ -298,7 +297,7 @@ def test_structured_granularities_count_whole_groups():
 def test_macs_and_tiles_are_consistent():
     rng = np.random.default_rng(6)
     for hw_ref, label in every_datapath():
-        for df in DATAFLOWS:
+        for df in DATAFLOWS.names():
             hw = with_weights(hw_ref, df, rows=4, cols=4)
             layer = conv_layer(rng.random((10, 4, 3, 3)) < 0.4, pattern=label, activation_density=0.5)
             t = sparse_compute(layer, hw, ACCELSIM)
@@ -310,8 +309,8 @@ def test_macs_and_tiles_are_consistent():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**31 - 1), st.sampled_from(range(len(every_datapath()))), st.sampled_from(DATAFLOWS),
-       st.floats(0.0, 0.9), st.integers(1, 30))
+@given(st.integers(0, 2**31 - 1), st.sampled_from(range(len(every_datapath()))),
+       st.sampled_from(DATAFLOWS.names()), st.floats(0.0, 0.9), st.integers(1, 30))
 def test_more_nonzeros_never_fewer_cycles(seed, which, dataflow, density, extra):
     rng = np.random.default_rng(seed)
     hw_ref, label = every_datapath()[which]

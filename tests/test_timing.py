@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelsim.sim.dataflows import TIMING_MODELS, plan_folds
+from accelsim.sim.dataflows import DATAFLOWS, TIMING_MODELS, plan_folds
 
 SCALESIM = TIMING_MODELS.get("scalesim")
 
@@ -44,7 +44,7 @@ def test_mapping_efficiency_partial_folds():
     assert p.mapping_efficiency == pytest.approx((6 * 4) / (2 * 16))
 
 
-@given(st.sampled_from(["os", "ws", "is"]), st.integers(1, 64), st.integers(1, 64),
+@given(st.sampled_from(DATAFLOWS.names()), st.integers(1, 64), st.integers(1, 64),
        st.integers(1, 500), st.integers(1, 500), st.integers(1, 500))
 def test_dense_cycles_at_least_ideal(df, r, c, m, n, k):
     """Every timing model needs at least M*N*K / (R*C) cycles; more of any dim never takes less time."""
