@@ -11,11 +11,11 @@ Operands index the dims inputs (M, K), weights (K, N), outputs (M, N).  Every ru
 between dataflows follows from a row; none looks at a dataflow's name:
 
 * the stationary operand is the one the time dim does not index (checked against the declared one);
-* an operand is read (outputs: written) once per fold of the dim it does not index, so the
-  stationary operand (the time dim is the one it does not index) once;
+* an operand is read (outputs: written) once per fold of the dim it does not index: the
+  stationary operand once;
 * outputs stationary: sums stay in the PEs and the results drain; otherwise the stationary operand
-  is preloaded and partial sums flow through the array, read back from the buffer once per extra
-  fold of K when the reduction is spatial;
+  is preloaded and partial sums flow through the array, and (accelsim timing) are read back from
+  the buffer once per fold of K after the first;
 * a sparse weight schedule shrinks where N and K sit (sim/dataflows/sparse.py).
 
 Folds: row_folds = ceil(Sr / R), col_folds = ceil(Sc / C); column fold outer; each fold is padded
@@ -114,11 +114,6 @@ class FoldPlan:
         """Times each element of ``operand`` is read (outputs: written): once per fold of the dim it
         does not index; once if that dim is in time (the stationary operand)."""
         return self.folds_of(next(d for d in "mnk" if d not in OPERAND_DIMS[operand]))
-
-    @property
-    def psum_rereads(self) -> int:
-        """Times each output's partial sum is read back: once per fold of K after the first."""
-        return self.folds_of("k") - 1
 
 
 def plan_folds(dataflow: str, rows: int, cols: int, m: int, n: int, k: int) -> FoldPlan:

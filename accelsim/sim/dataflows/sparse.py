@@ -222,6 +222,7 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
     d = float(layer.activation_density)
     d_time = d if in_sp.skip == "skip" else 1.0
     plan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, n, k)
+    d_stream = d_time if plan.flow.streams("inputs") else 1.0  # a zero stationary input only idles its PE
     acc = timing.sram_accesses(plan, m, n, k)
     w_ratio = w_store.data_bits / w_store.dense_bits if w_store.dense_bits else 1.0
     in_ratio = ins.data_bits / ins.dense_bits if in_sp.format != "dense" and ins.dense_bits else 1.0
@@ -230,8 +231,7 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
     if gran in _REGULAR:
         kc, nc = work.dims
         cplan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, nc, kc)
-        if plan.flow.streams("inputs"):  # skipped zero inputs shorten the streamed time
-            cplan = replace(cplan, t=int(_ceil_scale(cplan.t, d_time)))
+        cplan = replace(cplan, t=int(_ceil_scale(cplan.t, d_stream)))
         cacc = timing.sram_accesses(cplan, m, nc, kc)
         empty = min(cplan.sr, cplan.sc, cplan.t) <= 0
         cycles = 0 if empty else timing.layer_cycles(cplan, g)
@@ -243,7 +243,7 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
         out_w, out_r = g * cacc.outputs_writes, g * cacc.outputs_reads
     else:
         cycles, tiles, imbalance, slots, inputs_reads, out_w, out_r = _irregular(
-            work, plan, acc, timing, layer, d_time)
+            work, plan, acc, timing, layer, d_stream)
     zero_slots = slots - nnz if gran != "dense" else 0
     issued = round(slots * m * d_time)
     gated = round(zero_slots * m * d_time)
@@ -268,12 +268,11 @@ def _fold_grid(plan: FoldPlan, values: np.ndarray, axis: str) -> np.ndarray:
     return np.tile(values, (1, plan.col_folds))
 
 
-def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Layer, d_time: float):
+def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Layer, d_stream: float):
     """Per-fold schedule of a skip array: (cycles, tile cycles, imbalance, slots, input reads,
     output writes, psum reads).  The three cases are where N and K sit (module docstring)."""
     g, m, n, k = layer.groups, layer.m, layer.n, layer.k
     flow, fr, fc, fk = plan.flow, plan.row_folds, plan.col_folds, plan.folds_of("k")
-    d_stream = d_time if flow.streams("inputs") else 1.0  # a zero stationary input only idles its PE
     n_width = max(n, 1) if flow.time_dim == "n" else plan.width("n")  # filters side by side
     if flow.time_dim == "n":  # a unit is a reduction position (the PEs along K)
         units, width = work.rows, plan.width("k")

@@ -123,7 +123,7 @@ class AccelsimTiming(TimingModel):
         ins, wts, outs = _base_accesses(plan, m, n, k)
         # Partial sums of all but the first fold of K are read back to be accumulated (none when K
         # is in time: the sums stay in the PEs).
-        psum_reads = m * n * plan.psum_rereads
+        psum_reads = m * n * (plan.folds_of("k") - 1)
         return SramAccesses(ins, wts, outs, psum_reads)
 
 
