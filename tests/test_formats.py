@@ -200,7 +200,8 @@ def test_window_and_channel_match_brute_force(rs, c, encoding):
     mask = random_mask(rng, (7, rs * c), 0.3)
     mask[0, 0] = True
     g = Geometry(window=rs, channels=c)
-    assert get_format("window", {"nm_encoding": encoding}).bits(mask, 8, g) == brute_window(mask, 8, rs, c, encoding)
+    window = get_format("window", {"nm_encoding": encoding})
+    assert window.bits(mask, 8, g) == brute_window(mask, 8, rs, c, encoding)
     assert get_format("channel").bits(mask, 8, g) == brute_channel(mask, 8, rs, c)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accelsim import registry
 from accelsim.errors import ConfigError
 from accelsim.spec import config as cfg
 
@@ -40,42 +41,45 @@ def check_file(path: str) -> str:
     return "workload recipe"
 
 
+def _first_line(obj: object) -> str:
+    lines = (obj.__doc__ or "").strip().splitlines()
+    return lines[0] if lines else ""
+
+
+def _format_line(fmt: type) -> str:
+    """A format's first doc line and the config keys it declares, with their defaults."""
+    keys = ", ".join(f"{k}={f.default}" for k, f in cfg.config_keys(fmt).items())
+    return _first_line(fmt) + (f" [keys: {keys}]" if keys else "")
+
+
+def _energy_line(path: Path) -> str:
+    from accelsim.sim.energy import load_energy_table
+
+    return load_energy_table(path).source
+
+
+# what `accelsim list WHAT` shows: a registry and one line about each of its entries
+_LISTS = {
+    "dataflows": (registry.DATAFLOWS, lambda d: d.description),
+    "timing-models": (registry.TIMING_MODELS, lambda t: t.description),
+    "formats": (registry.SPARSE_FORMATS, _format_line),
+    "patterns": (registry.PATTERNS, _first_line),
+    "methods": (registry.METHODS, _first_line),
+    "energy-tables": (registry.ENERGY_MODELS, _energy_line),
+    "models": (registry.MODELS, lambda m: m.description),
+}
+
+
 def known_names(what: str) -> list[tuple[str, str]]:
+    """(name, one line) for ``accelsim list WHAT``: a registry's entries, or the shipped files."""
     if what == "hardware":
         from accelsim.spec.hardware import HW_DIR, shipped_hardware_names
 
         names = shipped_hardware_names()
         return [(n, str(cfg.read_yaml(HW_DIR / f"{n}.yaml").get("description", ""))) for n in names]
-    if what == "dataflows":
-        from accelsim.sim.dataflows import DATAFLOWS
-
-        return [(n, DATAFLOWS.get(n).description) for n in DATAFLOWS]
-    if what == "timing-models":
-        from accelsim.sim.dataflows import TIMING_MODELS
-
-        return [(n, TIMING_MODELS.get(n).description) for n in TIMING_MODELS]
-    if what == "energy-tables":
-        from accelsim.sim.energy import load_energy_table, shipped_table_names
-
-        return [(n, load_energy_table(n).source) for n in shipped_table_names()]
-    if what == "models":
-        from accelsim.workload.models import MODELS
-
-        return [(n, MODELS.get(n).description) for n in MODELS]
     if what == "workloads":
         from accelsim.workload.recipes import shipped_recipe_names
 
         return [(n, "") for n in shipped_recipe_names()]
-    if what == "patterns":
-        from accelsim.workload.pruning.patterns import PATTERNS
-
-        return [(n, (PATTERNS.get(n).__doc__ or "").strip().splitlines()[0]) for n in PATTERNS]
-    if what == "methods":
-        from accelsim.workload.pruning.methods import METHODS
-
-        return [(n, "") for n in METHODS]
-    if what == "formats":
-        from accelsim.sim.formats import SPARSE_FORMATS
-
-        return [(n, (SPARSE_FORMATS.get(n).__doc__ or "").strip().splitlines()[0]) for n in SPARSE_FORMATS]
-    raise ValueError(what)
+    reg, describe = _LISTS[what]
+    return [(n, describe(reg.get(n))) for n in reg]

@@ -158,7 +158,8 @@ def registered(registry: Iterable[str], hint: str = "") -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if not isinstance(value, str) or value not in registry:
             known = list(registry)
-            raise ValueError(f"{value!r} is not one of {', '.join(known)}{hint}{did_you_mean(str(value), known)}")
+            close = did_you_mean(str(value), known)
+            raise ValueError(f"{value!r} is not one of {', '.join(known)}{hint}{close}")
         return value
 
     return parse

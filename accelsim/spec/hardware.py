@@ -139,12 +139,12 @@ MAPPING_OBJECTIVES = ("dram", "cycles", "energy", "edp")
 
 
 def _operand_sparsity(r: Reader, raw: Any, path: str) -> OperandSparsity:
-    """One operand's sparsity: the keys the chosen format (and what it exploits) declares, and only those."""
+    """One operand's sparsity: the keys its format (and what it exploits) declares, and only those."""
     head = raw if isinstance(raw, Mapping) else {}
     before = len(r.problems)
     fmt = r.get(head, "format", path, cfg.registered(SPARSE_FORMATS), "dense")
     exploits = r.get(head, "exploits", path, cfg.string_list(PATTERNS), ())
-    if len(r.problems) > before:  # an unknown format or pattern: its keys are unknown too, say nothing of them
+    if len(r.problems) > before:  # an unknown format or pattern: which keys apply is unknown too
         r.mapping(raw, path, (*_OPERAND_KEYS, *head))
         return OperandSparsity()
     keys = operand_keys(fmt, exploits)
@@ -262,36 +262,36 @@ def _check_sparsity(r: Reader, hw: HardwareConfig) -> None:
     claimed = {p: name for name, f in formats.items() for p in (f.exploitable or ())}
     keeping = ", ".join(n for n, f in formats.items() if f.exploitable != ())
     general = ", ".join(n for n, f in formats.items() if f.exploitable is None)
+    storing = ", ".join(n for n, f in formats.items() if f.stores_activations)
     for op in (Operand.WEIGHTS, Operand.INPUTS):
         s: OperandSparsity = getattr(hw.sparsity, op)
-        fmt, path = formats[s.format], f"sparsity.{op}"
+        fmt, path, name = formats[s.format], f"sparsity.{op}", repr(s.format)
         if s.skip == "skip" and fmt.exploitable == ():
-            r.problem(f"{path}.skip", f"'skip' needs the positions of nonzeros, but format {s.format!r} stores"
+            r.problem(f"{path}.skip", f"'skip' needs the positions of nonzeros, but format {name} stores"
                                       f" none; use format {keeping}, or skip: gate")
         if s.skip == "none" and s.exploits:
             r.problem(f"{path}.exploits", "a datapath with skip: none exploits no pattern; remove 'exploits'"
                                           " or set skip: skip / gate")
         elif fmt.exploitable == () and s.exploits:
-            r.problem(f"{path}.exploits", f"format {s.format!r} stores no positions, so no pattern can be"
+            r.problem(f"{path}.exploits", f"format {name} stores no positions, so no pattern can be"
                                           f" exploited; remove 'exploits' or choose a sparse format ({general})")
         if fmt.exploitable and set(s.exploits) - set(fmt.exploitable):
+            only = ", ".join(fmt.exploitable)
             others = ", ".join(x for x in s.exploits if x not in fmt.exploitable)
-            r.problem(f"{path}.exploits", f"format {s.format!r} can only exploit {', '.join(fmt.exploitable)},"
-                                          f" not {others}; write exploits: [{', '.join(fmt.exploitable)}] or"
-                                          f" choose a general format ({general})")
+            r.problem(f"{path}.exploits", f"format {name} can only exploit {only}, not {others}; write"
+                                          f" exploits: [{only}] or choose a general format ({general})")
         for pattern in s.exploits:
             owner = claimed.get(pattern, s.format)
             if owner != s.format:
-                r.problem(f"{path}.exploits", f"exploiting {pattern} needs the positions only format {owner!r}"
-                                              f" keeps, not {s.format!r}; set format: {owner} or remove"
+                r.problem(f"{path}.exploits", f"exploiting {pattern} needs the positions only format"
+                                              f" {owner!r} keeps, not {name}; set format: {owner} or remove"
                                               f" {pattern} from 'exploits'")
         if op == Operand.WEIGHTS and s.skip == "skip" and fmt.exploitable != () and not s.exploits:
             r.problem(f"{path}.exploits", "skip: skip needs the patterns the datapath can skip; write e.g."
                                           " exploits: [unstructured] (or [nm] with format: nm)")
         if op == Operand.INPUTS and not fmt.stores_activations:
-            storing = ", ".join(n for n, f in formats.items() if f.stores_activations)
-            r.problem(f"{path}.format", f"format {s.format!r} cannot store activations: it needs their mask,"
-                                        f" and only their density is known; use {storing}")
+            r.problem(f"{path}.format", f"format {name} cannot store activations: it needs their mask, and"
+                                        f" only their density is known; use {storing}")
 
 
 def _energy_table(value: Any) -> str:
