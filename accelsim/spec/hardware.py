@@ -274,7 +274,8 @@ def _check_sparsity(r: Reader, hw: HardwareConfig) -> None:
                                           " or set skip: skip / gate")
         elif fmt.exploitable == () and s.exploits:
             r.problem(f"{path}.exploits", f"format {name} stores no positions, so no pattern can be"
-                                          f" exploited; remove 'exploits' or choose a sparse format ({general})")
+                                          " exploited; remove 'exploits' or choose a sparse format"
+                                          f" ({general})")
         if fmt.exploitable and set(s.exploits) - set(fmt.exploitable):
             only = ", ".join(fmt.exploitable)
             others = ", ".join(x for x in s.exploits if x not in fmt.exploitable)
