@@ -1,4 +1,10 @@
-"""HardwareConfig and its parts: frozen dataclasses built from YAML by one strict loader."""
+"""HardwareConfig and its parts: frozen dataclasses built from YAML by one strict loader.
+
+Every name in a config is checked against its registry (``accelsim.registry``: dataflow, timing
+model, sparse format, exploited pattern, energy table), so a plug-in registered at run time is
+accepted like a built-in; the keys under ``sparsity.<operand>`` beyond format / skip / exploits are
+the ones the chosen format declares (``config_key`` fields of its class).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import units
+from accelsim.errors import UnknownNameError
 from accelsim.registry import DATAFLOWS, ENERGY_MODELS, PATTERNS, SPARSE_FORMATS, TIMING_MODELS
 from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
@@ -344,8 +351,6 @@ def resolve_hardware_path(ref: str) -> tuple[Path, str | None]:
     if shipped.is_file():
         note = None if p.name == stem and len(p.parts) == 1 else f"{ref} not found; using shipped {stem}.yaml"
         return shipped, note
-    from accelsim.errors import UnknownNameError
-
     raise UnknownNameError("hardware config", ref, shipped_hardware_names(),
                            hint="Give a path to a YAML file or one of the shipped names")
 
