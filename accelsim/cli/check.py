@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import is_dataclass
 from pathlib import Path
+from typing import Any
 
 from accelsim import registry
 from accelsim.errors import ConfigError
@@ -41,33 +43,23 @@ def check_file(path: str) -> str:
     return "workload recipe"
 
 
-def _first_line(obj: object) -> str:
-    lines = (obj.__doc__ or "").strip().splitlines()
-    return lines[0] if lines else ""
+# `accelsim list WHAT` shows the entries of a registry (or the shipped files), one line about each
+_LISTS = {"dataflows": registry.DATAFLOWS, "timing-models": registry.TIMING_MODELS, "models": registry.MODELS,
+          "formats": registry.SPARSE_FORMATS, "patterns": registry.PATTERNS, "methods": registry.METHODS,
+          "energy-tables": registry.ENERGY_MODELS}
 
 
-def _format_line(fmt: type) -> str:
-    """A format's first doc line and the config keys it declares, with their defaults."""
-    keys = ", ".join(f"{k}={f.default}" for k, f in cfg.config_keys(fmt).items())
-    return _first_line(fmt) + (f" [keys: {keys}]" if keys else "")
+def _describe(entry: Any) -> str:
+    """Its description, an energy table's source, or its doc's first line (and a format's config keys)."""
+    if isinstance(entry, Path):
+        from accelsim.sim.energy import load_energy_table
 
-
-def _energy_line(path: Path) -> str:
-    from accelsim.sim.energy import load_energy_table
-
-    return load_energy_table(path).source
-
-
-# what `accelsim list WHAT` shows: a registry and one line about each of its entries
-_LISTS = {
-    "dataflows": (registry.DATAFLOWS, lambda d: d.description),
-    "timing-models": (registry.TIMING_MODELS, lambda t: t.description),
-    "formats": (registry.SPARSE_FORMATS, _format_line),
-    "patterns": (registry.PATTERNS, _first_line),
-    "methods": (registry.METHODS, _first_line),
-    "energy-tables": (registry.ENERGY_MODELS, _energy_line),
-    "models": (registry.MODELS, lambda m: m.description),
-}
+        return load_energy_table(entry).source
+    if hasattr(entry, "description"):
+        return entry.description
+    line = ((entry.__doc__ or "").strip().splitlines() or [""])[0]
+    keys = cfg.config_keys(entry) if is_dataclass(entry) else {}
+    return line + (f" [keys: {', '.join(f'{k}={f.default}' for k, f in keys.items())}]" if keys else "")
 
 
 def known_names(what: str) -> list[tuple[str, str]]:
@@ -81,5 +73,4 @@ def known_names(what: str) -> list[tuple[str, str]]:
         from accelsim.workload.recipes import shipped_recipe_names
 
         return [(n, "") for n in shipped_recipe_names()]
-    reg, describe = _LISTS[what]
-    return [(n, describe(reg.get(n))) for n in reg]
+    return [(n, _describe(_LISTS[what].get(n))) for n in _LISTS[what]]

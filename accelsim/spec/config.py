@@ -153,18 +153,6 @@ def choice(*allowed: str) -> Callable[[Any], str]:
     return parse
 
 
-def registered(registry: Iterable[str], hint: str = "") -> Callable[[Any], str]:
-    """A name of ``registry`` (asked when a value is parsed, so a run-time registration counts)."""
-    def parse(value: Any) -> str:
-        if not isinstance(value, str) or value not in registry:
-            known = list(registry)
-            close = did_you_mean(str(value), known)
-            raise ValueError(f"{value!r} is not one of {', '.join(known)}{hint}{close}")
-        return value
-
-    return parse
-
-
 def dims(value: Any) -> tuple[int, int]:
     """Two positive sizes written ``4x4`` or ``2:4``."""
     parts = str(value).lower().replace(":", "x").split("x")

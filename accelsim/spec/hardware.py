@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import units
-from accelsim.errors import UnknownNameError
+from accelsim.errors import UnknownNameError, did_you_mean
 from accelsim.registry import DATAFLOWS, ENERGY_MODELS, PATTERNS, SPARSE_FORMATS, TIMING_MODELS
 from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
@@ -149,7 +149,7 @@ def _operand_sparsity(r: Reader, raw: Any, path: str) -> OperandSparsity:
     """One operand's sparsity: the keys its format (and what it exploits) declares, and only those."""
     head = raw if isinstance(raw, Mapping) else {}
     before = len(r.problems)
-    fmt = r.get(head, "format", path, cfg.registered(SPARSE_FORMATS), "dense")
+    fmt = r.get(head, "format", path, cfg.choice(*SPARSE_FORMATS), "dense")
     exploits = r.get(head, "exploits", path, cfg.string_list(PATTERNS), ())
     if len(r.problems) > before:  # an unknown format or pattern: which keys apply is unknown too
         r.mapping(raw, path, (*_OPERAND_KEYS, *head))
@@ -210,7 +210,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
     pe = PEArray(
         rows=r.get(pa_raw, "rows", "pe_array", cfg.positive_int, 1),
         cols=r.get(pa_raw, "cols", "pe_array", cfg.positive_int, 1),
-        dataflow=r.get(pa_raw, "dataflow", "pe_array", cfg.registered(DATAFLOWS), "ws"),
+        dataflow=r.get(pa_raw, "dataflow", "pe_array", cfg.choice(*DATAFLOWS), "ws"),
         precision_bits=r.get(pa_raw, "precision", "pe_array", _bits, 8),
         accumulator_bits=r.get(pa_raw, "accumulator", "pe_array", _bits, 32),
     )
@@ -250,7 +250,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
         dram=dram,
         sparsity=sparsity,
         energy_table=r.get(top, "energy", "", _energy_table, "horowitz_45nm"),
-        timing=r.get(top, "timing", "", cfg.registered(TIMING_MODELS), "accelsim"),
+        timing=r.get(top, "timing", "", cfg.choice(*TIMING_MODELS), "accelsim"),
         mapping_objective=r.get(top, "mapping_objective", "", cfg.choice(*MAPPING_OBJECTIVES), "dram"),
         description=r.get(top, "description", "", str, ""),
         source=r.get(top, "source", "", str, ""),
@@ -306,7 +306,8 @@ def _energy_table(value: Any) -> str:
     """A name in ENERGY_MODELS or the path of a YAML energy table."""
     if isinstance(value, str) and (value in ENERGY_MODELS or Path(value).is_file()):
         return value
-    return cfg.registered(ENERGY_MODELS, hint=", nor the path of a YAML energy table")(value)
+    raise ValueError(f"{value!r} is not one of {', '.join(ENERGY_MODELS)}, nor the path of a YAML energy"
+                     f" table{did_you_mean(str(value), ENERGY_MODELS)}")
 
 
 def _version(value: Any) -> int:
