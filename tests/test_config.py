@@ -52,7 +52,7 @@ def test_every_problem_listed_at_once_with_did_you_mean():
     assert "3 problems" in msg or "4 problems" in msg
     assert "pe_array.colls: unknown key (did you mean 'cols'?)" in msg
     assert "memories[0].size: '64KB' is not a size; write e.g. '64 KiB'" in msg
-    assert "pe_array.dataflow: 'xs' is not one of os, ws, is" in msg
+    assert "pe_array.dataflow: 'xs' is not one of is, os, ws (did you mean 'ws'?)" in msg
 
 
 @pytest.mark.parametrize("change,needle", [
@@ -129,3 +129,54 @@ def test_errors_survive_pickling():
     for err in errors:
         back = pickle.loads(pickle.dumps(err))
         assert type(back) is type(err) and str(back) == str(err)
+
+
+@pytest.fixture
+def plugin_dataflow():
+    """A dataflow and a timing model registered at run time (the built-in ws under new names)."""
+    from accelsim.registry import DATAFLOWS, TIMING_MODELS
+
+    DATAFLOWS.add("my_ws", DATAFLOWS.get("ws"))
+    TIMING_MODELS.add("my_timing", TIMING_MODELS.get("accelsim"))
+    yield
+    DATAFLOWS.remove("my_ws")
+    TIMING_MODELS.remove("my_timing")
+
+
+def test_names_registered_at_run_time_are_accepted(plugin_dataflow):
+    hw = _hw(GOOD.replace("dataflow: os", "dataflow: my_ws") + "timing: my_timing\n")
+    assert (hw.pe_array.dataflow, hw.timing) == ("my_ws", "my_timing")
+    with pytest.raises(ConfigError, match=r"dataflow: 'my_wss' is not one of .* \(did you mean 'my_ws'\?\)"):
+        _hw(GOOD.replace("dataflow: os", "dataflow: my_wss"))
+
+
+def test_unknown_timing_and_energy_table_say_did_you_mean():
+    with pytest.raises(ConfigError) as err:
+        _hw(GOOD + "timing: scalsim\nenergy: horowitz_45\n")
+    assert set(err.value.problems) == {
+        "timing: 'scalsim' is not one of accelsim, scalesim (did you mean 'scalesim'?)",
+        "energy: 'horowitz_45' is not one of eyeriss_65nm, horowitz_45nm, nor the path of a YAML energy table"
+        " (did you mean 'horowitz_45nm'?)"}
+
+
+def test_energy_table_may_be_a_path(tmp_path):
+    from accelsim.registry import ENERGY_MODELS
+
+    table = tmp_path / "mine.yaml"
+    table.write_text(ENERGY_MODELS.get("horowitz_45nm").read_text())
+    assert _hw(GOOD + f"energy: {table}\n").energy_table == str(table)
+
+
+def test_operands_are_strings_in_dicts_and_json():
+    import json
+    from dataclasses import asdict
+
+    from accelsim.spec.hardware import OPERANDS, Operand
+
+    hw = _hw(GOOD.replace("{name: glb, size: 64 KiB}", "{name: glb, size: 64 KiB, holds: [weights, inputs]}")
+             .replace("memories:", "memories:\n  - {name: out, size: 1 KiB, holds: [outputs]}"))
+    assert OPERANDS == ("inputs", "weights", "outputs")
+    assert hw.memory("glb").holds == (Operand.WEIGHTS, "inputs")
+    assert all(type(op) is Operand for op in hw.memory("glb").holds)
+    assert {Operand.INPUTS: 1}["inputs"] == 1
+    assert json.loads(json.dumps(asdict(hw)["memories"]))[1]["holds"] == ["weights", "inputs"]

@@ -6,17 +6,14 @@ import numpy as np
 import pytest
 import yaml
 
-from accelsim.cli.check import check_file
 from accelsim.errors import ConfigError, UnknownNameError
 from accelsim.sim.actions import count_actions
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.energy import (
     ACTIONS,
-    ENERGY_MODELS,
     breakdown,
     load_energy_table,
-    shipped_table_names,
     table_from_dict,
 )
 from accelsim.sim.simulator import simulate
@@ -37,17 +34,6 @@ def minimal_table(**overrides):
     actions.update(overrides)
     return {"version": 1, "name": "t", "source": "a test", "node_nm": 28,
             "actions": {k: v for k, v in actions.items() if v is not None}}
-
-
-def test_shipped_tables_state_source_and_node_and_cover_every_action():
-    assert {"horowitz_45nm", "eyeriss_65nm"} <= set(shipped_table_names())
-    for name in shipped_table_names():
-        t = load_energy_table(name)
-        assert t.source and t.node_nm > 0 and t.name == name
-        assert set(t.costs) == set(ACTIONS)
-        assert check_file(str(ENERGY_MODELS.get(name))) == "energy table"
-        raw = yaml.safe_load(ENERGY_MODELS.get(name).read_text())
-        assert "source" in raw and "node_nm" in raw
 
 
 def test_horowitz_sram_cost_follows_capacity_points():

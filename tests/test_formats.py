@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.sim.formats import SPARSE_FORMATS, FormatParams, get_format
+from accelsim.sim.formats import SPARSE_FORMATS, Geometry, get_format
 from accelsim.sim.formats.kernels import block_counts, group_max, rle_counts
 from accelsim.sim.storage import input_storage, storage_of, weight_fibers, weight_storage
 from accelsim.spec.hardware import OperandSparsity, SparseSupport, load_hardware
@@ -103,6 +103,10 @@ def brute_channel(mask, w, rs, c):
     return kept * rs * w, len(ws), kept * rs - int(mask.sum())
 
 
+def rle(run_bits):
+    return get_format("rle", {"run_bits": run_bits})
+
+
 def random_mask(rng, shape, density):
     return rng.random(shape) < density
 
@@ -117,14 +121,14 @@ SHAPES = [(1, 1), (3, 7), (16, 36), (64, 576), (5, 9 * 6)]
 def test_general_formats_match_brute_force(shape, density):
     rng = np.random.default_rng(hash((shape, density)) % 2**32)
     mask = random_mask(rng, shape, density)
-    p = FormatParams()
+    g = Geometry()
     for w in (8, 16):
-        assert get_format("dense").bits(mask, w, p) == (mask.size * w, 0, 0)
-        assert get_format("bitmask").bits(mask, w, p) == brute_bitmask(mask, w)
-        assert get_format("csr").bits(mask, w, p) == brute_csr(mask, w)
-        assert get_format("coo").bits(mask, w, p) == brute_coo(mask, w)
+        assert get_format("dense").bits(mask, w, g) == (mask.size * w, 0, 0)
+        assert get_format("bitmask").bits(mask, w, g) == brute_bitmask(mask, w)
+        assert get_format("csr").bits(mask, w, g) == brute_csr(mask, w)
+        assert get_format("coo").bits(mask, w, g) == brute_coo(mask, w)
         for r in (1, 2, 4, 5):
-            assert get_format("rle").bits(mask, w, replace(p, run_bits=r)) == brute_rle(mask, w, r)
+            assert rle(r).bits(mask, w, g) == brute_rle(mask, w, r)
 
 
 @settings(max_examples=60, deadline=None)
@@ -132,7 +136,7 @@ def test_general_formats_match_brute_force(shape, density):
        st.integers(1, 6))
 def test_rle_random_against_encoder(f, length, density, seed, r):
     mask = random_mask(np.random.default_rng(seed), (f, length), density)
-    assert get_format("rle").bits(mask, 8, FormatParams(run_bits=r)) == brute_rle(mask, 8, r)
+    assert rle(r).bits(mask, 8, Geometry()) == brute_rle(mask, 8, r)
 
 
 def test_rle_padding_on_hand_built_runs():
@@ -142,13 +146,13 @@ def test_rle_padding_on_hand_built_runs():
         stream += [0] * gap + [1]
     stream += [0] * 100
     mask = np.array(stream, bool)[None, :]
-    data, meta, pad = get_format("rle").bits(mask, 8, FormatParams(run_bits=4))
+    data, meta, pad = rle(4).bits(mask, 8, Geometry())
     assert pad == 0 + 0 + 1 + 1 + 2 + 2  # floor(gap / 16)
     assert (meta, data) == ((6 + pad) * 4, (6 + pad) * 8)
     assert rle_counts(mask.view(np.uint8).ravel(), 4) == (6, 6)
     # runs carry across fiber boundaries: the same stream cut into fibers costs the same
     cut = np.array(stream[:len(stream) - len(stream) % 10], bool).reshape(-1, 10)
-    assert get_format("rle").bits(cut, 8, FormatParams(run_bits=4))[2] == pad
+    assert rle(4).bits(cut, 8, Geometry())[2] == pad
 
 
 @pytest.mark.parametrize("n,m", [(2, 4), (1, 4), (2, 8), (4, 4), (1, 2)])
@@ -161,24 +165,24 @@ def test_nm_matches_brute_force(n, m, encoding):
         for g in range(groups):
             keep = rng.choice(m, size=rng.integers(0, n + 1), replace=False)
             mask[i, g * m + keep] = True
-    p = FormatParams(nm=(n, m), nm_encoding=encoding, channels=groups * m)
-    fmt = get_format("nm")
-    assert fmt.fit_problem(mask, p) is None
-    assert fmt.bits(mask, 8, p) == brute_nm(mask, 8, n, m, encoding)
+    g = Geometry(channels=groups * m)
+    fmt = get_format("nm", {"nm": (n, m), "nm_encoding": encoding})
+    assert fmt.fit_problem(mask, g) is None
+    assert fmt.bits(mask, 8, g) == brute_nm(mask, 8, n, m, encoding)
 
 
 def test_nm_2of4_metadata_shares_and_fit():
     mask = np.tile(np.array([1, 0, 1, 0], bool), (4, 16))  # exactly 2:4
-    p = FormatParams(nm=(2, 4), channels=64)
-    data, meta, pad = get_format("nm").bits(mask, 8, p)
+    g, nm = Geometry(channels=64), get_format("nm", {"nm": (2, 4)})
+    data, meta, pad = nm.bits(mask, 8, g)
     assert meta / data == 0.25 and pad == 0  # 2 bits per kept int8 value
-    assert get_format("nm").bits(mask, 16, p)[1] / get_format("nm").bits(mask, 16, p)[0] == 0.125
-    assert get_format("nm").bits(mask, 8, replace(p, nm_encoding="minimal"))[1] == 4 * 16 * 3
+    assert nm.bits(mask, 16, g)[1] / nm.bits(mask, 16, g)[0] == 0.125
+    assert replace(nm, nm_encoding="minimal").bits(mask, 8, g)[1] == 4 * 16 * 3
     broken = mask.copy()
     broken[2, 5] = True
-    problem = get_format("nm").fit_problem(broken, p)
+    problem = nm.fit_problem(broken, g)
     assert problem == "mask is not 2:4 along C (a group of 4 holds 3 nonzeros)"
-    assert "along K" in get_format("nm").fit_problem(broken, replace(p, channels=3))
+    assert "along K" in nm.fit_problem(broken, Geometry(channels=3))
 
 
 @pytest.mark.parametrize("block", [(1, 1), (4, 4), (2, 8), (3, 5)])
@@ -186,7 +190,7 @@ def test_nm_2of4_metadata_shares_and_fit():
 def test_block_matches_brute_force(block, density):
     rng = np.random.default_rng(int(density * 100) + block[0])
     mask = random_mask(rng, (13, 50), density)
-    assert get_format("block").bits(mask, 8, FormatParams(block=block)) == brute_block(mask, 8, *block)
+    assert get_format("block", {"block": block}).bits(mask, 8, Geometry()) == brute_block(mask, 8, *block)
 
 
 @pytest.mark.parametrize("rs,c", [(9, 4), (9, 1), (1, 16), (25, 3)])
@@ -195,9 +199,10 @@ def test_window_and_channel_match_brute_force(rs, c, encoding):
     rng = np.random.default_rng(rs * 100 + c)
     mask = random_mask(rng, (7, rs * c), 0.3)
     mask[0, 0] = True
-    p = FormatParams(window=rs, channels=c, nm_encoding=encoding)
-    assert get_format("window").bits(mask, 8, p) == brute_window(mask, 8, rs, c, encoding)
-    assert get_format("channel").bits(mask, 8, p) == brute_channel(mask, 8, rs, c)
+    g = Geometry(window=rs, channels=c)
+    window = get_format("window", {"nm_encoding": encoding})
+    assert window.bits(mask, 8, g) == brute_window(mask, 8, rs, c, encoding)
+    assert get_format("channel").bits(mask, 8, g) == brute_channel(mask, 8, rs, c)
 
 
 def test_window_three_of_nine_is_seven_bits():
@@ -205,8 +210,7 @@ def test_window_three_of_nine_is_seven_bits():
     for f in range(2):
         for ch in range(5):
             mask[f, [p * 5 + ch for p in (0, 4, 8)]] = True  # 3 of 9 in every window
-    p = FormatParams(window=9, channels=5, nm_encoding="minimal")
-    data, meta, pad = get_format("window").bits(mask, 8, p)
+    data, meta, pad = get_format("window", {"nm_encoding": "minimal"}).bits(mask, 8, Geometry(9, 5))
     assert (data, meta, pad) == (10 * 3 * 8, 10 * 7, 0)
 
 
@@ -219,35 +223,35 @@ def test_worked_example_of_sparsity_md():
     flat = np.zeros(64 * 576, bool)
     flat[rng.choice(flat.size, 11059, replace=False)] = True
     mask = flat.reshape(64, 576)  # 64 filters over K = 576
-    p = FormatParams(window=9, channels=64)
-    assert get_format("dense").bits(mask, 8, p) == (294_912, 0, 0)
-    assert get_format("bitmask").bits(mask, 8, p) == (88_472, 36_864, 0)
-    assert get_format("csr").bits(mask, 8, p) == (88_472, 111_500, 0)
-    assert get_format("coo").bits(mask, 8, p) == (88_472, 176_944, 0)
+    g = Geometry(window=9, channels=64)
+    assert get_format("dense").bits(mask, 8, g) == (294_912, 0, 0)
+    assert get_format("bitmask").bits(mask, 8, g) == (88_472, 36_864, 0)
+    assert get_format("csr").bits(mask, 8, g) == (88_472, 111_500, 0)
+    assert get_format("coo").bits(mask, 8, g) == (88_472, 176_944, 0)
     # RLE-4: ~44.7 kbit of index + padding values; exact here on the real runs, i.i.d. estimate too
-    data, meta, pad = get_format("rle").bits(mask, 8, p)
+    data, meta, pad = rle(4).bits(mask, 8, g)
     assert abs(meta + pad * 8 - 44_700) < 0.01 * 44_700
-    data, meta, pad = get_format("rle").expected_bits(64, 576, 11059, 8, p)
+    data, meta, pad = rle(4).expected_bits(64, 576, 11059, 8)
     assert round((meta + pad * 8) / 100) == 447
 
 
 def test_expected_bits_of_general_formats():
-    p = FormatParams(run_bits=5)
     for name in ("dense", "bitmask", "csr", "coo"):
         rng = np.random.default_rng(1)
         flat = np.zeros(40 * 30, bool)
         flat[rng.choice(flat.size, 300, replace=False)] = True
-        assert get_format(name).expected_bits(40, 30, 300.0, 8, p) == get_format(name).bits(
-            flat.reshape(40, 30), 8, p)
+        assert get_format(name).expected_bits(40, 30, 300.0, 8) == get_format(name).bits(
+            flat.reshape(40, 30), 8, Geometry())
     with pytest.raises(NotImplementedError):
-        get_format("window").expected_bits(4, 9, 3, 8, p)
+        get_format("window").expected_bits(4, 9, 3, 8)
 
 
 def test_index_bits_widens_coordinates():
     mask = np.eye(8, 16, dtype=bool)
-    assert get_format("csr").bits(mask, 8, FormatParams(index_bits=16))[1] == 9 * 4 + 8 * 16
-    assert get_format("csr").bits(mask, 8, FormatParams(index_bits=2))[1] == 9 * 4 + 8 * 4  # raised to 4
-    assert get_format("coo").bits(mask, 8, FormatParams(index_bits=8))[1] == 8 * 16
+    g = Geometry()
+    assert get_format("csr", {"index_bits": 16}).bits(mask, 8, g)[1] == 9 * 4 + 8 * 16
+    assert get_format("csr", {"index_bits": 2}).bits(mask, 8, g)[1] == 9 * 4 + 8 * 4  # raised to 4
+    assert get_format("coo", {"index_bits": 8}).bits(mask, 8, g)[1] == 8 * 16
 
 
 def test_registry_names_and_docs():
@@ -323,7 +327,7 @@ def test_storage_of_formats_on_a_layer():
     assert bm["weights"].data_bits == int(mask.sum()) * 8
     csr = storage_of(layer, hw_with(OperandSparsity(format="csr", **skip)))
     assert (csr["weights"].data_bits, csr["weights"].metadata_bits) == brute_csr(fibers, 8)[:2]
-    win = storage_of(layer, hw_with(OperandSparsity(format="window", nm_encoding="minimal")))
+    win = storage_of(layer, hw_with(OperandSparsity(format="window", options={"nm_encoding": "minimal"})))
     want = brute_window(fibers, 8, 9, 8, "minimal")[:2]
     assert (win["weights"].data_bits, win["weights"].metadata_bits) == want
     assert storage_of(layer, hw_with(OperandSparsity()))["outputs"].dense_bits == 64 * 16 * 8
@@ -346,7 +350,7 @@ def test_matmul_without_weights_is_dense():
 def test_inputs_use_the_expected_count_or_a_mask():
     mask = np.ones((4, 8, 3, 3), bool)
     layer = conv_layer(mask, activation_density=0.25)
-    hw = hw_with(OperandSparsity(), OperandSparsity(format="rle", run_bits=5, skip="gate"))
+    hw = hw_with(OperandSparsity(), OperandSparsity(format="rle", skip="gate", options={"run_bits": 5}))
     s = input_storage(layer, hw)
     n = 8 * 8 * 8  # batch 1, 8x8 pixels, C = 8
     assert s.dense_bits == n * 8 and s.format == "rle"
@@ -386,13 +390,20 @@ def _hw_dict(weights: dict, inputs: dict | None = None) -> dict:
 
 @pytest.mark.parametrize("weights,inputs,message", [
     ({"format": "nm", "skip": "skip", "exploits": ["nm", "window"]}, None,
-     "format 'nm' can only exploit N:M"),
+     "format 'nm' can only exploit nm, not window"),
     ({"format": "dense", "skip": "gate", "exploits": ["unstructured"]}, None,
      "format 'dense' stores no positions"),
     ({"format": "bitmask", "skip": "skip", "exploits": ["nm"]}, None,
-     "exploiting nm needs the N:M positions"),
+     "exploiting nm needs the positions only format 'nm' keeps, not 'bitmask'"),
     ({"format": "bitmask", "skip": "skip"}, None, "skip: skip needs the patterns"),
-    ({"format": "dense"}, {"format": "window", "skip": "gate"}, "activations have no window structure"),
+    ({"format": "dense"}, {"format": "window", "skip": "gate"}, "format 'window' cannot store activations"),
+    ({"format": "bitmask", "skip": "skip", "exploits": ["unstructured"], "run_bits": 4}, None,
+     "sparsity.weights.run_bits: applies to format 'rle', not 'bitmask'"),
+    ({"format": "csr", "skip": "skip", "exploits": ["unstructured"], "block": "4x4"}, None,
+     "sparsity.weights.block: applies to format 'block' or exploits: \\[block\\], not 'csr'"),
+    ({"format": "rle", "skip": "skip", "exploits": ["unstructured"], "run_bitz": 4}, None,
+     "sparsity.weights.run_bitz: unknown key \\(did you mean 'run_bits'\\?\\)"),
+    ({"format": "nm", "nm": "4:2"}, None, "sparsity.weights.nm: N:M with N=4 > M=2"),
 ])
 def test_bad_sparsity_combinations_are_refused(weights, inputs, message):
     from accelsim.errors import ConfigError
@@ -409,3 +420,14 @@ def test_shipped_sparse_configs_load_and_cite_a_source():
         assert hw.source and hw.description
     assert load_hardware("nm_tensor_core").sparsity.weights.nm == (2, 4)
     assert load_hardware("zero_gated").sparsity.inputs.run_bits == 5
+    sparse_pe = load_hardware("sparse_pe").sparsity.weights  # bitmask, exploits block: the datapath's block
+    assert sparse_pe.block == (4, 4) and sparse_pe.options == {"block": (4, 4)}
+
+
+def test_an_operand_holds_its_formats_keys_only_filled_with_defaults():
+    assert OperandSparsity().options == {}
+    assert OperandSparsity(format="rle").options == {"run_bits": 4}
+    nm = OperandSparsity(format="nm", options={"nm": (1, 4)})
+    assert nm.options == {"index_bits": None, "nm": (1, 4), "nm_encoding": "positional"} and nm.nm == (1, 4)
+    with pytest.raises(AttributeError, match="format 'rle' has no key 'nm'"):
+        _ = OperandSparsity(format="rle").nm

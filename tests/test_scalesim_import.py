@@ -133,7 +133,7 @@ def test_bad_dataflow(tmp_path):
     with pytest.raises(ConfigError) as exc:
         read_scalesim_config(write(tmp_path, "c.cfg", SCALE_CFG.replace("Dataflow : ws", "Dataflow : wss")))
     (prob,) = problems_of(exc)
-    assert "Dataflow" in prob and "'wss'" in prob and "os, ws, is" in prob and "did you mean 'ws'" in prob
+    assert "Dataflow" in prob and "'wss'" in prob and "is, os, ws" in prob and "did you mean 'ws'" in prob
 
 
 def test_all_config_problems_at_once(tmp_path):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import is_dataclass
 from pathlib import Path
+from typing import Any
 
+from accelsim import registry
 from accelsim.errors import ConfigError
 from accelsim.spec import config as cfg
 
@@ -40,42 +43,34 @@ def check_file(path: str) -> str:
     return "workload recipe"
 
 
+# `accelsim list WHAT` shows the entries of a registry (or the shipped files), one line about each
+_LISTS = {"dataflows": registry.DATAFLOWS, "timing-models": registry.TIMING_MODELS, "models": registry.MODELS,
+          "formats": registry.SPARSE_FORMATS, "patterns": registry.PATTERNS, "methods": registry.METHODS,
+          "energy-tables": registry.ENERGY_MODELS}
+
+
+def _describe(entry: Any) -> str:
+    """Its description, an energy table's source, or its doc's first line (and a format's config keys)."""
+    if isinstance(entry, Path):
+        from accelsim.sim.energy import load_energy_table
+
+        return load_energy_table(entry).source
+    if hasattr(entry, "description"):
+        return entry.description
+    line = ((entry.__doc__ or "").strip().splitlines() or [""])[0]
+    keys = cfg.config_keys(entry) if is_dataclass(entry) else {}
+    return line + (f" [keys: {', '.join(f'{k}={f.default}' for k, f in keys.items())}]" if keys else "")
+
+
 def known_names(what: str) -> list[tuple[str, str]]:
+    """(name, one line) for ``accelsim list WHAT``: a registry's entries, or the shipped files."""
     if what == "hardware":
         from accelsim.spec.hardware import HW_DIR, shipped_hardware_names
 
         names = shipped_hardware_names()
         return [(n, str(cfg.read_yaml(HW_DIR / f"{n}.yaml").get("description", ""))) for n in names]
-    if what == "dataflows":
-        from accelsim.sim.dataflows import DATAFLOWS
-
-        return [(n, DATAFLOWS.get(n).description) for n in DATAFLOWS]
-    if what == "timing-models":
-        from accelsim.sim.dataflows import TIMING_MODELS
-
-        return [(n, TIMING_MODELS.get(n).description) for n in TIMING_MODELS]
-    if what == "energy-tables":
-        from accelsim.sim.energy import load_energy_table, shipped_table_names
-
-        return [(n, load_energy_table(n).source) for n in shipped_table_names()]
-    if what == "models":
-        from accelsim.workload.models import MODELS
-
-        return [(n, MODELS.get(n).description) for n in MODELS]
     if what == "workloads":
         from accelsim.workload.recipes import shipped_recipe_names
 
         return [(n, "") for n in shipped_recipe_names()]
-    if what == "patterns":
-        from accelsim.workload.pruning.patterns import PATTERNS
-
-        return [(n, (PATTERNS.get(n).__doc__ or "").strip().splitlines()[0]) for n in PATTERNS]
-    if what == "methods":
-        from accelsim.workload.pruning.methods import METHODS
-
-        return [(n, "") for n in METHODS]
-    if what == "formats":
-        from accelsim.sim.formats import SPARSE_FORMATS
-
-        return [(n, (SPARSE_FORMATS.get(n).__doc__ or "").strip().splitlines()[0]) for n in SPARSE_FORMATS]
-    raise ValueError(what)
+    return [(n, _describe(_LISTS[what].get(n))) for n in _LISTS[what]]

@@ -23,7 +23,7 @@ import weakref
 
 import numpy as np
 
-from accelsim.sim.formats import as_fibers, format_params, get_format
+from accelsim.sim.formats import Geometry, as_fibers, get_format
 from accelsim.sim.traces import StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer
@@ -78,13 +78,12 @@ def weight_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
         return StorageBreakdown(n * w, n * w, 0)
     fibers = weight_fibers(layer)
     dense_bits = fibers.size * w
-    window, channels = weight_geometry(layer)
-    params = format_params(s, window, channels)
-    fmt = get_format(s.format)
-    problem = fmt.fit_problem(fibers, params)
+    geometry = Geometry(*weight_geometry(layer))
+    fmt = get_format(s.format, s.options)
+    problem = fmt.fit_problem(fibers, geometry)
     if problem is not None:
         return StorageBreakdown(dense_bits, dense_bits, 0, fit_problem=problem)
-    return _breakdown(s.format, dense_bits, fmt.bits(fibers, w, params))
+    return _breakdown(s.format, dense_bits, fmt.bits(fibers, w, geometry))
 
 
 def _input_fibers_shape(layer: Layer) -> tuple[int, int]:
@@ -101,19 +100,19 @@ def input_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
     s = hw.sparsity.inputs
     f, length = _input_fibers_shape(layer)
     dense_bits = f * length * w
-    fmt = get_format(s.format)
-    params = format_params(s, 1, length)
+    fmt = get_format(s.format, s.options)
+    geometry = Geometry(1, length)
     mask = getattr(layer, "activation_mask", None)
     if mask is not None:
         a = np.asarray(mask, dtype=bool)
         a = np.moveaxis(a, 1, -1) if layer.conv is not None and a.ndim == 4 else a
         fibers = as_fibers(a.reshape(-1, a.shape[-1]))
-        if fmt.fit_problem(fibers, params) is None:
-            return _breakdown(s.format, fibers.size * w, fmt.bits(fibers, w, params))
+        if fmt.fit_problem(fibers, geometry) is None:
+            return _breakdown(s.format, fibers.size * w, fmt.bits(fibers, w, geometry))
         return StorageBreakdown(fibers.size * w, fibers.size * w, 0)
     nnz = layer.activation_density * f * length
     try:
-        bits = fmt.expected_bits(f, length, nnz, w, params)
+        bits = fmt.expected_bits(f, length, nnz, w)
     except NotImplementedError:  # a structured format on activations (config validation refuses it)
         return StorageBreakdown(dense_bits, dense_bits, 0)
     return _breakdown(s.format, dense_bits, bits)

@@ -5,6 +5,7 @@ turns mappings into dataclasses while collecting every problem with its path and
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import Field, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,10 @@ class Reader:
     def problem(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}" if path else message)
 
-    def mapping(self, raw: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()) -> dict:
-        """Check ``raw`` is a mapping with only ``allowed`` keys and all ``required`` ones."""
+    def mapping(self, raw: Any, path: str, allowed: Iterable[str], required: Iterable[str] = (),
+                elsewhere: Mapping[str, str] | None = None) -> dict:
+        """Check ``raw`` is a mapping with only ``allowed`` keys and all ``required`` ones; a key of
+        ``elsewhere`` is refused with its message (where the key does apply)."""
         allowed = list(allowed)
         if raw is None:
             raw = {}
@@ -82,7 +85,9 @@ class Reader:
             self.problem(path, f"expected a mapping of {', '.join(allowed)}, got {type(raw).__name__}")
             return {}
         for key in raw:
-            if key not in allowed:
+            if elsewhere and key in elsewhere and key not in allowed:
+                self.problem(_join(path, str(key)), elsewhere[key])
+            elif key not in allowed:
                 hint = did_you_mean(str(key), allowed) or f" (allowed: {', '.join(allowed)})"
                 self.problem(_join(path, str(key)), f"unknown key{hint}")
         for key in required:
@@ -146,6 +151,25 @@ def choice(*allowed: str) -> Callable[[Any], str]:
         return value
 
     return parse
+
+
+def dims(value: Any) -> tuple[int, int]:
+    """Two positive sizes written ``4x4`` or ``2:4``."""
+    parts = str(value).lower().replace(":", "x").split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"{value!r} is not two sizes; write e.g. '4x4' or '2:4'")
+    return int(parts[0]), int(parts[1])
+
+
+def config_key(default: Any, parse: Callable[[Any], Any]) -> Any:
+    """A dataclass field that is also a config key: its default, and the parser of its YAML value
+    (a ValueError from ``parse`` becomes a problem at the key's path)."""
+    return field(default=default, metadata={"parse": parse})
+
+
+def config_keys(cls: Any) -> dict[str, Field]:
+    """The config keys a dataclass declares with ``config_key``, by name."""
+    return {f.name: f for f in fields(cls) if "parse" in f.metadata}
 
 
 def string_list(allowed: Iterable[str] | None = None) -> Callable[[Any], tuple[str, ...]]:

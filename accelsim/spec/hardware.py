@@ -1,22 +1,36 @@
-"""HardwareConfig and its parts: frozen dataclasses built from YAML by one strict loader."""
+"""HardwareConfig and its parts: frozen dataclasses built from YAML by one strict loader.
+
+Every name in a config is checked against its registry (``accelsim.registry``: dataflow, timing
+model, sparse format, exploited pattern, energy table), so a plug-in registered at run time is
+accepted like a built-in; the keys under ``sparsity.<operand>`` beyond format / skip / exploits are
+the ones the chosen format declares (``config_key`` fields of its class).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import Field, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from accelsim import units
+from accelsim.errors import UnknownNameError, did_you_mean
+from accelsim.registry import DATAFLOWS, ENERGY_MODELS, PATTERNS, SPARSE_FORMATS, TIMING_MODELS
 from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
 
-OPERANDS = ("inputs", "weights", "outputs")
-DATAFLOW_NAMES = ("os", "ws", "is")
-TIMING_NAMES = ("accelsim", "scalesim")
-FORMAT_NAMES = ("dense", "bitmask", "csr", "coo", "rle", "nm", "block", "window", "channel")
+
+class Operand(StrEnum):
+    """The three operands of a layer; each equals its name, so it keys dicts and JSON as a string."""
+
+    INPUTS = "inputs"
+    WEIGHTS = "weights"
+    OUTPUTS = "outputs"
+
+
+OPERANDS = tuple(Operand)
 SKIP_NAMES = ("none", "gate", "skip")
-EXPLOITABLE = ("unstructured", "nm", "block", "window", "channel", "combined", "kernel", "vector",
-               "filter", "input_channel")
 HW_DIR = Path(__file__).resolve().parent.parent / "data" / "hw_configs"
 
 
@@ -35,7 +49,7 @@ class MemoryLevel:
 
     name: str
     size_bytes: int
-    holds: tuple[str, ...] = OPERANDS
+    holds: tuple[Operand, ...] = OPERANDS
     per_pe: bool = False
     double_buffered: bool = True
     bandwidth_bytes_per_cycle: float | None = None
@@ -48,18 +62,45 @@ class DramConfig:
     channels: int = 1
 
 
+# A datapath that skips whole blocks needs their size whatever the format: exploits: [block] reads
+# the ``block`` key of format block (pattern -> (format, key)).
+EXPLOIT_KEYS = {"block": ("block", "block")}
+
+
+def operand_keys(fmt: str, exploits: tuple[str, ...] = ()) -> dict[str, Field]:
+    """The config keys of an operand stored in format ``fmt`` that exploits ``exploits``: the
+    format's own (``cfg.config_keys``) and the datapath's (``EXPLOIT_KEYS``)."""
+    keys = cfg.config_keys(SPARSE_FORMATS.get(fmt))
+    for pattern in exploits:
+        if pattern in EXPLOIT_KEYS:
+            owner, key = EXPLOIT_KEYS[pattern]
+            keys.setdefault(key, cfg.config_keys(SPARSE_FORMATS.get(owner))[key])
+    return keys
+
+
 @dataclass(frozen=True)
 class OperandSparsity:
-    """How one operand's zeros are stored (``format``) and what the datapath does about them."""
+    """How one operand's zeros are stored (``format``) and what the datapath does about them.
+
+    ``options`` holds the config keys the format declares (``run_bits`` of rle, ``nm`` and
+    ``nm_encoding`` of nm, ...) and the datapath's (``block`` when it exploits block), every one
+    filled with its default; each reads as an attribute too (``hw.sparsity.weights.nm``).
+    """
 
     format: str = "dense"
     skip: str = "none"
     exploits: tuple[str, ...] = ()
-    index_bits: int | None = None
-    run_bits: int = 4
-    nm: tuple[int, int] = (2, 4)
-    nm_encoding: str = "positional"
-    block: tuple[int, int] = (4, 4)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        defaults = {k: f.default for k, f in operand_keys(self.format, self.exploits).items()}
+        object.__setattr__(self, "options", defaults | dict(self.options))
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self.__dict__["options"][key]
+        except KeyError:
+            raise AttributeError(f"format {self.__dict__.get('format')!r} has no key {key!r}") from None
 
 
 @dataclass(frozen=True)
@@ -100,30 +141,40 @@ class HardwareConfig:
 
 _TOP_KEYS = ("version", "name", "description", "source", "clock", "timing", "mapping_objective", "pe_array",
              "memories", "dram", "sparsity", "energy")
+_OPERAND_KEYS = ("format", "skip", "exploits")
 MAPPING_OBJECTIVES = ("dram", "cycles", "energy", "edp")
 
 
-def _dims(value: Any) -> tuple[int, int]:
-    parts = str(value).lower().replace(":", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"{value!r} is not two sizes; write e.g. '4x4' or '2:4'")
-    return int(parts[0]), int(parts[1])
-
-
 def _operand_sparsity(r: Reader, raw: Any, path: str) -> OperandSparsity:
-    keys = ("format", "skip", "exploits", "index_bits", "run_bits", "nm", "nm_encoding", "block")
-    m = r.mapping(raw, path, keys)
-    d = OperandSparsity()
+    """One operand's sparsity: the keys its format (and what it exploits) declares, and only those."""
+    head = raw if isinstance(raw, Mapping) else {}
+    before = len(r.problems)
+    fmt = r.get(head, "format", path, cfg.choice(*SPARSE_FORMATS), "dense")
+    exploits = r.get(head, "exploits", path, cfg.string_list(PATTERNS), ())
+    if len(r.problems) > before:  # an unknown format or pattern: which keys apply is unknown too
+        r.mapping(raw, path, (*_OPERAND_KEYS, *head))
+        return OperandSparsity()
+    keys = operand_keys(fmt, exploits)
+    m = r.mapping(raw, path, (*_OPERAND_KEYS, *keys), elsewhere=_keys_elsewhere(fmt))
     return OperandSparsity(
-        format=r.get(m, "format", path, cfg.choice(*FORMAT_NAMES), d.format),
-        skip=r.get(m, "skip", path, cfg.choice(*SKIP_NAMES), d.skip),
-        exploits=r.get(m, "exploits", path, cfg.string_list(EXPLOITABLE), d.exploits),
-        index_bits=r.get(m, "index_bits", path, cfg.positive_int, d.index_bits),
-        run_bits=r.get(m, "run_bits", path, cfg.positive_int, d.run_bits),
-        nm=r.get(m, "nm", path, _dims, d.nm),
-        nm_encoding=r.get(m, "nm_encoding", path, cfg.choice("positional", "minimal"), d.nm_encoding),
-        block=r.get(m, "block", path, _dims, d.block),
+        format=fmt,
+        skip=r.get(m, "skip", path, cfg.choice(*SKIP_NAMES), "none"),
+        exploits=exploits,
+        options={k: r.get(m, k, path, f.metadata["parse"], f.default) for k, f in keys.items()},
     )
+
+
+def _keys_elsewhere(fmt: str) -> dict[str, str]:
+    """Key -> 'applies to format 'rle', not 'bitmask'' for the keys other formats declare."""
+    users: dict[str, list[str]] = {}
+    for name in SPARSE_FORMATS:
+        for key in cfg.config_keys(SPARSE_FORMATS.get(name)):
+            users.setdefault(key, []).append(name)
+    where = {key: [f"format{'s' if len(names) > 1 else ''} {', '.join(map(repr, names))}"]
+             for key, names in users.items()}
+    for pattern, (_, key) in EXPLOIT_KEYS.items():
+        where.setdefault(key, []).append(f"exploits: [{pattern}]")
+    return {key: f"applies to {' or '.join(w)}, not {fmt!r}" for key, w in where.items()}
 
 
 def _memory(r: Reader, raw: Any, path: str, clock_mhz: float) -> MemoryLevel:
@@ -133,7 +184,7 @@ def _memory(r: Reader, raw: Any, path: str, clock_mhz: float) -> MemoryLevel:
     return MemoryLevel(
         name=r.get(m, "name", path, cfg.text, "?"),
         size_bytes=r.get(m, "size", path, _positive_size, 1),
-        holds=r.get(m, "holds", path, cfg.string_list(OPERANDS), OPERANDS),
+        holds=tuple(map(Operand, r.get(m, "holds", path, cfg.string_list(OPERANDS), OPERANDS))),
         per_pe=r.get(m, "per_pe", path, cfg.boolean, False),
         double_buffered=r.get(m, "double_buffered", path, cfg.boolean, True),
         bandwidth_bytes_per_cycle=bw,
@@ -159,7 +210,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
     pe = PEArray(
         rows=r.get(pa_raw, "rows", "pe_array", cfg.positive_int, 1),
         cols=r.get(pa_raw, "cols", "pe_array", cfg.positive_int, 1),
-        dataflow=r.get(pa_raw, "dataflow", "pe_array", cfg.choice(*DATAFLOW_NAMES), "ws"),
+        dataflow=r.get(pa_raw, "dataflow", "pe_array", cfg.choice(*DATAFLOWS), "ws"),
         precision_bits=r.get(pa_raw, "precision", "pe_array", _bits, 8),
         accumulator_bits=r.get(pa_raw, "accumulator", "pe_array", _bits, 32),
     )
@@ -198,8 +249,8 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
         memories=tuple(memories) or default_memories(),
         dram=dram,
         sparsity=sparsity,
-        energy_table=r.get(top, "energy", "", cfg.text, "horowitz_45nm"),
-        timing=r.get(top, "timing", "", cfg.choice(*TIMING_NAMES), "accelsim"),
+        energy_table=r.get(top, "energy", "", _energy_table, "horowitz_45nm"),
+        timing=r.get(top, "timing", "", cfg.choice(*TIMING_MODELS), "accelsim"),
         mapping_objective=r.get(top, "mapping_objective", "", cfg.choice(*MAPPING_OBJECTIVES), "dram"),
         description=r.get(top, "description", "", str, ""),
         source=r.get(top, "source", "", str, ""),
@@ -212,36 +263,51 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
 
 
 def _check_sparsity(r: Reader, hw: HardwareConfig) -> None:
-    """Combinations that cannot work: say so at load time, not in the middle of a run."""
-    for op in ("weights", "inputs"):
+    """Combinations that cannot work, from what each format declares (``exploitable``,
+    ``stores_activations``): say so at load time, not in the middle of a run."""
+    formats = {name: SPARSE_FORMATS.get(name) for name in SPARSE_FORMATS}
+    claimed = {p: name for name, f in formats.items() for p in (f.exploitable or ())}
+    keeping = ", ".join(n for n, f in formats.items() if f.exploitable != ())
+    general = ", ".join(n for n, f in formats.items() if f.exploitable is None)
+    storing = ", ".join(n for n, f in formats.items() if f.stores_activations)
+    for op in (Operand.WEIGHTS, Operand.INPUTS):
         s: OperandSparsity = getattr(hw.sparsity, op)
-        path = f"sparsity.{op}"
-        if s.skip == "skip" and s.format == "dense":
-            r.problem(f"{path}.skip", "'skip' needs the positions of nonzeros, but format 'dense' stores"
-                                      " none; use format bitmask, csr, rle, nm, block, window or channel,"
-                                      " or skip: gate")
-        if s.format == "nm" and s.nm[0] > s.nm[1]:
-            r.problem(f"{path}.nm", f"N:M with N={s.nm[0]} > M={s.nm[1]}; N (kept) must be <= M")
+        fmt, path, name = formats[s.format], f"sparsity.{op}", repr(s.format)
+        if s.skip == "skip" and fmt.exploitable == ():
+            r.problem(f"{path}.skip", f"'skip' needs the positions of nonzeros, but format {name} stores"
+                                      f" none; use format {keeping}, or skip: gate")
         if s.skip == "none" and s.exploits:
             r.problem(f"{path}.exploits", "a datapath with skip: none exploits no pattern; remove 'exploits'"
                                           " or set skip: skip / gate")
-        elif s.format == "dense" and s.exploits:
-            r.problem(f"{path}.exploits", "format 'dense' stores no positions, so no pattern can be"
+        elif fmt.exploitable == () and s.exploits:
+            r.problem(f"{path}.exploits", f"format {name} stores no positions, so no pattern can be"
                                           " exploited; remove 'exploits' or choose a sparse format"
-                                          " (bitmask, csr, rle, ...)")
-        if s.format == "nm" and set(s.exploits) - {"nm"}:
-            others = ", ".join(x for x in s.exploits if x != "nm")
-            r.problem(f"{path}.exploits", f"format 'nm' can only exploit N:M masks, not {others}; write"
-                                          " exploits: [nm] or choose a general format (bitmask, csr, rle)")
-        if "nm" in s.exploits and s.format != "nm":
-            r.problem(f"{path}.exploits", f"exploiting nm needs the N:M positions, which format {s.format!r}"
-                                          " does not keep; set format: nm or remove nm from 'exploits'")
-        if op == "weights" and s.skip == "skip" and s.format != "dense" and not s.exploits:
+                                          f" ({general})")
+        if fmt.exploitable and set(s.exploits) - set(fmt.exploitable):
+            only = ", ".join(fmt.exploitable)
+            others = ", ".join(x for x in s.exploits if x not in fmt.exploitable)
+            r.problem(f"{path}.exploits", f"format {name} can only exploit {only}, not {others}; write"
+                                          f" exploits: [{only}] or choose a general format ({general})")
+        for pattern in s.exploits:
+            owner = claimed.get(pattern, s.format)
+            if owner != s.format:
+                r.problem(f"{path}.exploits", f"exploiting {pattern} needs the positions only format"
+                                              f" {owner!r} keeps, not {name}; set format: {owner} or remove"
+                                              f" {pattern} from 'exploits'")
+        if op == Operand.WEIGHTS and s.skip == "skip" and fmt.exploitable != () and not s.exploits:
             r.problem(f"{path}.exploits", "skip: skip needs the patterns the datapath can skip; write e.g."
                                           " exploits: [unstructured] (or [nm] with format: nm)")
-        if op == "inputs" and s.format in ("nm", "block", "window", "channel"):
-            r.problem(f"{path}.format", f"activations have no {s.format} structure (only their density is"
-                                        " known); use bitmask, rle, csr, coo or dense")
+        if op == Operand.INPUTS and not fmt.stores_activations:
+            r.problem(f"{path}.format", f"format {name} cannot store activations: it needs their mask, and"
+                                        f" only their density is known; use {storing}")
+
+
+def _energy_table(value: Any) -> str:
+    """A name in ENERGY_MODELS or the path of a YAML energy table."""
+    if isinstance(value, str) and (value in ENERGY_MODELS or Path(value).is_file()):
+        return value
+    raise ValueError(f"{value!r} is not one of {', '.join(ENERGY_MODELS)}, nor the path of a YAML energy"
+                     f" table{did_you_mean(str(value), ENERGY_MODELS)}")
 
 
 def _version(value: Any) -> int:
@@ -286,8 +352,6 @@ def resolve_hardware_path(ref: str) -> tuple[Path, str | None]:
     if shipped.is_file():
         note = None if p.name == stem and len(p.parts) == 1 else f"{ref} not found; using shipped {stem}.yaml"
         return shipped, note
-    from accelsim.errors import UnknownNameError
-
     raise UnknownNameError("hardware config", ref, shipped_hardware_names(),
                            hint="Give a path to a YAML file or one of the shipped names")
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import ConfigError, did_you_mean
+from accelsim.registry import DATAFLOWS
 from accelsim.spec.config import read_text
 
 # Canonical spelling of every key SCALE-Sim v2 reads, per section (configparser lower-cases keys).
@@ -49,7 +50,6 @@ _OPTIONAL = {
     "run_presets": (),
     "network_presets": ("TopologyCsvLoc",),
 }
-DATAFLOWS = ("os", "ws", "is")
 BANDWIDTH_MODES = ("CALC", "USER")
 # SCALE-Sim's CALC mode feeds its ifmap/filter buffers at 10 words/cycle when no Bandwidth is given.
 DEFAULT_BANDWIDTH_WORDS = 10
@@ -115,8 +115,9 @@ def read_scalesim_config(path: str | Path) -> dict[str, Any]:
 
     dataflow = arch.get("Dataflow")
     if dataflow is not None and dataflow.lower() not in DATAFLOWS:
-        problems.append(f"[architecture_presets] Dataflow: {dataflow!r} is not one of {', '.join(DATAFLOWS)}"
-                        f"{did_you_mean(dataflow.lower(), DATAFLOWS)}")
+        known = DATAFLOWS.names()
+        problems.append(f"[architecture_presets] Dataflow: {dataflow!r} is not one of {', '.join(known)}"
+                        f"{did_you_mean(dataflow.lower(), known)}")
 
     mode = values.get("run_presets", {}).get("InterfaceBandwidth")
     if mode is not None and mode.upper() not in BANDWIDTH_MODES:

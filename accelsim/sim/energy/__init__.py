@@ -43,10 +43,6 @@ class _Hardware(Protocol):
     def memory(self, name: str) -> Any: ...
 
 
-def shipped_table_names() -> list[str]:
-    return ENERGY_MODELS.names()
-
-
 def load_energy_table(ref: str | Path) -> EnergyTable:
     """A shipped table name (``horowitz_45nm``) or a path to a YAML table."""
     path = Path(ref)
@@ -88,4 +84,4 @@ def breakdown(actions: Iterable[_Action], hw: _Hardware, table: EnergyTable) -> 
 
 __all__ = ["ACTIONS", "ACTION_DOCS", "BUFFER_ACTIONS", "COMPUTE_ACTIONS", "DATA_ACTIONS", "ENERGY_MODELS",
            "ActionCost", "EnergyBreakdown", "EnergyTable", "action_pj", "breakdown", "load_energy_table",
-           "shipped_table_names", "table_from_dict"]
+           "table_from_dict"]

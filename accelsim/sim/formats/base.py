@@ -1,4 +1,5 @@
-"""What a sparse format is: a rule that turns a mask of fibers into payload, index and padding bits.
+"""What a sparse format is: a rule that turns a mask of fibers into payload, index and padding bits,
+and the declaration of what it needs from a hardware config and what it allows there.
 
 Vocabulary (reference/sparsity.md section 4): a **fiber** is one row of the operand's matrix view;
 a format compresses every fiber of a bool mask ``fibers[F, L]`` (F fibers of length L).  Weights
@@ -6,11 +7,14 @@ are viewed as their filters: F = output channels, L = K = (C / groups) * R * S i
 input channel fastest (``Layer.gemm_weight_mask`` transposed), so an N:M group of M consecutive
 entries runs along C and a window W[f, c, :, :] is the R*S entries of one c at stride C.
 
-Every format answers ``bits(fibers, value_bits, params) -> (data_bits, metadata_bits,
-padding_values)``: data = stored values (nonzeros plus any explicit zeros the format must store),
-metadata = index bits, padding_values = the explicit zeros among the stored values.  Formats that
-can be sized from a nonzero count alone (dense, bitmask, csr, coo, rle: for activations, whose mask
-is not known) also answer ``expected_bits(n_fibers, length, nnz, value_bits, params)``.
+A format is a frozen dataclass whose fields are its config keys (``config_key(default, parser)``:
+``run_bits`` of rle, ``nm`` of nm, ...); the loader accepts those keys, and only those, under
+``sparsity.<operand>`` when the format is chosen, and builds the format from them.  Every format
+answers ``bits(fibers, value_bits, geometry) -> (data_bits, metadata_bits, padding_values)``: data =
+stored values (nonzeros plus any explicit zeros the format must store), metadata = index bits,
+padding_values = the explicit zeros among the stored values.  Formats that can be sized from a
+nonzero count alone (dense, bitmask, csr, coo, rle) also answer ``expected_bits(n_fibers, length,
+nnz, value_bits)`` and can store activations, whose mask is not known (``stores_activations``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+
+from accelsim.spec.config import config_key, positive_int
 
 
 def kernels():
@@ -32,26 +38,13 @@ Bits = tuple[int, int, int]  # (data_bits, metadata_bits, padding_values)
 
 
 @dataclass(frozen=True)
-class FormatParams:
-    """The index widths of one operand (from ``OperandSparsity``) and the geometry of its fibers.
+class Geometry:
+    """How a fiber is laid out: ``window`` = R*S (1 for a linear layer or an activation fiber) and
+    ``channels`` = C per group; a fiber of length L = window * channels is (r, s, c), c fastest
+    (channels 0: the whole fiber is one channel run, channels = L)."""
 
-    ``window`` = R*S (1 for a linear layer or an activation fiber) and ``channels`` = C per group:
-    a fiber of length L = window * channels is laid out (r, s, c) with c fastest.
-    ``index_bits`` (None = minimal) is the width of each coordinate field; a width smaller than a
-    fiber needs is raised to what it needs (an index must be able to address every position).
-    """
-
-    index_bits: int | None = None
-    run_bits: int = 4
-    nm: tuple[int, int] = (2, 4)
-    nm_encoding: str = "positional"
-    block: tuple[int, int] = (4, 4)
     window: int = 1
-    channels: int = 0  # 0: the whole fiber is one channel run (channels = L)
-
-    def coord_bits(self, span: int) -> int:
-        """Bits of one coordinate addressing ``span`` positions."""
-        return max(clog2(span), self.index_bits or 0)
+    channels: int = 0
 
 
 def clog2(x: int) -> int:
@@ -69,23 +62,40 @@ def n_choose_k_bits(n: int, k: int) -> int:
     return clog2(math.comb(n, k))
 
 
+@dataclass(frozen=True)
 class SparseFormat:
-    """Base of every format; subclasses set ``name`` and implement ``bits``."""
+    """Base of every format; subclasses set ``name``, implement ``bits`` and declare their config
+    keys as fields, what they let a datapath exploit and whether they can store activations."""
 
     name: ClassVar[str] = ""
     general: ClassVar[bool] = True  # can store any mask (False: a mask may not fit, see fit_problem)
+    stores_activations: ClassVar[bool] = False  # sized from a nonzero count alone (expected_bits)
+    # the patterns a datapath can skip with this format: None = any pattern no other format claims,
+    # () = none (the format keeps no positions), names = only these, and no other format can
+    exploitable: ClassVar[tuple[str, ...] | None] = None
 
-    def bits(self, fibers: np.ndarray, value_bits: int, params: FormatParams) -> Bits:
+    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
         raise NotImplementedError
 
-    def fit_problem(self, fibers: np.ndarray, params: FormatParams) -> str | None:
+    def fit_problem(self, fibers: np.ndarray, geometry: Geometry) -> str | None:
         """Why this mask cannot be stored in the format (None: it can)."""
         return None
 
-    def expected_bits(self, n_fibers: int, length: int, nnz: float, value_bits: int,
-                      params: FormatParams) -> Bits:
-        """Bits from a nonzero count alone (zeros i.i.d.); only the general formats know how."""
+    def expected_bits(self, n_fibers: int, length: int, nnz: float, value_bits: int) -> Bits:
+        """Bits from a nonzero count alone (zeros i.i.d.); only formats that store activations know how."""
         raise NotImplementedError(f"format {self.name!r} needs the real mask")
+
+
+@dataclass(frozen=True)
+class Indexed(SparseFormat):
+    """A format with coordinate fields: ``index_bits`` (None = minimal) is the width of each; a width
+    smaller than a fiber needs is raised to what it needs (an index must address every position)."""
+
+    index_bits: int | None = config_key(None, positive_int)
+
+    def coord_bits(self, span: int) -> int:
+        """Bits of one coordinate addressing ``span`` positions."""
+        return max(clog2(span), self.index_bits or 0)
 
 
 def as_fibers(fibers: np.ndarray) -> np.ndarray:

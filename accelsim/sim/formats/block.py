@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from accelsim.registry import SPARSE_FORMATS
-from accelsim.sim.formats.base import Bits, FormatParams, SparseFormat, as_fibers, kernels, pointer_bits
+from accelsim.sim.formats.base import Bits, Geometry, Indexed, as_fibers, kernels, pointer_bits
+from accelsim.spec.config import config_key, dims
 
 
 @SPARSE_FORMATS.register("block")
-class Block(SparseFormat):
+@dataclass(frozen=True)
+class Block(Indexed):
     """BSR: nonempty b_r x b_c blocks stored whole; a block-column index each + block-row pointers
 
     Blocks tile the [F, L] view: b_r fibers (filters) by b_c consecutive positions along the fiber
@@ -18,12 +22,14 @@ class Block(SparseFormat):
     padding values).  Edge blocks are cut at the border, not padded.
     """
 
+    block: tuple[int, int] = config_key((4, 4), dims)
+
     name = "block"
 
-    def bits(self, fibers: np.ndarray, value_bits: int, params: FormatParams) -> Bits:
-        br, bc = params.block
+    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
+        br, bc = self.block
         f, length = fibers.shape
         blocks, values = kernels().block_counts(as_fibers(fibers), br, bc)
         blocks, values = int(blocks), int(values)
-        meta = blocks * params.coord_bits(-(-length // bc)) + (-(-f // br) + 1) * pointer_bits(blocks)
+        meta = blocks * self.coord_bits(-(-length // bc)) + (-(-f // br) + 1) * pointer_bits(blocks)
         return values * value_bits, meta, values - int(np.count_nonzero(fibers))

@@ -2,45 +2,60 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from accelsim.registry import SPARSE_FORMATS
-from accelsim.sim.formats.base import Bits, FormatParams, SparseFormat, as_fibers, kernels, n_choose_k_bits
+from accelsim.sim.formats.base import Bits, Geometry, Indexed, as_fibers, kernels, n_choose_k_bits
+from accelsim.spec.config import choice, config_key, dims
+
+ENCODINGS = ("positional", "minimal")
 
 
-def nm_fit_problem(fibers: np.ndarray, params: FormatParams) -> str | None:
-    """Why the mask is not N:M along its fibers (None when every group of M holds <= N)."""
-    n, m = params.nm
-    most = int(kernels().group_max(as_fibers(fibers), m))
-    if most <= n:
-        return None
-    along = "C" if params.channels and params.channels % m == 0 else "K"
-    return f"mask is not {n}:{m} along {along} (a group of {m} holds {most} nonzeros)"
+def nm_ratio(value: Any) -> tuple[int, int]:
+    """``2:4`` -> (2, 4); N (kept) must be <= M."""
+    n, m = dims(value)
+    if n > m:
+        raise ValueError(f"N:M with N={n} > M={m}; N (kept) must be <= M")
+    return n, m
 
 
 @SPARSE_FORMATS.register("nm")
-class NM(SparseFormat):
+@dataclass(frozen=True)
+class NM(Indexed):
     """N slots per group of M (explicit zeros fill a group with fewer), positional or minimal index
 
     Groups are M consecutive positions of a fiber, aligned to its start (a last partial group
-    counts as a full one).  Per group: N values; metadata N * ceil(log2 M) bits (``positional``,
-    NVIDIA: 2 bits per kept value of 2:4) or ceil(log2 C(M, N)) (``minimal``: 3 bits for 2:4).
-    A mask with more than N nonzeros in some group does not fit (``fit_problem``).
+    counts as a full one).  Per group: N values; metadata N * ceil(log2 M) bits (``nm_encoding:
+    positional``, NVIDIA: 2 bits per kept value of 2:4) or ceil(log2 C(M, N)) (``minimal``: 3 bits
+    for 2:4).  A mask with more than N nonzeros in some group does not fit (``fit_problem``).
     """
+
+    nm: tuple[int, int] = config_key((2, 4), nm_ratio)
+    nm_encoding: str = config_key("positional", choice(*ENCODINGS))
 
     name = "nm"
     general = False
+    exploitable = ("nm",)
 
-    def fit_problem(self, fibers: np.ndarray, params: FormatParams) -> str | None:
-        return nm_fit_problem(fibers, params)
+    def fit_problem(self, fibers: np.ndarray, geometry: Geometry) -> str | None:
+        """Why the mask is not N:M along its fibers (None when every group of M holds <= N)."""
+        n, m = self.nm
+        most = int(kernels().group_max(as_fibers(fibers), m))
+        if most <= n:
+            return None
+        along = "C" if geometry.channels and geometry.channels % m == 0 else "K"
+        return f"mask is not {n}:{m} along {along} (a group of {m} holds {most} nonzeros)"
 
-    def bits(self, fibers: np.ndarray, value_bits: int, params: FormatParams) -> Bits:
-        n, m = params.nm
+    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
+        n, m = self.nm
         f, length = fibers.shape
         groups = f * (-(-length // m))
-        if params.nm_encoding == "minimal":
+        if self.nm_encoding == "minimal":
             meta = groups * n_choose_k_bits(m, n)
         else:
-            meta = groups * n * params.coord_bits(m)
+            meta = groups * n * self.coord_bits(m)
         slots = groups * n
         return slots * value_bits, meta, slots - int(np.count_nonzero(fibers))
