@@ -385,6 +385,7 @@ def test_shipped_sparse_configs_store_resnet_like_layers():
 
 def _hw_dict(weights: dict, inputs: dict | None = None) -> dict:
     return {"version": 1, "name": "t", "pe_array": {"rows": 4, "cols": 4},
+            "memories": [{"name": "glb", "size": "64 KiB"}],
             "sparsity": {"weights": weights, **({"inputs": inputs} if inputs else {})}}
 
 

@@ -234,3 +234,71 @@ def test_absurdly_many_tiles_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(memory, "MAX_SCHEDULE", 3)
     with pytest.raises(memory.SimulationError, match="too small for a tile-level model"):
         _run(_conv(cin=64, cout=64, h=28), _hw())
+
+
+# ------------------------------------------------------- knobs that act: level bandwidth, DRAM channels
+
+def _sparse_gemm(density=0.29, size=256, seed=0) -> Workload:
+    mask = np.random.default_rng(seed).random((size, size)) < density
+    layer = Layer("fc", "linear", size, size, size, weight_mask=mask, pattern="unstructured")
+    return Workload("gemm", (layer,))
+
+
+def test_a_slower_input_buffer_makes_an_irregular_sparse_schedule_slower():
+    """Each column of a skip array follows its own compressed K, so the array reads ~80 input words
+    per cycle into 32 rows: an input buffer that delivers fewer words per cycle is the bound."""
+    wl = _sparse_gemm()
+    free = simulate(load_hardware("sparse_pe"), wl).layers[0]
+    words_per_cycle = free.sram_reads["inputs"] / free.compute_cycles
+    assert words_per_cycle > 64
+    totals = []
+    for bw in (128, 32, 16):
+        layer = simulate(load_hardware("sparse_pe", {"memories.ifmap_sram.bandwidth": f"{bw} B/cycle"}),
+                         wl).layers[0]
+        assert layer.compute_cycles == free.compute_cycles  # the array's busy time is the same ...
+        totals.append(layer.total_cycles)  # ... but it waits for its operands
+        need = free.sram_reads["inputs"] / bw  # int8 words, the activations are dense (no metadata)
+        assert layer.total_cycles >= need
+        if need > free.total_cycles:
+            assert layer.bound == "ifmap_sram bandwidth"
+    assert totals[0] < totals[1] < totals[2]
+
+
+def _with(hw, **changes):
+    return hardware_from_dict({**hw.raw, **changes}, "t")
+
+
+@pytest.mark.parametrize("df", DATAFLOWS.names())
+def test_a_dense_systolic_array_never_waits_for_its_edge_bandwidth(df):
+    """A dense array reads at most one input word per row and one weight word per column per cycle
+    (inputs enter at one edge, weights at the other): buffers of that bandwidth never slow it."""
+    layer = _conv(cin=64, cout=64, h=14)
+    hw = _hw(dataflow=df, sizes=("256 KiB",) * 3, bw="64 B/cycle")
+    edge = hw.pe_array.rows + hw.pe_array.cols  # words per cycle the array can take in, int8
+    limited = _with(hw, memories=[{**m, "bandwidth": f"{edge} B/cycle"} for m in hw.raw["memories"]])
+    a, b = simulate(hw, Workload("one", (layer,))), simulate(limited, Workload("one", (layer,)))
+    assert b.total_cycles == a.total_cycles
+    feed = b.layers[0].mapping["memory"]["delivery_cycles"]
+    assert feed and all(c <= b.layers[0].compute_cycles for c in feed.values())
+
+
+def test_dram_channels_multiply_the_bandwidth():
+    layer = _conv(cin=64, cout=128, h=28)
+    hw = _hw(bw="2 B/cycle")
+    one = simulate(hw, Workload("one", (layer,))).layers[0]
+    two = simulate(_with(hw, dram={**hw.raw["dram"], "bandwidth": "1 B/cycle", "channels": 2}),
+                   Workload("one", (layer,))).layers[0]
+    four = simulate(_with(hw, dram={**hw.raw["dram"], "bandwidth": "1 B/cycle", "channels": 4}),
+                    Workload("one", (layer,))).layers[0]
+    assert two.total_cycles == one.total_cycles  # 2 channels x 1 B/cycle = one 2 B/cycle pipe
+    assert four.total_cycles < two.total_cycles and one.bound == "dram bandwidth"
+
+
+def test_no_on_chip_buffer_is_an_error_not_a_silent_default():
+    from accelsim.errors import ConfigError
+
+    raw = {"version": 1, "name": "t", "pe_array": {"rows": 4, "cols": 4}, "memories": []}
+    with pytest.raises(ConfigError, match="memories: an empty list"):
+        hardware_from_dict(raw, "t.yaml")
+    with pytest.raises(ConfigError, match="memories: required key is missing"):
+        hardware_from_dict({k: v for k, v in raw.items() if k != "memories"}, "t.yaml")

@@ -29,7 +29,8 @@ def listed(what: str) -> set[str]:
 
 
 def hw_dict(**sparsity) -> dict:
-    return {"version": 1, "name": "t", "pe_array": {"rows": 4, "cols": 4}, "sparsity": sparsity}
+    return {"version": 1, "name": "t", "pe_array": {"rows": 4, "cols": 4},
+            "memories": [{"name": "glb", "size": "64 KiB"}], "sparsity": sparsity}
 
 
 # ---------------------------------------------------------------- sparse formats

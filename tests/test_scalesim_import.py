@@ -159,10 +159,11 @@ def test_misspelled_section(tmp_path):
     assert "[general]: required section is missing" in probs
 
 
-def test_user_mode_needs_bandwidth(tmp_path):
-    text = SCALE_CFG.replace("Bandwidth : 4\n", "").replace("CALC", "USER")
-    with pytest.raises(ConfigError, match="Bandwidth: required key is missing"):
-        read_scalesim_config(write(tmp_path, "c.cfg", text))
+def test_user_mode_is_refused_not_run_stall_free(tmp_path):
+    """SCALE-Sim's USER mode stalls on DRAM (50,423 cycles where CALC gives 10,175 on one layer):
+    running it stall-free would be silently wrong, so the file is refused with the fix."""
+    with pytest.raises(ConfigError, match=r"InterfaceBandwidth: USER \(SCALE-Sim's DRAM stall model\)"):
+        read_scalesim_config(write(tmp_path, "c.cfg", SCALE_CFG.replace("CALC", "USER")))
     read_scalesim_config(write(tmp_path, "d.cfg", SCALE_CFG.replace("Bandwidth : 4\n", "")))  # CALC: optional
 
 

@@ -138,6 +138,23 @@ def tile_model(layer: Layer, hw: HardwareConfig, compute: ComputeTrace,
                      hw.pe_array.accumulator_bits / 8, channels, conv)
 
 
+def delivery_cycles(hw: HardwareConfig, compute: ComputeTrace, model: TileModel) -> dict[str, float]:
+    """Cycles each on-chip level with a ``bandwidth`` needs to serve the array's reads and writes of
+    one layer: the words of ComputeTrace.sram_reads / sram_writes (``precision`` bits each) plus the
+    index metadata read with them, over the level's bandwidth.  Levels without one are not limits."""
+    word_bytes = hw.pe_array.precision_bits / 8
+    need: dict[str, float] = {}
+    for op in OPERANDS:
+        level = hw.buffer_for(op)
+        if level is None or level.bandwidth_bytes_per_cycle is None:
+            continue
+        words = compute.sram_reads.get(op, 0) + compute.sram_writes.get(op, 0)
+        meta = model.meta_bpe[op] / model.data_bpe[op] if model.data_bpe[op] else 0.0
+        cycles = words * word_bytes * (1 + meta) / level.bandwidth_bytes_per_cycle
+        need[level.name] = need.get(level.name, 0.0) + cycles
+    return need
+
+
 def _candidates(extent: int, step: int) -> np.ndarray:
     folds = -(-extent // step)
     counts = {folds} | {-(-folds // j) for j in range(1, 9)}
@@ -227,8 +244,9 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, mode
     base = single_pass(model, tm, tn, tk)
     n_tiles = base["m"] * base["n"] * base["k"]
     g = model.groups
-    compute_total = float(compute.compute_cycles)
-    bw, lat = hw.dram.bandwidth_bytes_per_cycle, hw.dram.latency_cycles
+    feed = max(delivery_cycles(hw, compute, model).values(), default=0.0)
+    compute_total = max(float(compute.compute_cycles), feed)
+    bw, lat = hw.dram.total_bandwidth_bytes_per_cycle, hw.dram.latency_cycles
     double = all(lv.double_buffered for lv, _ in need.values())
     pj_per_byte = None
     if objective in ("energy", "edp"):

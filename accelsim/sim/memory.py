@@ -33,14 +33,14 @@ never stalls, so stalls are 0 and cycles are the compute cycles; the DRAM traffi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import simpy
 
 from accelsim.errors import SimulationError
 from accelsim.sim.dataflows.base import DATAFLOWS
-from accelsim.sim.mapping import OPERANDS, TileModel, evaluate
+from accelsim.sim.mapping import OPERANDS, TileModel, delivery_cycles, evaluate
 from accelsim.sim.traces import ComputeTrace, LayerMapping, MemoryTrace
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer
@@ -280,14 +280,25 @@ def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace, mod
             f" {mapping.tile_n} x {mapping.tile_k}): its buffers are too small for a tile-level model;"
             f" give them more room (buffer use {mapping.buffer_bytes})")
     sched = build_schedule(model, mapping, hw, compute, mapping.groups)
+    busy = float(sched.compute_cycles.sum())
+    need = delivery_cycles(hw, compute, model)
+    slowest = max(need.values(), default=0.0)
+    if busy > 0 and slowest > busy:  # a buffer cannot feed the array as fast as it computes
+        sched = replace(sched, compute_cycles=sched.compute_cycles * (slowest / busy))
     factor = -(-sched.tiles // MAX_TILES)
     coarse = coarsen(sched, factor)
-    end, transfers = run_pipeline(coarse, hw.dram.bandwidth_bytes_per_cycle, hw.dram.latency_cycles)
-    stall = max(0, int(round(end - float(coarse.compute_cycles.sum()))))
+    bw = hw.dram.total_bandwidth_bytes_per_cycle
+    end, transfers = run_pipeline(coarse, bw, hw.dram.latency_cycles)
+    stall = max(0, int(round(end - busy)))
     by_level = _by_level(hw, sched.totals)
-    return MemoryTrace(*_dram_totals(by_level), stall_cycles=stall, by_level=by_level,
+    reads, writes = _dram_totals(by_level)
+    limits = {"compute": busy, **{f"{name} bandwidth": c for name, c in need.items()},
+              "dram bandwidth": (reads + writes) / bw}
+    return MemoryTrace(reads, writes, stall_cycles=stall, by_level=by_level,
                        total_cycles=compute.compute_cycles + stall, compute_cycles=compute.compute_cycles,
-                       tiles=sched.tiles, transfers=transfers, coarsening=factor)
+                       tiles=sched.tiles, transfers=transfers, coarsening=factor,
+                       bound=max(limits, key=limits.get),
+                       delivery_cycles={k: int(np.ceil(v)) for k, v in need.items()})
 
 
 def _dram_totals(by_level: dict[str, dict[str, dict[str, int]]]) -> tuple[int, int]:

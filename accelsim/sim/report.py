@@ -50,6 +50,7 @@ class LayerReport:
     target_sparsity: float = 0.0
     notes: tuple[str, ...] = ()
     mapping: dict[str, Any] = field(default_factory=dict)
+    bound: str = "compute"  # what limits the layer: compute, "<level> bandwidth" or "dram bandwidth"
 
     @property
     def folds(self) -> int:
@@ -75,7 +76,7 @@ class LayerReport:
             "m": self.m, "n": self.n, "k": self.k, "groups": self.groups,
             "row_folds": self.row_folds, "col_folds": self.col_folds, "folds": self.folds,
             "compute_cycles": self.compute_cycles, "stall_cycles": self.stall_cycles,
-            "total_cycles": self.total_cycles, "utilization": round(self.utilization, 6),
+            "total_cycles": self.total_cycles, "bound": self.bound, "utilization": round(self.utilization, 6),
             "mapping_efficiency": round(self.mapping_efficiency, 6),
             "macs_dense": self.macs_dense, "macs_issued": self.macs_issued, "macs_gated": self.macs_gated,
             "macs_skipped": self.macs_skipped, "load_imbalance": round(self.load_imbalance, 6),

@@ -77,6 +77,7 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table:
         weight_density=layer.weight_density, activation_density=layer.activation_density,
         activation_density_source=layer.activation_density_source,
         pattern=layer.pattern, target_sparsity=layer.target_sparsity, notes=compute.notes,
+        bound=traffic.bound,
         mapping={**mapping.to_dict(), "memory": traffic.to_dict()},
     )
 

@@ -129,6 +129,8 @@ class MemoryTrace(MemoryTraffic):
     transfers: int = 0
     coarsening: int = 1
     model: str = "simpy"
+    bound: str = "compute"  # what limits the layer: compute, "<level> bandwidth" or "dram bandwidth"
+    delivery_cycles: dict[str, int] = field(default_factory=dict)  # per bandwidth-limited level
 
     @property
     def traffic(self) -> dict[str, dict[str, dict[str, int]]]:
@@ -138,7 +140,8 @@ class MemoryTrace(MemoryTraffic):
         return {"dram_read_bytes": self.dram_read_bytes, "dram_write_bytes": self.dram_write_bytes,
                 "stall_cycles": self.stall_cycles, "total_cycles": self.total_cycles,
                 "compute_cycles": self.compute_cycles, "tiles": self.tiles, "transfers": self.transfers,
-                "coarsening": self.coarsening, "model": self.model, "traffic": self.by_level}
+                "coarsening": self.coarsening, "model": self.model, "bound": self.bound,
+                "delivery_cycles": dict(self.delivery_cycles), "traffic": self.by_level}
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,15 @@ class MemoryLevel:
 
 @dataclass(frozen=True)
 class DramConfig:
-    bandwidth_bytes_per_cycle: float = 16.0
+    """Off-chip memory: ``channels`` interleaved channels of ``bandwidth_bytes_per_cycle`` each."""
+
+    bandwidth_bytes_per_cycle: float = 16.0  # per channel
     latency_cycles: int = 100
     channels: int = 1
+
+    @property
+    def total_bandwidth_bytes_per_cycle(self) -> float:
+        return self.bandwidth_bytes_per_cycle * self.channels
 
 
 # A datapath that skips whole blocks needs their size whatever the format: exploits: [block] reads
@@ -201,7 +207,7 @@ def _positive_size(value: Any) -> int:
 def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
     """Build and validate a HardwareConfig; every problem is reported at once in a ConfigError."""
     r = Reader(source)
-    top = r.mapping(raw, "", _TOP_KEYS, required=("version", "name", "pe_array"))
+    top = r.mapping(raw, "", _TOP_KEYS, required=("version", "name", "pe_array", "memories"))
     version = r.get(top, "version", "", _version, 1)
     clock = r.get(top, "clock", "", units.parse_frequency_mhz, 1000.0)
 
@@ -219,6 +225,9 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
     memories: list[MemoryLevel] = []
     if not isinstance(mem_raw, list):
         r.problem("memories", "expected a list of levels, innermost first")
+    elif "memories" in top and not mem_raw:
+        r.problem("memories", "an empty list: the array needs at least one on-chip buffer; list the levels,"
+                              " innermost first, e.g. - {name: glb, size: 256 KiB}")
     else:
         for i, level in enumerate(mem_raw):
             memories.append(_memory(r, level, f"memories[{i}]", clock))
@@ -246,7 +255,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
         name=r.get(top, "name", "", cfg.text, "?"),
         clock_mhz=clock,
         pe_array=pe,
-        memories=tuple(memories) or default_memories(),
+        memories=tuple(memories),
         dram=dram,
         sparsity=sparsity,
         energy_table=r.get(top, "energy", "", _energy_table, "horowitz_45nm"),
@@ -330,10 +339,6 @@ def _positive(x: float) -> float:
     if x <= 0:
         raise ValueError("must be larger than 0")
     return x
-
-
-def default_memories() -> tuple[MemoryLevel, ...]:
-    return (MemoryLevel("glb", 192 * 1024),)
 
 
 def shipped_hardware_names() -> list[str]:

@@ -5,8 +5,9 @@ What SCALE-Sim v2 (``scalesim==2.0.2``, read from its source and checked against
 ``tests/data/scalesim_golden/README.md``) does, and what this importer does about it:
 
 * Config: an INI file read by ``configparser`` (keys case-insensitive, ``:`` or ``=``).  SRAM sizes
-  are in "kB" that SCALE-Sim multiplies by 1024, so they become KiB here.  ``Bandwidth`` is only
-  read in USER mode; CALC mode (the shipped configs) never stalls.
+  are in "kB" that SCALE-Sim multiplies by 1024, so they become KiB here.  CALC mode (the shipped
+  configs) never stalls and is what ``timing: scalesim`` reproduces; USER mode (SCALE-Sim's DRAM
+  stall model) is refused with a message, not run stall-free.
 * Topology, conv form: the first line is a header and is skipped; SCALE-Sim splits each row on
   commas and drops the *last* field, so every row must end with a comma (a row without one loses
   its stride and crashes SCALE-Sim; here a missing trailing comma is accepted).  A 9th value is a
@@ -131,9 +132,11 @@ def read_scalesim_config(path: str | Path) -> dict[str, Any]:
         else:
             problems.append(f"[architecture_presets] Bandwidth: {arch['Bandwidth']!r} is not a positive whole"
                             " number of words per cycle")
-    elif mode is not None and mode.upper() == "USER":
-        problems.append("[architecture_presets] Bandwidth: required key is missing"
-                        " (InterfaceBandwidth is USER)")
+    if mode is not None and mode.upper() == "USER":
+        problems.append("[run_presets] InterfaceBandwidth: USER (SCALE-Sim's DRAM stall model) is not"
+                        " reproduced: a .cfg runs as SCALE-Sim's stall-free CALC mode; set"
+                        " InterfaceBandwidth: CALC, or write a YAML config with dram.bandwidth to have"
+                        " accelsim's memory model add the stalls")
 
     if problems:
         raise ConfigError(source, problems)
