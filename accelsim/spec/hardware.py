@@ -306,6 +306,10 @@ def _check_sparsity(r: Reader, hw: HardwareConfig) -> None:
         if op == Operand.WEIGHTS and s.skip == "skip" and fmt.exploitable != () and not s.exploits:
             r.problem(f"{path}.exploits", "skip: skip needs the patterns the datapath can skip; write e.g."
                                           " exploits: [unstructured] (or [nm] with format: nm)")
+        if op == Operand.INPUTS and s.exploits:
+            r.problem(f"{path}.exploits", "activation zeros are found element by element (their pattern is"
+                                          " not known ahead of time), so 'exploits' does not apply to"
+                                          " inputs; remove it")
         if op == Operand.INPUTS and not fmt.stores_activations:
             r.problem(f"{path}.format", f"format {name} cannot store activations: it needs their mask, and"
                                         f" only their density is known; use {storing}")
