@@ -18,8 +18,8 @@ from accelsim.sim.energy.table import (
     ACTION_DOCS,
     ACTIONS,
     BUFFER_ACTIONS,
-    COMPUTE_ACTIONS,
     DATA_ACTIONS,
+    EVENT_ACTIONS,
     ActionCost,
     EnergyTable,
     table_from_dict,
@@ -60,7 +60,8 @@ def _load(path: str, _mtime_ns: int) -> EnergyTable:
 
 
 def action_pj(action: _Action, hw: _Hardware, table: EnergyTable) -> float:
-    """pJ of one Action: buffer actions are priced at the capacity of the level named ``component``."""
+    """pJ of one Action: buffer actions (register files included) are priced at the capacity of the level
+    named ``component`` (one instance of it: a per-PE level's own size)."""
     capacity = None
     if action.action in BUFFER_ACTIONS:
         try:
@@ -82,6 +83,6 @@ def breakdown(actions: Iterable[_Action], hw: _Hardware, table: EnergyTable) -> 
     return EnergyBreakdown(tuple(items), by_action, by_component)
 
 
-__all__ = ["ACTIONS", "ACTION_DOCS", "BUFFER_ACTIONS", "COMPUTE_ACTIONS", "DATA_ACTIONS", "ENERGY_MODELS",
+__all__ = ["ACTIONS", "ACTION_DOCS", "BUFFER_ACTIONS", "DATA_ACTIONS", "ENERGY_MODELS", "EVENT_ACTIONS",
            "ActionCost", "EnergyBreakdown", "EnergyTable", "action_pj", "breakdown", "load_energy_table",
            "table_from_dict"]
