@@ -69,7 +69,7 @@ def test_register_file_cost_follows_its_size():
 
 def test_eyeriss_table_keeps_the_papers_ratios():
     t = load_energy_table("eyeriss_65nm")
-    mac = t.mac_pj
+    mac = t.cost("mac").pj_per_access()
     per16 = {a: t.cost(a).pj_per_bit(c) * 16 / mac
              for a, c in (("rf_access", 512), ("noc", None), ("buffer_read", 100 * KIB), ("dram_read", None))}
     assert per16 == pytest.approx({"rf_access": 1, "noc": 2, "buffer_read": 6, "dram_read": 200})
@@ -160,7 +160,7 @@ def test_energy_is_counts_times_table():
     assert priced[("dram", "dram_read", 8)] == pytest.approx(10_000 * 8 * 1950 / 64)
     assert priced[("pe_array", "mac", 0)] == pytest.approx(layer.macs * 0.3)
     assert priced[("filter_sram", "buffer_write", 8)] == pytest.approx(
-        4800 * 8 * table.sram_pj_per_bit(64 * KIB, write=True))
+        4800 * 8 * table.cost("buffer_write").pj_per_bit(64 * KIB))
     b = breakdown(acts, hw, table)
     assert b.total_pj == pytest.approx(sum(b.by_component_pj.values()))
 

@@ -117,20 +117,6 @@ class EnergyTable:
                   capacity_bytes: int | None = None) -> float:
         return self.cost(action).energy_pj(count, bits, capacity_bytes)
 
-    def sram_pj_per_bit(self, capacity_bytes: int, write: bool = False) -> float:
-        return self.cost("buffer_write" if write else "buffer_read").pj_per_bit(capacity_bytes)
-
-    @property
-    def mac_pj(self) -> float:
-        return self.cost("mac").pj_per_access()
-
-    def summary(self) -> dict[str, Any]:
-        """Name, source, node and each action's cost (per access, at the reference capacity)."""
-        return {"name": self.name, "source": self.source, "node_nm": self.node_nm,
-                "actions": {a: {"pj": c.pj if not c.pj_by_capacity else None, "bits": c.bits,
-                                "pj_by_capacity": [list(p) for p in c.pj_by_capacity] or None,
-                                "note": c.note} for a, c in self.costs.items()}}
-
 
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or not math.isfinite(value):
