@@ -157,6 +157,10 @@ def test_energy_table_prices_every_action_and_names_its_source(name):
         capacities = (1024, 64 * 1024, 4 * 1024 * 1024) if action in BUFFER_ACTIONS else (None,)
         assert all(cost.pj_per_access(c) >= 0 for c in capacities), action
         assert cost.bits is None or cost.bits > 0
+        assert cost.note.strip(), f"{action}: say where the figure comes from (or that it is assumed)"
+    rf = table.cost("rf_access")
+    assert rf.pj_per_access(1) < rf.pj_per_access(1024 * 1024)  # a register file's cost follows its size
+    assert table.cost("noc").pj_per_access() > 0 and table.cost("pe_static").pj_per_access() > 0
     assert check_file(str(ENERGY_MODELS.get(name))) == "energy table"
     assert name in listed("energy-tables")
     assert hardware_from_dict({**hw_dict(), "energy": name}, "hw.yaml").energy_table == name

@@ -1,44 +1,83 @@
-"""count_actions(): the only place action counts are made.  Energy = counts x the energy table."""
+"""count_actions(): the only place action counts are made.  Energy = counts x the energy table.
+
+What one layer counts (``flow`` is its dataflow's row of dataflows/base.py; moves as in rtl_ref/):
+
+* compute: nonzero MACs, gated MAC slots;
+* registers: per nonzero MAC the operand the PEs hold (``flow.stationary``) is read from the per-PE
+  level holding it (``rf_access``, priced at that level's size); outputs held: the sum is read and
+  written there (2 accesses of ``accumulator`` bits).  With no such level the held value sits in a
+  pipeline register, latched once on arrival (its hop below), and a held sum is latched once per MAC
+  (``pipeline_reg``).  Every NoC hop lands in a pipeline register: one ``pipeline_reg`` per hop;
+* NoC (``noc``, one hop = one copy delivered to one PE): a streamed operand (``flow.streams``) read
+  from its buffer is passed PE to PE across the axis of the dim it does not index, one hop per PE it
+  reaches (the mean used width of that axis: a multicast costs a copy per PE); a held operand is
+  shifted down the columns to its row on preload, and held sums drain down the columns the same
+  way, (used rows + 1) / 2 hops each; a flowing partial sum takes one hop per PE along K for each
+  output write (``accumulator`` bits; sums read back go to the column's collector, no hop);
+* buffers: array reads and writes per operand (``precision``-bit words), index metadata read with
+  its data in proportion metadata/data bits; fills from DRAM are buffer writes and drains to DRAM
+  buffer reads, data and metadata alike;
+* sparse logic: every word read with index metadata is decoded (``index_decode``); every issued MAC
+  passes the operand selector of a datapath where one operand skips (``operand_select``), or the
+  intersection unit where both skip (``intersection``);
+* static: every PE (``pe_static``) and every bit of on-chip storage (``buffer_static``; a per-PE
+  level once per PE) for every cycle of the layer, stalls included: compute + stall cycles;
+* DRAM bytes read and written.
+"""
 
 from __future__ import annotations
 
+from accelsim.sim.dataflows.base import OPERAND_DIMS, FoldPlan
 from accelsim.sim.traces import Action, ComputeTrace, MemoryTraffic, StorageBreakdown
-from accelsim.spec.hardware import HardwareConfig
+from accelsim.spec.hardware import HardwareConfig, MemoryLevel
 
 
 def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraffic,
                   storage: dict[str, StorageBreakdown]) -> list[Action]:
-    """MACs, operand register accesses, buffer reads/writes per operand level, metadata, DRAM.
+    """Every action of one layer (the module docstring says what is counted and how)."""
+    pe = hw.pe_array
+    bits, acc_bits, pes = pe.precision_bits, pe.accumulator_bits, pe.rows * pe.cols
+    plan, flow = compute.plan, compute.plan.flow
+    reads, writes = compute.sram_reads, compute.sram_writes
+    nonzero = compute.macs_issued - compute.macs_gated
+    cycles = compute.compute_cycles + traffic.stall_cycles
+    acts = [Action("pe_array", "mac", nonzero), Action("pe_array", "gated_mac", compute.macs_gated),
+            Action("pe_array", "pe_static", cycles * pes)]
 
-    Conventions: each issued MAC reads its two operands from PE pipeline registers (2 register
-    accesses); buffer words are ``precision`` bits; index metadata is read once from the buffer
-    holding the operand each time its data is read, in proportion metadata/data bits.  NoC: every
-    issued (not skipped) MAC slot passes one operand (``precision`` bits) and one partial sum
-    (``accumulator`` bits; for os, where sums stay, a second operand) to a neighbour.  Fills of a
-    buffer from DRAM are buffer writes and drains to DRAM buffer reads, data and metadata alike.
-    """
-    bits = hw.pe_array.precision_bits
-    acts = [
-        Action("pe_array", "mac", compute.macs_issued - compute.macs_gated),
-        Action("pe_array", "gated_mac", compute.macs_gated),
-        Action("pe_array", "rf_access", 2 * (compute.macs_issued - compute.macs_gated), bits),
-    ]
-    for op, reads in compute.sram_reads.items():
+    held = _per_pe_level(hw, flow.stationary)
+    if flow.outputs_stationary:
+        acts.append(Action(held.name, "rf_access", 2 * nonzero, acc_bits) if held
+                    else Action("pe_array", "pipeline_reg", nonzero, acc_bits))
+    elif held:
+        acts.append(Action(held.name, "rf_access", nonzero, bits))
+
+    down_columns = (plan.sr / plan.row_folds + 1) / 2
+    hops = [(reads.get(op, 0) * (_mean_used(plan, _unindexed(op)) if flow.streams(op) else down_columns),
+             bits) for op in ("inputs", "weights")]
+    out_hops = down_columns if flow.outputs_stationary else _mean_used(plan, "k")
+    hops.append((writes.get("outputs", 0) * out_hops, acc_bits))
+    for count, hop_bits in hops:
+        acts.append(Action("noc", "noc", round(count), hop_bits))
+        acts.append(Action("pe_array", "pipeline_reg", round(count), hop_bits))
+
+    for op, n in reads.items():
         level = hw.buffer_for(op)
-        if level is None or reads == 0:
+        if level is None or n == 0:
             continue
-        acts.append(Action(level.name, "buffer_read", reads, bits))
+        acts.append(Action(level.name, "buffer_read", n, bits))
         s = storage.get(op)
         if s is not None and s.metadata_bits and s.data_bits:
-            meta_bits_per_read = s.metadata_bits / (s.data_bits / bits)
-            acts.append(Action(level.name, "metadata_read", reads, meta_bits_per_read))
-    for op, writes in compute.sram_writes.items():
+            acts.append(Action(level.name, "metadata_read", n, s.metadata_bits / (s.data_bits / bits)))
+            acts.append(Action("sparse_logic", "index_decode", n))
+    for op, n in writes.items():
         level = hw.buffer_for(op)
-        if level is not None and writes:
-            acts.append(Action(level.name, "buffer_write", writes, bits))
-    hop_bits = bits if compute.plan.flow.outputs_stationary else hw.pe_array.accumulator_bits
-    acts.append(Action("noc", "noc", compute.macs_issued, bits))
-    acts.append(Action("noc", "noc", compute.macs_issued, hop_bits))
+        if level is not None and n:
+            acts.append(Action(level.name, "buffer_write", n, bits))
+    skipping = [op for op in ("weights", "inputs") if getattr(hw.sparsity, op).skip == "skip"]
+    if skipping:
+        select = "intersection" if len(skipping) == 2 else "operand_select"
+        acts.append(Action("sparse_logic", select, compute.macs_issued))
+
     for level, ops in traffic.by_level.items():
         if level == "dram":
             continue
@@ -48,6 +87,25 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
             acts.append(Action(level, "buffer_write", fill, 8))
         if drain:
             acts.append(Action(level, "buffer_read", drain, 8))
+    for level in hw.memories:
+        stored_bits = 8 * level.size_bytes * (pes if level.per_pe else 1)
+        acts.append(Action(level.name, "buffer_static", cycles, stored_bits))
     acts.append(Action("dram", "dram_read", traffic.dram_read_bytes, 8))
     acts.append(Action("dram", "dram_write", traffic.dram_write_bytes, 8))
     return acts
+
+
+def _per_pe_level(hw: HardwareConfig, operand: str) -> MemoryLevel | None:
+    """The innermost per-PE level (register file) holding ``operand``."""
+    return next((lv for lv in hw.memories if lv.per_pe and operand in lv.holds), None)
+
+
+def _unindexed(operand: str) -> str:
+    """The dim ``operand`` does not index: a streamed operand is passed along its axis."""
+    return next(d for d in "mnk" if d not in OPERAND_DIMS[operand])
+
+
+def _mean_used(plan: FoldPlan, dim: str) -> float:
+    """PEs a fold uses, on average, along the array axis holding ``dim`` (a spatial dim)."""
+    size = plan.sr if plan.flow.axis(dim) == "rows" else plan.sc
+    return size / plan.folds_of(dim)

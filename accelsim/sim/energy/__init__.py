@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
 
 from accelsim.errors import UnknownNameError
 from accelsim.registry import ENERGY_MODELS
@@ -18,29 +17,19 @@ from accelsim.sim.energy.table import (
     ACTION_DOCS,
     ACTIONS,
     BUFFER_ACTIONS,
-    COMPUTE_ACTIONS,
     DATA_ACTIONS,
+    EVENT_ACTIONS,
     ActionCost,
     EnergyTable,
     table_from_dict,
 )
-from accelsim.sim.traces import EnergyBreakdown
+from accelsim.sim.traces import Action, EnergyBreakdown
 from accelsim.spec import config as cfg
+from accelsim.spec.hardware import HardwareConfig
 
 TABLE_DIR = Path(__file__).resolve().parent / "tables"
 for _p in sorted(TABLE_DIR.glob("*.yaml")):
     ENERGY_MODELS.add(_p.stem, _p)
-
-
-class _Action(Protocol):
-    component: str
-    action: str
-    count: int
-    bits: float
-
-
-class _Hardware(Protocol):
-    def memory(self, name: str) -> Any: ...
 
 
 def load_energy_table(ref: str | Path) -> EnergyTable:
@@ -59,18 +48,17 @@ def _load(path: str, _mtime_ns: int) -> EnergyTable:
     return table_from_dict(cfg.read_yaml(path), path)
 
 
-def action_pj(action: _Action, hw: _Hardware, table: EnergyTable) -> float:
-    """pJ of one Action: buffer actions are priced at the capacity of the level named ``component``."""
+def action_pj(action: Action, hw: HardwareConfig, table: EnergyTable) -> float:
+    """pJ of one Action: buffer actions (register files included) are priced at the capacity of the level
+    named ``component`` (one instance of it: a per-PE level's own size)."""
     capacity = None
     if action.action in BUFFER_ACTIONS:
-        try:
-            capacity = hw.memory(action.component).size_bytes
-        except KeyError:
-            capacity = None
+        capacity = next((lv.size_bytes for lv in hw.memories if lv.name == action.component), None)
     return table.energy_pj(action.action, action.count, action.bits, capacity)
 
 
-def breakdown(actions: Iterable[_Action], hw: _Hardware, table: EnergyTable) -> EnergyBreakdown:
+def breakdown(actions: Iterable[Action], hw: HardwareConfig, table: EnergyTable) -> EnergyBreakdown:
+    """Every action priced, summed by action name and by component."""
     items = []
     by_action: dict[str, float] = {}
     by_component: dict[str, float] = {}
@@ -82,6 +70,6 @@ def breakdown(actions: Iterable[_Action], hw: _Hardware, table: EnergyTable) -> 
     return EnergyBreakdown(tuple(items), by_action, by_component)
 
 
-__all__ = ["ACTIONS", "ACTION_DOCS", "BUFFER_ACTIONS", "COMPUTE_ACTIONS", "DATA_ACTIONS", "ENERGY_MODELS",
+__all__ = ["ACTIONS", "ACTION_DOCS", "BUFFER_ACTIONS", "DATA_ACTIONS", "ENERGY_MODELS", "EVENT_ACTIONS",
            "ActionCost", "EnergyBreakdown", "EnergyTable", "action_pj", "breakdown", "load_energy_table",
            "table_from_dict"]

@@ -3,15 +3,15 @@
 Every action accelsim can emit (``ACTIONS``) must be in a table; the missing ones are listed together
 in one ConfigError.  An action's cost is one of
 
-    {pj: 0.3}                                    per event (compute actions: mac, gated_mac)
+    {pj: 0.3}                                    per event (``EVENT_ACTIONS``: mac, pe_static, ...)
     {pj: 2, bits: 64}                            per access of ``bits`` bits, charged per bit moved
-    {pj: 20, bits: 64, capacity: 32 KiB,         the same, scaled with the buffer's capacity as
-     capacity_exponent: 0.5}                       (size / capacity) ** exponent  (buffer actions only)
+    {pj: 20, bits: 64, capacity: 32 KiB,         the same, scaled with the level's capacity as
+     capacity_exponent: 0.5}                       (size / capacity) ** exponent  (``BUFFER_ACTIONS``)
     {bits: 64, pj_by_capacity: [[8 KiB, 10], ...]}  interpolated log-log between the points, clamped
-                                                   at both ends (buffer actions only)
-    {same_as: buffer_read, scale: 1.0}           another action's cost times ``scale``
+                                                   at both ends (``BUFFER_ACTIONS`` only)
+    {same_as: buffer_read, scale: 1.0}           another action of the same kind, times ``scale``
 
-plus an optional ``note`` saying where the number comes from.
+plus an optional ``note`` saying where the number comes from (and that it is an assumption, if so).
 """
 
 from __future__ import annotations
@@ -24,18 +24,24 @@ from accelsim import units
 from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
 
-COMPUTE_ACTIONS = ("mac", "gated_mac")
-BUFFER_ACTIONS = ("buffer_read", "buffer_write", "metadata_read")
-DATA_ACTIONS = ("rf_access", "noc", *BUFFER_ACTIONS, "dram_read", "dram_write")
-ACTIONS = (*COMPUTE_ACTIONS, *DATA_ACTIONS)
+EVENT_ACTIONS = ("mac", "gated_mac", "index_decode", "operand_select", "intersection", "pe_static")
+BUFFER_ACTIONS = ("rf_access", "buffer_read", "buffer_write", "metadata_read")
+DATA_ACTIONS = (*BUFFER_ACTIONS, "pipeline_reg", "noc", "buffer_static", "dram_read", "dram_write")
+ACTIONS = (*EVENT_ACTIONS, *DATA_ACTIONS)
 ACTION_DOCS = {
     "mac": "one multiply-accumulate with nonzero operands",
     "gated_mac": "a MAC slot whose operand is zero: clock-gated, no cycle saved",
-    "rf_access": "a PE register-file / pipeline-register access",
-    "noc": "a PE-to-PE (or buffer-to-PE) hop of one operand or partial sum",
+    "index_decode": "decoding the index metadata of one word read from a buffer (bitmask, run length, N:M)",
+    "operand_select": "choosing the partner operand of one issued MAC on a one-sided skip datapath (mux)",
+    "intersection": "matching the nonzeros of both operands for one issued MAC (two-sided skipping)",
+    "pe_static": "leakage and clock of one PE for one cycle, busy or stalled",
+    "rf_access": "a read or write of a per-PE register file (sized by the level's capacity)",
     "buffer_read": "a read of an on-chip buffer (sized by the level's capacity)",
     "buffer_write": "a write of an on-chip buffer (array results, fills from DRAM)",
     "metadata_read": "a read of index metadata from the buffer holding its operand",
+    "pipeline_reg": "a value latched into a PE pipeline register (each hop lands in one)",
+    "noc": "one hop of an operand or partial sum into a PE (a multicast copy is a hop per PE reached)",
+    "buffer_static": "leakage of one bit of on-chip storage for one cycle",
     "dram_read": "bits read from DRAM",
     "dram_write": "bits written to DRAM",
 }
@@ -111,20 +117,6 @@ class EnergyTable:
                   capacity_bytes: int | None = None) -> float:
         return self.cost(action).energy_pj(count, bits, capacity_bytes)
 
-    def sram_pj_per_bit(self, capacity_bytes: int, write: bool = False) -> float:
-        return self.cost("buffer_write" if write else "buffer_read").pj_per_bit(capacity_bytes)
-
-    @property
-    def mac_pj(self) -> float:
-        return self.cost("mac").pj_per_access()
-
-    def summary(self) -> dict[str, Any]:
-        """Name, source, node and each action's cost (per access, at the reference capacity)."""
-        return {"name": self.name, "source": self.source, "node_nm": self.node_nm,
-                "actions": {a: {"pj": c.pj if not c.pj_by_capacity else None, "bits": c.bits,
-                                "pj_by_capacity": [list(p) for p in c.pj_by_capacity] or None,
-                                "note": c.note} for a, c in self.costs.items()}}
-
 
 def _number(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 or not math.isfinite(value):
@@ -168,8 +160,8 @@ def _read_entry(r: Reader, raw: Any, path: str, action: str) -> tuple[ActionCost
             r.problem(path, f"same_as takes only 'scale' and 'note'; remove {', '.join(extra)}")
         if target == action:
             r.problem(f"{path}.same_as", "an action cannot be the same as itself")
-        if target is not None and (target in COMPUTE_ACTIONS) != (action in COMPUTE_ACTIONS):
-            r.problem(f"{path}.same_as", f"{action!r} and {target!r} differ in kind (per event vs per bit)")
+        if target is not None and _kind(target) != _kind(action):
+            r.problem(f"{path}.same_as", f"{action!r} is charged {_kind(action)}, {target!r} {_kind(target)}")
         return ActionCost(note=note), target, r.get(e, "scale", path, _number, 1.0)
     if "scale" in e:
         r.problem(f"{path}.scale", "'scale' goes with same_as")
@@ -177,19 +169,15 @@ def _read_entry(r: Reader, raw: Any, path: str, action: str) -> tuple[ActionCost
     if has_pj == has_pts:
         r.problem(path, "give exactly one of pj, pj_by_capacity or same_as")
     bits = r.get(e, "bits", path, cfg.positive_int, None)
-    if action in COMPUTE_ACTIONS:
-        if bits is not None:
-            r.problem(f"{path}.bits", f"{action} is charged per event; remove 'bits'")
-        for key in ("capacity", "capacity_exponent", "pj_by_capacity"):
-            if key in e:
-                r.problem(f"{path}.{key}", f"{action} is not a buffer action; remove {key!r}")
-    elif bits is None and "bits" not in e:
+    if action in EVENT_ACTIONS and bits is not None:
+        r.problem(f"{path}.bits", f"{action} is charged per event; remove 'bits'")
+    elif action not in EVENT_ACTIONS and bits is None and "bits" not in e:
         r.problem(f"{path}.bits", "required for a data action: the access width its pJ is for, e.g. 64")
     if action not in BUFFER_ACTIONS:
         for key in ("capacity", "capacity_exponent", "pj_by_capacity"):
-            if key in e and action not in COMPUTE_ACTIONS:
-                r.problem(f"{path}.{key}",
-                          f"only buffer actions ({', '.join(BUFFER_ACTIONS)}) scale by capacity")
+            if key in e:
+                r.problem(f"{path}.{key}", f"{action} is not priced by a level's capacity; only"
+                                           f" {', '.join(BUFFER_ACTIONS)} scale by capacity")
     if ("capacity" in e) != ("capacity_exponent" in e):
         r.problem(path, "capacity and capacity_exponent go together: the reference size and the exponent")
     cost = ActionCost(
@@ -201,6 +189,12 @@ def _read_entry(r: Reader, raw: Any, path: str, action: str) -> tuple[ActionCost
         note=note,
     )
     return cost, None, 1.0
+
+
+def _kind(action: str) -> str:
+    if action in EVENT_ACTIONS:
+        return "per event"
+    return "per bit, by capacity" if action in BUFFER_ACTIONS else "per bit"
 
 
 def table_from_dict(raw: Any, source: str) -> EnergyTable:
