@@ -34,15 +34,20 @@ OPTIONAL = {  # fields a shipped config may leave out, each with a value that is
 
 
 @cache
-def _workload():
-    return load_workload("lenet5_93pct")
+def _workload(name: str):
+    return load_workload(name)
 
 
 def _run(raw) -> str:
-    report = simulate(hardware_from_dict(raw, "knob.yaml"), _workload()).to_json_dict()
-    report.pop("provenance")
-    report.pop("hardware")
-    return json.dumps(report, sort_keys=True, default=str)
+    """report.json of two small pruned models (unstructured and 4x4 blocks), hardware echo aside."""
+    hw = hardware_from_dict(raw, "knob.yaml")
+    reports = []
+    for name in ("lenet5_93pct", "lenet5_70pct_block4x4"):
+        report = simulate(hw, _workload(name)).to_json_dict()
+        report.pop("provenance")
+        report.pop("hardware")
+        reports.append(report)
+    return json.dumps(reports, sort_keys=True, default=str)
 
 
 def _leaves(node, path=()):
@@ -69,7 +74,8 @@ def _changes(key: str, value):
         return [value * 2, max(1, value // 2)]
     if isinstance(value, list):
         return [value[1:], value[:1]] if len(value) > 1 else [[]]
-    names = {"dataflow": DATAFLOWS, "timing": TIMING_MODELS, "format": SPARSE_FORMATS, "energy": ENERGY_MODELS}
+    names = {"dataflow": DATAFLOWS, "timing": TIMING_MODELS, "format": SPARSE_FORMATS,
+             "energy": ENERGY_MODELS}
     if key in names:
         return [n for n in names[key].names() if n != value][:3]
     if key == "skip":
@@ -77,7 +83,7 @@ def _changes(key: str, value):
     if key == "precision":
         return ["int16", "int4"]
     if key in ("nm", "block"):
-        return ["1:4" if key == "nm" else "2x2"]
+        return ["1:4"] if key == "nm" else ["2x2", "8x8"]
     if key == "name":
         return [f"{value}_renamed"]
     if isinstance(value, str) and value[:1].isdigit():
@@ -108,7 +114,8 @@ def _knobs():
         raw = read_yaml(HW_DIR / f"{name}.yaml")
         for path, value in _leaves(raw):
             if path[0] not in PROSE:
-                yield pytest.param(name, path, _changes(str(path[-1]), value), id=f"{name}:{'.'.join(map(str, path))}")
+                yield pytest.param(name, path, _changes(str(path[-1]), value),
+                                   id=f"{name}:{'.'.join(map(str, path))}")
         for dotted, value in OPTIONAL.items():
             path = _path(dotted)
             yield pytest.param(name, path, [value], id=f"{name}:+{dotted}")
