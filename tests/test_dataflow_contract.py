@@ -26,9 +26,11 @@ sides = st.integers(2, 12)
 # One dense fold (Sr <= R, Sc <= C) of ``groups`` GEMM groups, written out per timing model.
 ONE_FOLD = {
     # every fold pays fill and drain; the total is the last cycle's index (count - 1), per group
-    "scalesim": lambda drains, r, c, sc, t, g: g * ((t + r + c - 2 if drains else 2 * r + c + t - 2) - 1),
+    "scalesim": lambda drains, r, c, sr, sc, t, g: g * ((t + r + c - 2 if drains else 2 * r + c + t - 2) - 1),
     # rtl_ref: a fold slot, the 2R fill/drain and the columns used; results drain after a full slot
-    "accelsim": lambda drains, r, c, sc, t, g: g * ((max(t, r) if drains else t) + 2 * r + sc),
+    "accelsim": lambda drains, r, c, sr, sc, t, g: g * ((max(t, r) if drains else t) + 2 * r + sc),
+    # STONNE's mesh: the rows and columns used, skew and 3 pipeline cycles; a stationary preload of sr
+    "stonne_mesh": lambda drains, r, c, sr, sc, t, g: g * (t + sr + sc + 3 + (0 if drains else sr)),
 }
 
 
@@ -132,7 +134,8 @@ def test_a_gemm_in_one_fold_takes_the_closed_form(flow, model, r, c, data, t, gr
     p = plan_folds(flow, r, c, **gemm(flow, sr, sc, t))
     assert (p.sr, p.sc, p.t, p.folds) == (sr, sc, t, 1)
     drains = DATAFLOWS.get(flow).stationary == "outputs"
-    assert TIMING_MODELS.get(model).layer_cycles(p, groups) == ONE_FOLD[model](drains, r, c, sc, t, groups)
+    want = ONE_FOLD[model](drains, r, c, sr, sc, t, groups)
+    assert TIMING_MODELS.get(model).layer_cycles(p, groups) == want
 
 
 # ---------------------------------------------------------------- sparse schedules

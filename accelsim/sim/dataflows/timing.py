@@ -4,6 +4,7 @@
 drain, nothing overlaps between folds, and "Total Cycles" is the 0-based index of the last cycle
 (count - 1).  ``accelsim`` (the default) is the timing of the Verilog arrays in ``rtl_ref/``,
 checked against them by tests; where it differs from SCALE-Sim is written next to its formula.
+``stonne_mesh`` is STONNE's TPU-like output-stationary mesh (commit 22634b8), tile by tile.
 """
 
 from __future__ import annotations
@@ -127,8 +128,46 @@ class AccelsimTiming(TimingModel):
         return SramAccesses(ins, wts, outs, psum_reads)
 
 
+@dataclass(frozen=True)
+class StonneMeshTiming(TimingModel):
+    """STONNE's TPU-like OS mesh (``-mn_type=OS_MESH -mem_ctrl=TPU_OS_DENSE``, commit 22634b8), exact.
+
+    Tiles run M-outer, N-inner with no overlap; a tile on r x c PEs (the rows and columns it
+    uses: the last tile of a dim uses what is left) costs
+
+        T + r + c + 3 = 1 configuration cycle + T steps issued one per cycle + (r - 1) + (c - 1)
+                        skew to the far PE + 4 (distribution hop, MAC, collection, SRAM write)
+
+    so a GEMM costs folds * (T + 3) + col_folds * Sr + row_folds * Sc, which is
+    ceil(M/R) * ceil(N/C) * (K + R + C + 3) when R divides M and C divides N.  It assumes the
+    read ports feed every edge PE each cycle (dn_bw >= R + C).  STONNE's mesh is output
+    stationary only; for a dataflow that preloads its stationary operand the tile pays r more
+    cycles to shift it in (as in SCALE-Sim), an extrapolation no STONNE run checks.  No stalls are
+    modelled: STONNE runs with every operand already in its global buffer.
+    """
+
+    def _tile(self, plan: FoldPlan, rows_used: int, cols_used: int) -> int:
+        preload = 0 if plan.flow.outputs_stationary else rows_used
+        return plan.t + rows_used + cols_used + 3 + preload
+
+    def fold_cycles(self, plan: FoldPlan) -> int:
+        """The last (smallest) tile; ``group_cycles`` adds what the others cost more."""
+        return self._tile(plan, plan.sr - (plan.row_folds - 1) * plan.rows,
+                          plan.sc - (plan.col_folds - 1) * plan.cols)
+
+    def group_cycles(self, plan: FoldPlan) -> int:
+        rows_per_tile = 1 if plan.flow.outputs_stationary else 2  # skew, and the preload if any
+        return plan.folds * (plan.t + 3) + rows_per_tile * plan.col_folds * plan.sr + plan.row_folds * plan.sc
+
+    def sram_accesses(self, plan: FoldPlan, m: int, n: int, k: int) -> SramAccesses:
+        return SramAccesses(*_base_accesses(plan, m, n, k))  # every K step reads its r inputs and c weights
+
+
 TIMING_MODELS.add("scalesim", ScaleSimTiming(
     "scalesim", "SCALE-Sim v2 to the cycle: per-fold fill and drain, Total Cycles = last-cycle index",
     models_stalls=False))
 TIMING_MODELS.add("accelsim", AccelsimTiming(
     "accelsim", "the timing of the rtl_ref Verilog arrays, checked against Icarus Verilog"))
+TIMING_MODELS.add("stonne_mesh", StonneMeshTiming(
+    "stonne_mesh", "STONNE's TPU-like OS mesh (commit 22634b8) to the cycle: T + r + c + 3 a tile",
+    models_stalls=False))
