@@ -154,7 +154,7 @@ def test_unknown_timing_and_energy_table_say_did_you_mean():
     with pytest.raises(ConfigError) as err:
         _hw(GOOD + "timing: scalsim\nenergy: horowitz_45\n")
     assert set(err.value.problems) == {
-        "timing: 'scalsim' is not one of accelsim, scalesim (did you mean 'scalesim'?)",
+        "timing: 'scalsim' is not one of accelsim, scalesim, stonne_mesh (did you mean 'scalesim'?)",
         "energy: 'horowitz_45' is not one of eyeriss_65nm, horowitz_45nm, nor the path of a YAML energy table"
         " (did you mean 'horowitz_45nm'?)"}
 

@@ -267,6 +267,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
         raw=raw,
     )
     _check_sparsity(r, hw)
+    _check_stall_free(r, hw)
     r.finish()
     return hw
 
@@ -313,6 +314,18 @@ def _check_sparsity(r: Reader, hw: HardwareConfig) -> None:
         if op == Operand.INPUTS and not fmt.stores_activations:
             r.problem(f"{path}.format", f"format {name} cannot store activations: it needs their mask, and"
                                         f" only their density is known; use {storing}")
+
+
+def _check_stall_free(r: Reader, hw: HardwareConfig) -> None:
+    """A timing model without stalls (SCALE-Sim's CALC mode, STONNE's mesh) never waits for a buffer:
+    a buffer bandwidth would be a knob that moves nothing, so it is refused."""
+    if hw.timing not in TIMING_MODELS or TIMING_MODELS.get(hw.timing).models_stalls:
+        return
+    for i, level in enumerate(hw.memories):
+        if level.bandwidth_bytes_per_cycle is not None:
+            r.problem(f"memories[{i}].bandwidth", f"timing {hw.timing!r} models no stalls, so a buffer"
+                                                  " bandwidth would change nothing; remove it, or use"
+                                                  " timing: accelsim")
 
 
 def _energy_table(value: Any) -> str:
