@@ -1,4 +1,4 @@
-"""Pruning methods (accelsim.workload.pruning.methods*) and the digits train/eval loops (training.py)."""
+"""Pruning methods (accelsim.workload.pruning.methods) and the digits train/eval loops (training.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 from torch import nn
 
 from accelsim.errors import AccelsimError
-from accelsim.workload.pruning.methods import METHODS, allocate_global
-from accelsim.workload.pruning.methods_iterative import (
+from accelsim.workload.pruning.methods import (
+    METHODS,
     agp_schedule,
     agp_sparsity,
+    allocate_global,
     model_sparsity,
     overall_sparsity,
 )

@@ -382,20 +382,6 @@ def test_prune_model_global_scope_hits_the_target():
     assert len({round(lp.achieved, 2) for lp in result.layers}) > 1  # uneven per layer
 
 
-def test_builtin_methods_without_the_methods_module(monkeypatch):
-    from accelsim.workload.pruning import apply
-
-    monkeypatch.setattr(apply, "_method", lambda name: apply._BUILTINS[name])
-    for scope in ("layer", "global"):
-        result = apply.prune_model(_lenet(), pattern="unstructured", sparsity=0.6, scope=scope,
-                                   first_conv="pattern")
-        assert result.achieved == pytest.approx(0.6, abs=0.01)
-    a = apply.prune_model(_lenet(), pattern="kernel", sparsity=0.5, method="random", seed=3)
-    b = apply.prune_model(_lenet(), pattern="kernel", sparsity=0.5, method="random", seed=3)
-    for name in a.masks:
-        np.testing.assert_array_equal(a.masks[name], b.masks[name])
-
-
 def test_apply_masks_leaves_the_state_torch_custom_from_mask_leaves():
     torch = pytest.importorskip("torch")
     from torch.nn.utils import prune as torch_prune

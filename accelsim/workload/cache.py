@@ -18,6 +18,7 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.files import write_atomic
+from accelsim.spec.recipe import PatternSpec
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
 CACHE_FORMAT = 1
@@ -37,10 +38,9 @@ def cache_paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
 
 
 def _layer_meta(layer: Layer) -> dict[str, Any]:
-    meta = {}
-    for name in _LAYER_FIELDS:
-        value = getattr(layer, name)
-        meta[name] = asdict(value) if name == "conv" and value is not None else value
+    meta = {name: getattr(layer, name) for name in _LAYER_FIELDS}
+    meta["conv"] = None if layer.conv is None else asdict(layer.conv)
+    meta["pattern"] = str(layer.pattern)
     mask = layer.weight_mask
     meta["mask_shape"] = None if mask is None else list(mask.shape)
     return meta
@@ -99,8 +99,9 @@ def load_cached(cache_dir: Path, key: str) -> Workload | None:
                     mask.flags.writeable = False
                 if lm.get("conv") is not None:
                     lm["conv"] = ConvShape(**lm["conv"])
+                lm["pattern"] = PatternSpec.parse(lm["pattern"])
                 layers.append(Layer(weight_mask=mask, **lm))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, ConfigError):
         return None
     w = meta["workload"]
     return Workload(name=w["name"], layers=tuple(layers), source=w["source"],
