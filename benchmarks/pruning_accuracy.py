@@ -82,7 +82,8 @@ def run_one(task: tuple) -> dict:
     model_name, layout, method, pattern_name, target, cfg = task
     data = _setup(cfg["quick"]).as_layout(layout)
     from accelsim.workload.models import build_model
-    from accelsim.workload.pruning.methods import METHODS, model_sparsity, overall_sparsity
+    from accelsim.workload.pruning.methods import METHODS
+    from accelsim.workload.pruning.methods.iterative import model_sparsity, overall_sparsity
     from accelsim.workload.pruning.patterns import make_pattern
     from accelsim.workload.pruning.training import apply_masks, evaluate, train
 

@@ -10,11 +10,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 from accelsim.errors import AccelsimError
-from accelsim.workload.pruning.methods import (
-    METHODS,
+from accelsim.workload.pruning.methods import METHODS, allocate_global
+from accelsim.workload.pruning.methods.iterative import (
     agp_schedule,
     agp_sparsity,
-    allocate_global,
     model_sparsity,
     overall_sparsity,
 )

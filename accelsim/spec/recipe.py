@@ -180,7 +180,7 @@ def recipe_from_name(name: str) -> Recipe | None:
             sparsity = pattern.fixed_sparsity
         elif m := re.fullmatch(r"(\d+(?:\.\d+)?)pct(?:_(.+))?", rest):
             pattern = parse_pattern(m[2] or "unstructured")
-            sparsity = check_sparsity(float(m[1]) / 100)
+            sparsity = check_sparsity(float(f"{m[1]}e-2"))  # the float nearest P / 100 (0.7pct: 0.007)
             _check_fixed(pattern, sparsity, model, name)
         elif rest in pattern_names():
             raise ConfigError(name, [f"a pattern needs a target sparsity: write e.g. {model}_70pct_{rest}"])

@@ -68,23 +68,13 @@ def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str
     return json_path
 
 
-def read_meta(cache_dir: Path, key: str) -> dict[str, Any] | None:
-    _, json_path = cache_paths(cache_dir, key)
-    try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(meta, dict) and meta.get("cache_format") == CACHE_FORMAT and meta.get("key") == key
-    return meta if ok else None
-
-
 def load_cached(cache_dir: Path, key: str) -> Workload | None:
     """The cached workload for ``key``, or None on a miss (absent, stale format or unreadable)."""
-    meta = read_meta(cache_dir, key)
-    if meta is None:
-        return None
-    npz_path, _ = cache_paths(cache_dir, key)
+    npz_path, json_path = cache_paths(cache_dir, key)
     try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("cache_format") != CACHE_FORMAT or meta.get("key") != key:
+            return None
         with np.load(npz_path, allow_pickle=False) as npz:
             if len(npz.files) != meta["masks"]:
                 return None

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from accelsim.errors import ConfigError, UnknownNameError, did_you_mean
+from accelsim.errors import ConfigError, did_you_mean
 from accelsim.registry import METHODS
 from accelsim.spec.recipe import FIRST_CONV_RULES, SCOPES, check_sparsity
 from accelsim.spec.recipe import LAYER_RULES as RULES
@@ -73,12 +73,6 @@ class PruneResult:
         """Sparsity over all prunable layers (dense ones included)."""
         size = sum(lp.size for lp in self.layers)
         return 0.0 if size == 0 else 1.0 - sum(lp.nonzeros for lp in self.layers) / size
-
-    def layer(self, name: str) -> LayerPrune:
-        for lp in self.layers:
-            if lp.name == name:
-                return lp
-        raise UnknownNameError("layer", name, [lp.name for lp in self.layers])
 
 
 @dataclass(frozen=True, eq=False)

@@ -41,12 +41,5 @@ from __future__ import annotations
 from accelsim.registry import METHODS
 from accelsim.workload.pruning.methods import iterative, oneshot, synflow  # noqa: F401  (register them)
 from accelsim.workload.pruning.methods.base import Method, allocate_global, masks_from_scores, register_method
-from accelsim.workload.pruning.methods.iterative import (
-    agp_schedule,
-    agp_sparsity,
-    model_sparsity,
-    overall_sparsity,
-)
 
-__all__ = ["METHODS", "Method", "agp_schedule", "agp_sparsity", "allocate_global", "masks_from_scores",
-           "model_sparsity", "overall_sparsity", "register_method"]
+__all__ = ["METHODS", "Method", "allocate_global", "masks_from_scores", "register_method"]

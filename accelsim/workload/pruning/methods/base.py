@@ -150,9 +150,6 @@ class Method:
         if cap is not None and not 0.0 <= cap <= 1.0:
             raise AccelsimError(f"method {self.name!r}: max_layer_sparsity {cap!r} must be in [0, 1]")
 
-    def params(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
     def with_params(self, **params) -> Method:
         known = [f.name for f in dataclasses.fields(self)]
         for key in params:

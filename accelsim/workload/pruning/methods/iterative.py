@@ -268,6 +268,3 @@ def model_sparsity(layers) -> float:
     total = sum(w.numel() for w in ws)
     return float(sum(int((w == 0).sum()) for w in ws)) / total if total else 0.0
 
-
-__all__ = ["AGP", "IMP", "DropPruning", "DropResult", "agp_schedule", "agp_sparsity", "model_sparsity",
-           "overall_sparsity"]

@@ -144,10 +144,6 @@ class Pattern:
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    @staticmethod
-    def achieved(mask: np.ndarray) -> float:
-        return achieved(mask)
-
 
 def _kcrs_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     if len(shape) == 2:
