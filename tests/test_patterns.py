@@ -10,15 +10,8 @@ from hypothesis import strategies as st
 
 from accelsim.errors import ConfigError, UnknownNameError
 from accelsim.workload.layer import Layer
-from accelsim.workload.pruning.patterns import (
-    PATTERNS,
-    achieved,
-    keep_top,
-    make_pattern,
-    n_kept_in,
-    n_pruned,
-    pattern_names,
-)
+from accelsim.workload.pruning.patterns import PATTERNS, achieved, make_pattern, pattern_names
+from accelsim.workload.pruning.patterns.base import keep_top, n_kept_in, n_pruned
 
 # ---------------------------------------------------------------- strategies and group checks
 

@@ -40,7 +40,7 @@ from accelsim.registry import METHODS
 from accelsim.spec.recipe import FIRST_CONV_RULES, SCOPES, check_sparsity
 from accelsim.spec.recipe import LAYER_RULES as RULES
 from accelsim.workload.pruning.methods.base import layer_kind
-from accelsim.workload.pruning.patterns import NM, Pattern, Unstructured, achieved, make_pattern
+from accelsim.workload.pruning.patterns.base import NM, Pattern, Unstructured, achieved, make_pattern
 
 
 @dataclass(frozen=True)

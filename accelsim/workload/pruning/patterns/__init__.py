@@ -48,21 +48,10 @@ Rules shared by every pattern
 
 from __future__ import annotations
 
+from accelsim.registry import PATTERNS
 from accelsim.spec.recipe import check_sparsity, pattern_names
 from accelsim.workload.pruning.patterns import campfire, grouped  # noqa: F401  (registers their patterns)
-from accelsim.workload.pruning.patterns.base import (
-    FALLBACKS,
-    NM,
-    PATTERNS,
-    Block,
-    Pattern,
-    Unstructured,
-    achieved,
-    keep_top,
-    make_pattern,
-    n_kept_in,
-    n_pruned,
-)
+from accelsim.workload.pruning.patterns.base import FALLBACKS, NM, Pattern, achieved, make_pattern
 
-__all__ = ["FALLBACKS", "NM", "PATTERNS", "Block", "Pattern", "Unstructured", "achieved", "check_sparsity",
-           "keep_top", "make_pattern", "n_kept_in", "n_pruned", "pattern_names"]
+__all__ = ["FALLBACKS", "NM", "PATTERNS", "Pattern", "achieved", "check_sparsity", "make_pattern",
+           "pattern_names"]
