@@ -96,7 +96,7 @@ def print_workload(workload: Workload) -> None:
         has_w = layer.weight_mask is not None
         t.add_row(layer.name, layer.kind, _n(layer.m), _n(layer.n), _n(layer.k), _n(layer.groups),
                   _si(layer.macs), _n(layer.weight_count) if has_w else "-",
-                  _n(layer.weight_nonzeros) if has_w else "-", layer.pattern,
+                  _n(layer.weight_nonzeros) if has_w else "-", str(layer.pattern),
                   f"{100 * layer.target_sparsity:.1f}",
                   f"{100 * layer.weight_sparsity:.1f}" if has_w else "-",
                   f"{layer.activation_density:.3f}")

@@ -21,6 +21,7 @@ from accelsim.errors import AccelsimError, UnknownNameError
 from accelsim.files import rows_to_csv
 from accelsim.sim.report import Report
 from accelsim.spec.hardware import HardwareConfig
+from accelsim.spec.recipe import PatternSpec, recipe_name
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -113,15 +114,10 @@ def check_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
 
 def workload_name(model: str, pattern: str, density: float) -> str:
     """The recipe name for ``pattern`` at ``density`` (N:M with a fixed N: ``<model>_<N>of<M>``)."""
-    from accelsim.workload.pruning.patterns import NM, make_pattern
-
     if pattern == "dense" or density >= 1.0:
         return model
-    p = make_pattern(pattern)
-    if isinstance(p, NM) and p.n is not None:
-        return f"{model}_{p.n}of{p.m}"
-    pct = f"{round(100.0 * (1.0 - density), 6):g}"
-    return f"{model}_{pct}pct" + ("" if pattern == "unstructured" else f"_{pattern}")
+    fixed = PatternSpec.parse(pattern).fixed_sparsity
+    return recipe_name(model, pattern, 1.0 - density if fixed is None else fixed)
 
 
 def _weight_density(report: Report, workload) -> float:

@@ -17,7 +17,6 @@ import copy
 import hashlib
 import itertools
 import json
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 from accelsim import __version__
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.spec import config as cfg
+from accelsim.spec import recipe as grammar
 from accelsim.spec.hardware import HardwareConfig, hardware_from_dict, resolve_hardware_path
 
 WORKLOAD_AXES = ("model", "density", "pattern", "batch")
@@ -155,31 +155,23 @@ def workload_ref(spec: SweepSpec, params: dict[str, Any]) -> WorkloadRef:
     return WorkloadRef(model, batch, spec.input_shape, spec.checkpoint)
 
 
-_GRAMMAR = re.compile(r"(?P<model>.+?)_(?P<pct>\d+(?:\.\d+)?)pct(?:_(?P<pattern>.+))?")
-
-
 def recipe_name(model: str, density: Any, pattern: Any) -> str:
-    """accelsim.workload.recipes' name grammar ``<model>_<P>pct[_<pattern>]``, P the percent of weights pruned
-    (density 0.3 -> ``70pct``).  A base name already of that form gives the missing part:
-    ``resnet50_70pct`` with pattern=window -> ``resnet50_70pct_window``."""
-    base = _GRAMMAR.fullmatch(model)
-    if base:
-        model = base["model"]
-        pattern = base["pattern"] if pattern is None else pattern
-    if density is None:
-        if not base:
-            raise AccelsimError(f"--axis pattern needs a density: add --axis density=0.3, or give --model "
-                                f"as {model}_70pct")
-        pct = base["pct"]
-    else:
+    """The recipe name (accelsim.spec.recipe's grammar) of ``model`` at ``density`` (0.3 -> ``70pct``)
+    with ``pattern``.  A base name already of that form gives the missing part: ``resnet50_70pct``
+    with pattern=window -> ``resnet50_70pct_window``."""
+    base = grammar.recipe_from_name(model)
+    sparsity = 0.0
+    if base is not None and base.name != base.model:  # a pruned grammar name
+        model, sparsity = base.model, base.sparsity
+        pattern = base.pattern if pattern is None else pattern
+    elif density is None:
+        raise AccelsimError(f"--axis pattern needs a density: add --axis density=0.3, or give --model "
+                            f"as {model}_70pct")
+    if density is not None:
         if isinstance(density, bool) or not isinstance(density, int | float) or not 0 < density <= 1:
             raise AccelsimError(f"--axis density={density}: a density is a number in (0, 1], e.g. 0.3")
-        pct = f"{round(100 * (1 - float(density)), 6):g}"
-    if pct in ("0", "0.0"):
-        return model if pattern in (None, "unstructured") else f"{model}_0pct_{pattern}"
-    if pattern in (None, "unstructured"):
-        return f"{model}_{pct}pct"
-    return f"{model}_{pct}pct_{pattern}"
+        sparsity = 1 - float(density)
+    return grammar.recipe_name(model, "unstructured" if pattern is None else str(pattern), sparsity)
 
 
 # --- validation ---------------------------------------------------------------------------------
