@@ -8,7 +8,8 @@ A hardware axis is any dotted path the loader accepts (``pe_array.rows``, ``memo
 ``memories[1].size``, ``sparsity.weights.format``); its values are YAML scalars (``8`` is an int,
 ``128 KiB`` stays a string for the loader).  Workload axes are ``model``, ``batch``, and ``density``
 / ``pattern``, which name the recipe ``<model>_<pct>pct_<pattern>`` (pct = percent of weights pruned).
-Executors and the result store live in sweep_exec.py and store.py.
+``accelsim.studies.run.run_sweep`` runs a spec on an executor (executors.py) into a result store
+(store.py).
 """
 
 from __future__ import annotations
