@@ -37,12 +37,12 @@ def main(argv: list[str] | None = None) -> None:
 @user_errors
 def run(hw_ref, model, batch, input_shape, checkpoint, sets, out_dir, as_json):
     """Simulate a model on a hardware config and print the per-layer table."""
-    from accelsim.cli.console import print_report, progress_bar
+    from accelsim.cli.console import print_report, progress_bars
     from accelsim.sim.simulator import simulate
 
     hw = load_hw(hw_ref, sets)
     workload = load_workload(model, batch, input_shape, checkpoint)
-    with progress_bar("simulating", len(workload.layers)) as advance:
+    with progress_bars("simulating") as (advance,):
         report = simulate(hw, workload, progress=advance)
     if as_json:
         import json

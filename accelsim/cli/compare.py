@@ -29,7 +29,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
     """Structured vs unstructured sparsity at equal density: cycles, speedup and energy over the
     dense model on the same hardware, MACs issued, load imbalance, metadata and weight footprint."""
-    from accelsim.cli.console import out, print_table, progress_bar, si
+    from accelsim.cli.console import out, print_table, progress_bars, si
     from accelsim.studies.compare import check_density, check_patterns
     from accelsim.studies.compare import compare as run_compare
 
@@ -39,8 +39,7 @@ def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
     if not refs:
         raise AccelsimError("--hw: give at least one hardware config")
     hws = [load_hw(ref, ()) for ref in refs]
-    steps = (len(specs) + 1) * (len(hws) + 1)
-    with progress_bar("comparing", steps) as advance:
+    with progress_bars("comparing") as (advance,):
         result = run_compare(hws, model, d, specs, batch=batch, progress=advance)
     if as_json:
         import json

@@ -36,16 +36,27 @@ def si(x: float) -> str:
 
 
 @contextlib.contextmanager
-def progress_bar(what: str, total: int) -> Iterator[Callable[[int, int, str], None]]:
-    """A bar with ETA on stderr when it is a terminal; a no-op callback otherwise."""
-    if not sys.stderr.isatty() or total < 2:
-        yield lambda done, total_, name: None
+def progress_bars(*stages: str) -> Iterator[list[Callable[[int, int, str], None]]]:
+    """One callback ``(done, total, item)`` per stage: on a terminal, a bar with ETA on stderr from the
+    stage's first call with 2 or more steps (below the bars of earlier stages); elsewhere nothing."""
+    if not sys.stderr.isatty():
+        yield [lambda done, total, item: None for _ in stages]
         return
-    columns = (TextColumn(f"{what} [cyan]{{task.fields[item]}}"), BarColumn(), MofNCompleteColumn(),
+    columns = (TextColumn("{task.description} [cyan]{task.fields[item]}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as prog:
-        task = prog.add_task(what, total=total, item="")
-        yield lambda done, total_, name: prog.update(task, completed=done, item=name)
+        bars = {}
+
+        def stage(what: str) -> Callable[[int, int, str], None]:
+            def advance(done: int, total: int, item: str) -> None:
+                if what not in bars and total >= 2:
+                    bars[what] = prog.add_task(what, total=total, item="")
+                if what in bars:
+                    prog.update(bars[what], completed=done, item=item)
+
+            return advance
+
+        yield [stage(what) for what in stages]
 
 
 def print_report(report: Report) -> None:

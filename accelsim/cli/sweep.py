@@ -14,7 +14,6 @@ Exit status: 0 all points done; 1 some points failed (listed); 2 a user error be
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
@@ -49,27 +48,6 @@ def _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout
     return InlineExecutor(layers_csv) if n == 1 else LocalExecutor(n, layers_csv)
 
 
-class _Bars:
-    """One progress bar at a time, each started by its first update (the sweep's hooks know the totals)."""
-
-    def __init__(self):
-        self._stack = contextlib.ExitStack()
-        self._what: str | None = None
-        self._advance = None
-
-    def update(self, what: str, done: int, total: int, item: str) -> None:
-        from accelsim.cli.console import progress_bar
-
-        if what != self._what:
-            self.close()
-            self._advance, self._what = self._stack.enter_context(progress_bar(what, total)), what
-        self._advance(done, total, item)
-
-    def close(self) -> None:
-        self._stack.close()
-        self._what = None
-
-
 @click.command()
 @click.option("--hw", "hw_ref", required=True, help="Hardware YAML (path or shipped name) or SCALE-Sim .cfg.")
 @model_options(model_help="Zoo model, recipe name (resnet50_70pct), recipe file, SCALE-Sim topology .csv, "
@@ -100,7 +78,7 @@ class _Bars:
 def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers, scheduler, cluster,
           connect_timeout, out_dir, store_path, recompute, layers_csv, top, dry_run, no_plot):
     """Simulate every combination of the axes; store, resume, export and plot the Pareto frontier."""
-    from accelsim.cli.console import err
+    from accelsim.cli.console import err, progress_bars
     from accelsim.studies.run import plan_sweep, run_sweep
     from accelsim.studies.store import ResultStore
     from accelsim.studies.sweep import SweepSpec, parse_axis
@@ -113,37 +91,29 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
     executor = _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout)
     out = Path(out_dir)
     store = Path(store_path or out / "sweep.sqlite")
-    bars = _Bars()
     planned: list = []
 
-    def on_load(done, total, name):
-        bars.update("loading workloads", done, total, name)
-
     def on_start(tasks, todo):
-        bars.close()
         planned.extend(tasks)
         n_unique = len({t.key for t in tasks})
         err.print(f"sweep: {len(tasks)} points, {n_unique - len(todo)} already in {store}, "
                   f"{len(todo)} to run on {executor.describe()}")
 
     def on_outcome(outcome, done, total):
-        bars.update("sweep", done, total, _short(outcome.task.params))
+        advance(done, total, _short(outcome.task.params))
         if outcome.error:
             err.print(f"[red]point {outcome.task.index} failed[/red]: {outcome.error.splitlines()[0]}")
 
     try:
-        if dry_run:
-            tasks = plan_sweep(spec, progress=on_load)
-            bars.close()
-            with ResultStore(store) as opened:
-                _print_plan(tasks, opened.done_keys(t.key for t in tasks))
-            return
-        result = run_sweep(spec, executor, store, recompute=recompute, on_load=on_load, on_start=on_start,
-                           on_outcome=on_outcome)
+        with progress_bars("loading workloads", "sweep") as (on_load, advance):
+            if dry_run:
+                tasks = plan_sweep(spec, progress=on_load)
+            else:
+                result = run_sweep(spec, executor, store, recompute=recompute, on_load=on_load,
+                                   on_start=on_start, on_outcome=on_outcome)
     except KeyboardInterrupt:
         if not planned:
             raise
-        bars.close()
         keys = {t.key for t in planned}
         with ResultStore(store) as opened:
             stored = len(opened.done_keys(keys))
@@ -151,9 +121,12 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
                   "run the same command again to resume")
         sys.exit(EXIT_INTERRUPTED)
     finally:
-        bars.close()
         executor.close()
-    _finish(result, spec, out, top, no_plot)
+    if dry_run:
+        with ResultStore(store) as opened:
+            _print_plan(tasks, opened.done_keys(t.key for t in tasks))
+    else:
+        _finish(result, spec, out, top, no_plot)
 
 
 def _short(params: dict) -> str:

@@ -1,15 +1,10 @@
-"""Executors run sweep points: in this process, in local worker processes, or on a Dask cluster.
+"""Executors run sweep points: in this process, in local worker processes, or on a Dask cluster
+(the only module that imports dask or distributed).
 
 Each executor's ``execute(tasks)`` is a generator of ``Outcome`` in completion order; the caller
 (``accelsim.studies.run.run_sweep``) stores each result as it arrives, so stopping the generator at
-any point (Ctrl-C, an exception, kill -9) loses nothing that was stored.  The point function
-(``run_point`` unless a test passes another) loads workloads by name and memoizes them per process:
-workloads never travel to the workers, only the small HardwareConfig and the WorkloadRef do.
-
-Worker death: each local worker has its own pipe, so a death costs only the point that worker was
-running (rerun; reported failed after ``max_attempts`` deaths) and the worker is replaced; Dask
-reschedules the tasks of a lost worker itself (``distributed.scheduler.allowed-failures``).
-This is the only module that imports dask or distributed.
+any point (Ctrl-C, an exception, kill -9) loses nothing that was stored.  Workers get the small
+Task (HardwareConfig + WorkloadRef) and load the workload by name (``run_point``), never the workload.
 """
 
 from __future__ import annotations
@@ -83,8 +78,6 @@ def _serve(conn, fn: PointFn, layers_csv: bool) -> None:
             conn.send((outcome.result, outcome.error))
         except OSError:
             return  # the parent is gone
-        except Exception as exc:  # noqa: BLE001 - a result that does not pickle fails its point
-            conn.send((None, _describe(exc)))
 
 
 class _Worker:
@@ -116,14 +109,12 @@ class _Worker:
         return Outcome(task, result, error)
 
     def stop(self) -> None:
-        """Close the pipe (an idle worker reads EOF and exits); kill a busy one."""
+        """Close the pipe (an idle worker reads EOF and exits), kill a busy one, and reap it."""
         self.conn.close()
-        if self.task is not None and self.process.is_alive():
+        if self.task is not None:
             self.process.kill()
-
-    def join(self) -> None:
         self.process.join(timeout=5)
-        if self.process.is_alive():
+        if self.process.exitcode is None:
             self.process.kill()
             self.process.join()
 
@@ -198,8 +189,7 @@ class LocalExecutor:
         """``w`` died: drop it (``_fill`` starts another); requeue its point, or fail it after
         max_attempts deaths."""
         self._pool.remove(w)
-        w.conn.close()
-        w.join()
+        w.stop()
         self.restarts += 1
         task = w.task
         if task is None:
@@ -215,16 +205,14 @@ class LocalExecutor:
         pool, self._pool = self._pool, []
         for w in pool:
             w.stop()
-        for w in pool:
-            w.join()
 
 
 class DaskExecutor:
     """Points as Dask tasks on a scheduler (``tcp://HOST:8786``) or a LocalCluster of ``local_workers``.
 
     ``connect()`` happens before any work, so an unreachable scheduler is one clear error.  A point's
-    own exception is deterministic, so ``retries`` is 0; the tasks of a worker that dies are
-    rescheduled by the scheduler anyway (up to ``distributed.scheduler.allowed-failures``, then
+    own exception is deterministic, so it is not retried; the tasks of a worker that dies are
+    rescheduled by the scheduler (up to ``distributed.scheduler.allowed-failures``, then
     KilledWorker, reported as that point's failure).  Remote workers need accelsim installed and
     must be able to load the workload by name (recipe names build there; .csv paths must exist);
     start them with ``distributed.worker.profile.enabled: false`` for the speed of the LocalCluster."""
@@ -232,7 +220,7 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(self, address: str | None = None, local_workers: int | None = None, layers_csv: bool = False,
-                 connect_timeout_s: float = 10.0, retries: int = 0, fn: PointFn | None = None):
+                 connect_timeout_s: float = 10.0, fn: PointFn | None = None):
         self.fn = fn or run_point
         if (address is None) == (local_workers is None):
             raise AccelsimError("give a Dask scheduler address or a local cluster size, not both")
@@ -240,7 +228,6 @@ class DaskExecutor:
         self.local_workers = local_workers
         self.layers_csv = layers_csv
         self.connect_timeout_s = connect_timeout_s
-        self.retries = retries
         self.client = None
         self.cluster = None
 
@@ -270,7 +257,8 @@ class DaskExecutor:
         try:
             self.client = Client(self.address, timeout=f"{self.connect_timeout_s}s")
         except (OSError, TimeoutError, ValueError) as exc:
-            raise AccelsimError(f"cannot reach the Dask scheduler at {self.address} ({_first_line(exc)}); "
+            first_line = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+            raise AccelsimError(f"cannot reach the Dask scheduler at {self.address} ({first_line}); "
                                 f"start one with `dask scheduler` and `dask worker {self.address}`, "
                                 f"or use --cluster local:N or --workers N") from None
         if not self.client.scheduler_info().get("workers"):
@@ -285,12 +273,8 @@ class DaskExecutor:
         from distributed import as_completed
 
         self.connect()
-        tasks = list(tasks)
-        futures = {}
-        for task in tasks:
-            fut = self.client.submit(self.fn, task, self.layers_csv, key=f"accelsim-point-{task.key}",
-                                     retries=self.retries, pure=False)
-            futures[fut] = task
+        futures = {self.client.submit(self.fn, t, self.layers_csv, key=f"accelsim-point-{t.key}",
+                                      pure=False): t for t in tasks}
         try:
             for fut in as_completed(futures):
                 task = futures[fut]
@@ -313,8 +297,3 @@ class DaskExecutor:
             client.close()
         if cluster is not None:
             cluster.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

@@ -1,23 +1,18 @@
 """A sweep as one library call: ``run_sweep(spec, executor, store)`` plans and validates every point,
 skips the points already in the store (resume), runs the rest on the executor, stores each as it ends
-and returns a ``SweepResult`` (rows with their Pareto marks, failures, counts).
-
-    from accelsim.studies.executors import LocalExecutor
-    spec = SweepSpec("dense_ws", "lenet5", (parse_axis("pe_array.rows=8,16,32"),))
-    result = run_sweep(spec, LocalExecutor(2), "sweep_out/sweep.sqlite")
-
-The worker side is here too: ``run_point`` simulates one point, loading its workload by name once per
-process (the recipe cache makes that cheap), so workloads never travel to the workers.
+and returns a ``SweepResult`` (rows with their Pareto marks, failures, counts).  The worker side is
+here too: ``run_point`` simulates one point, its workload loaded by name once per process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +39,13 @@ _MAX_WORKLOADS = 4
 
 def cached_workload(ref: WorkloadRef):
     """Load a workload by name once per process (the few most recent are kept)."""
-    key = WorkloadRef(ref.ref, ref.batch, ref.input_shape, ref.checkpoint)
+    key = replace(ref, fingerprint="")
     if key in _WORKLOADS:
         _WORKLOADS.move_to_end(key)
         return _WORKLOADS[key]
     from accelsim.workload.load import load_workload
 
-    workload = load_workload(ref.ref, **ref.load_kwargs())
+    workload = load_workload(ref.ref, batch=ref.batch, input_shape=ref.input_shape, checkpoint=ref.checkpoint)
     _WORKLOADS[key] = workload
     while len(_WORKLOADS) > _MAX_WORKLOADS:
         _WORKLOADS.popitem(last=False)
@@ -134,38 +129,29 @@ def run_sweep(spec: SweepSpec, executor: Any, store: ResultStore | str | Path, *
     valid.  Hooks: ``on_load(done, total, name)`` while workloads load, ``on_start(tasks, todo)``
     before the first point runs, ``on_outcome(outcome, done, len(todo))`` after each point is stored."""
     tasks = plan_sweep(spec, executor, on_load)
-    if not isinstance(store, ResultStore):
-        with ResultStore(store) as opened:
-            return _run(tasks, executor, opened, recompute, on_start, on_outcome)
-    return _run(tasks, executor, store, recompute, on_start, on_outcome)
-
-
-def _run(tasks: list[Task], executor: Any, store: ResultStore, recompute: bool, on_start: Any,
-         on_outcome: Any) -> SweepResult:
     unique: dict[str, Task] = {}
     for t in tasks:
         unique.setdefault(t.key, t)  # two points with the same resolved hardware and workload run once
-    stored = set() if recompute else store.done_keys(unique)
-    todo = [t for k, t in unique.items() if k not in stored]
-    first_use = {t.workload: i for i, t in reversed(list(enumerate(todo)))}
-    todo.sort(key=lambda t: first_use[t.workload])  # one workload at a time: the workers' memo hits
-    if on_start is not None:
-        on_start(tasks, todo)
-    failed: list[tuple[Task, str]] = []
-    start = time.perf_counter()
-    for done, outcome in enumerate(executor.execute(todo), start=1):
-        if outcome.result is not None:
-            _store_result(store, outcome.task, outcome.result, replace=recompute)
-        else:
-            failed.append((outcome.task, outcome.error or "failed"))
-        if on_outcome is not None:
-            on_outcome(outcome, done, len(todo))
-    elapsed = time.perf_counter() - start
-    rows = []
-    for t in tasks:
-        row = store.get(t.key)
-        if row is not None:
-            rows.append(row | {"sweep_params": t.params, "index": t.index})
+    with contextlib.ExitStack() as stack:
+        opened = store if isinstance(store, ResultStore) else stack.enter_context(ResultStore(store))
+        stored = set() if recompute else opened.done_keys(unique)
+        todo = [t for k, t in unique.items() if k not in stored]
+        first_use = {t.workload: i for i, t in reversed(list(enumerate(todo)))}
+        todo.sort(key=lambda t: first_use[t.workload])  # one workload at a time: the workers' memo hits
+        if on_start is not None:
+            on_start(tasks, todo)
+        failed: list[tuple[Task, str]] = []
+        start = time.perf_counter()
+        for done, outcome in enumerate(executor.execute(todo), start=1):
+            if outcome.result is not None:
+                _store_result(opened, outcome.task, outcome.result, replace=recompute)
+            else:
+                failed.append((outcome.task, outcome.error or "failed"))
+            if on_outcome is not None:
+                on_outcome(outcome, done, len(todo))
+        elapsed = time.perf_counter() - start
+        rows = [row | {"sweep_params": t.params, "index": t.index}
+                for t in tasks if (row := opened.get(t.key)) is not None]
     front = pareto_mask([r["total_cycles"] for r in rows], [r["energy_pj"] for r in rows])
     for r, on_front in zip(rows, front, strict=True):
         r["pareto"] = on_front
