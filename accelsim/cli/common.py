@@ -13,8 +13,6 @@ from accelsim.errors import AccelsimError
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
-MODEL_HELP = ("Zoo model, recipe name (resnet50_70pct), recipe file, SCALE-Sim topology .csv, "
-              "or package.module:function.")
 
 
 def user_errors(fn):
@@ -38,10 +36,11 @@ def user_errors(fn):
     return wrapper
 
 
-def model_options(model_help: str = MODEL_HELP):
-    """--model, --batch, --input-shape and --checkpoint, in that order."""
+def model_options(more_help: str = ""):
+    """--model (its help ending with ``more_help``), --batch, --input-shape and --checkpoint."""
     options = [
-        click.option("--model", "model", required=True, help=model_help),
+        click.option("--model", "model", required=True, help="Zoo model, recipe name (resnet50_70pct), "
+                     "recipe file, SCALE-Sim topology .csv, or package.module:function." + more_help),
         click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size."),
         click.option("--input-shape", default=None, help="Input shape without batch, e.g. 3,224,224."),
         click.option("--checkpoint", default=None, help="A state_dict file to load into the model."),

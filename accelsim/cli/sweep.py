@@ -50,8 +50,7 @@ def _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout
 
 @click.command()
 @click.option("--hw", "hw_ref", required=True, help="Hardware YAML (path or shipped name) or SCALE-Sim .cfg.")
-@model_options(model_help="Zoo model, recipe name (resnet50_70pct), recipe file, SCALE-Sim topology .csv, "
-                          "or package.module:function.  An axis named model replaces it.")
+@model_options("  An axis named model replaces it.")
 @click.option("--axis", "axes", multiple=True, metavar="PATH=V1,V2,...",
               help="A hardware field by dotted path (pe_array.rows=8,16,32; 'memories.glb.size=128 KiB,"
                    "512 KiB'; sparsity.weights.format=bitmask,csr) or a workload axis: model, density, "

@@ -90,24 +90,6 @@ class _Worker:
         child.close()
         self.task: Task | None = None
 
-    def send(self, task: Task) -> bool:
-        """Hand ``task`` over; False if the worker is already gone (the task was not taken)."""
-        try:
-            self.conn.send(task)
-        except OSError:
-            return False
-        self.task = task
-        return True
-
-    def receive(self) -> Outcome | None:
-        """The finished point's outcome if the worker sent it whole; None if it died first."""
-        try:
-            result, error = self.conn.recv()
-        except (EOFError, OSError):
-            return None
-        task, self.task = self.task, None
-        return Outcome(task, result, error)
-
     def stop(self) -> None:
         """Close the pipe (an idle worker reads EOF and exits), kill a busy one, and reap it."""
         self.conn.close()
@@ -164,11 +146,13 @@ class LocalExecutor:
                 for w in list(self._pool):
                     dead = not w.process.is_alive()  # asked first: a dead worker's pipe holds all it sent
                     if w.task is not None and w.conn.poll():
-                        outcome = w.receive()
-                        if outcome is None:
+                        try:
+                            result, error = w.conn.recv()
+                        except (EOFError, OSError):
                             dead = True  # the pipe broke mid-message
                         else:
-                            yield outcome
+                            task, w.task = w.task, None
+                            yield Outcome(task, result, error)
                     if dead:
                         lost = self._replace(w, attempts, queue)
                         if lost is not None:
@@ -182,8 +166,12 @@ class LocalExecutor:
         while len(self._pool) < min(self.workers, busy + len(queue)):
             self._pool.append(_Worker(ctx, self.fn, self.layers_csv))
         for w in self._pool:
-            if queue and w.task is None and w.send(queue[0]):
-                queue.popleft()  # a worker that could not take it is dead: replaced once its sentinel fires
+            if queue and w.task is None:
+                try:
+                    w.conn.send(queue[0])
+                except OSError:
+                    continue  # a dead worker: replaced once its sentinel fires
+                w.task = queue.popleft()
 
     def _replace(self, w: _Worker, attempts: dict[str, int], queue: deque[Task]) -> Outcome | None:
         """``w`` died: drop it (``_fill`` starts another); requeue its point, or fail it after
