@@ -2,9 +2,11 @@
 
 The public API, imported lazily so that ``import accelsim`` stays light (no torch, no numba)::
 
-    from accelsim import load_hardware, load_workload, simulate
+    from accelsim import Axis, InlineExecutor, SweepSpec, load_hardware, load_workload, run_sweep, simulate
     report = simulate(load_hardware("sparse_pe"), load_workload("resnet50_70pct"))
     report.totals()["total_cycles"]
+    spec = SweepSpec("dense_ws", "lenet5", axes=(Axis("pe_array.rows", (8, 16, 32)),))
+    run_sweep(spec, InlineExecutor(), "sweep.sqlite").pareto  # a second call reads the store
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ _API = {
     "LayerReport": ("accelsim.sim.report", "LayerReport"),
     "compare": ("accelsim.studies.compare", "compare"),
     "run_sweep": ("accelsim.studies.run", "run_sweep"),
+    "SweepSpec": ("accelsim.studies.sweep", "SweepSpec"),
+    "Axis": ("accelsim.studies.sweep", "Axis"),
+    "InlineExecutor": ("accelsim.studies.executors", "InlineExecutor"),
+    "LocalExecutor": ("accelsim.studies.executors", "LocalExecutor"),
     "AccelsimError": ("accelsim.errors", "AccelsimError"),
 }
 __all__ = ["__version__", *_API]

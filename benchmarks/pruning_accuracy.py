@@ -15,7 +15,7 @@ Protocols (accuracy is always measured on the held-out test split):
 * snip, synflow -- pruning at initialisation: prune the untrained model, then train it with the
   mask for ``dense`` epochs ("final").  SynFlow uses its default n = 100 iterations.
 * agp, imp, drop -- the methods' own training loops from initialisation (defaults of
-  accelsim.workload.pruning.methods_iterative; imp prunes 20 % of the remaining weights per round with
+  accelsim.workload.pruning.methods.iterative; imp prunes 20 % of the remaining weights per round with
   ``imp_epochs`` epochs per round and rewinds to step 20).
 The ``nm2:4`` pattern is 50 % whatever the target, so it runs once, at 50 %.
 """
@@ -83,7 +83,7 @@ def run_one(task: tuple) -> dict:
     data = _setup(cfg["quick"]).as_layout(layout)
     from accelsim.workload.models import build_model
     from accelsim.workload.pruning.methods import METHODS
-    from accelsim.workload.pruning.methods_iterative import model_sparsity, overall_sparsity
+    from accelsim.workload.pruning.methods.iterative import model_sparsity, overall_sparsity
     from accelsim.workload.pruning.patterns import make_pattern
     from accelsim.workload.pruning.training import apply_masks, evaluate, train
 

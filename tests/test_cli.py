@@ -118,3 +118,29 @@ def test_topology_runs_without_importing_torch(tmp_path):
     """)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+# ---------------------------------------------------------------- N:M names with a colon (recipe grammar)
+
+
+@pytest.mark.parametrize("model, shown", [("resnet18_50pct_nm2:4", "nm2:4"), ("lenet5_50pct_nm:4", "nm2:4")])
+def test_colon_nm_names_are_recipe_names_not_module_references(model, shown):
+    proc = _invoke(["trace", "--model", model])
+    assert proc.returncode == 0, proc.stderr
+    assert shown in proc.stdout and "cannot import module" not in proc.stderr
+
+
+def test_an_nm_name_at_the_wrong_sparsity_says_what_to_write():
+    _expect_user_error(_invoke(["trace", "--model", "lenet5_70pct_nm2:4"]),
+                       "nm2:4 fixes the sparsity at 50 %, not 70 %; write lenet5_2of4")
+
+
+def test_sweep_and_compare_take_colon_patterns(tmp_path):
+    proc = _invoke(["sweep", "--hw", "sparse_pe", "--model", "lenet5_50pct", "--axis",
+                    "pattern=unstructured,nm2:4", "--dry-run", "--out", str(tmp_path / "sweep")])
+    assert proc.returncode == 0, proc.stderr
+    assert "lenet5_50pct " in proc.stdout and "lenet5_2of4" in proc.stdout
+    proc = _invoke(["compare", "--hw", "sparse_pe", "--model", "lenet5", "--density", "0.5",
+                    "--patterns", "nm:4"])
+    assert proc.returncode == 0, proc.stderr
+    assert "lenet5_50pct_nm:4" in proc.stdout

@@ -25,7 +25,7 @@ FLOORS = ("", "spec", "workload", "sim", "results", "studies", "cli")
 
 # third-party libraries and where they may be imported (module paths relative to accelsim/, globs)
 LIBRARY_HOMES = {
-    "torch": ("workload/*", "workload/**/*"),
+    "torch": ("workload/*", "workload/**/*", "workload/*/*/*"),  # Path.match: ** is one level (3.11)
     "numba": ("*/kernels.py", "**/kernels.py"),
     "simpy": ("sim/memory.py",),
     "matplotlib": ("results/plots*.py",),

@@ -1,4 +1,4 @@
-"""Pruning methods (accelsim.workload.pruning.methods*) and the digits train/eval loops (training.py)."""
+"""Pruning methods (accelsim.workload.pruning.methods) and the digits train/eval loops (training.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from torch import nn
 
 from accelsim.errors import AccelsimError
 from accelsim.workload.pruning.methods import METHODS, allocate_global
-from accelsim.workload.pruning.methods_iterative import (
+from accelsim.workload.pruning.methods.iterative import (
     agp_schedule,
     agp_sparsity,
     model_sparsity,

@@ -193,6 +193,10 @@ def test_module_function_reference(tmp_path, monkeypatch):
         build_model("no_such_module_xyz:f")
     with pytest.raises(AccelsimError, match="must look like"):
         build_model("user_models:")
+    by_file, _ = build_model(f"{tmp_path / 'user_models.py'}:tiny", seed=3)  # a .py file works too
+    assert torch.equal(by_file.weight, model.weight)
+    with pytest.raises(AccelsimError, match="cannot import module .*nowhere.py"):
+        build_model(f"{tmp_path / 'nowhere.py'}:tiny")
 
 
 def test_importing_the_zoo_does_not_import_torch():

@@ -10,15 +10,8 @@ from hypothesis import strategies as st
 
 from accelsim.errors import ConfigError, UnknownNameError
 from accelsim.workload.layer import Layer
-from accelsim.workload.pruning.patterns import (
-    PATTERNS,
-    achieved,
-    keep_top,
-    make_pattern,
-    n_kept_in,
-    n_pruned,
-    pattern_names,
-)
+from accelsim.workload.pruning.patterns import PATTERNS, achieved, make_pattern, pattern_names
+from accelsim.workload.pruning.patterns.base import keep_top, n_kept_in, n_pruned
 
 # ---------------------------------------------------------------- strategies and group checks
 
@@ -380,20 +373,6 @@ def test_prune_model_global_scope_hits_the_target():
     result = prune_model(_lenet(), pattern="unstructured", sparsity=0.8, scope="global", first_conv="pattern")
     assert result.achieved == pytest.approx(0.8, abs=0.01)
     assert len({round(lp.achieved, 2) for lp in result.layers}) > 1  # uneven per layer
-
-
-def test_builtin_methods_without_the_methods_module(monkeypatch):
-    from accelsim.workload.pruning import apply
-
-    monkeypatch.setattr(apply, "_method", lambda name: apply._BUILTINS[name])
-    for scope in ("layer", "global"):
-        result = apply.prune_model(_lenet(), pattern="unstructured", sparsity=0.6, scope=scope,
-                                   first_conv="pattern")
-        assert result.achieved == pytest.approx(0.6, abs=0.01)
-    a = apply.prune_model(_lenet(), pattern="kernel", sparsity=0.5, method="random", seed=3)
-    b = apply.prune_model(_lenet(), pattern="kernel", sparsity=0.5, method="random", seed=3)
-    for name in a.masks:
-        np.testing.assert_array_equal(a.masks[name], b.masks[name])
 
 
 def test_apply_masks_leaves_the_state_torch_custom_from_mask_leaves():

@@ -11,18 +11,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim.errors import ConfigError, UnknownNameError
-from accelsim.workload import recipes
-from accelsim.workload.recipes import (
-    WORKLOADS_DIR,
+from accelsim.registry import MODELS
+from accelsim.spec.recipe import (
+    PatternSpec,
     Recipe,
-    load_workload,
+    is_model_ref,
+    parse_pattern,
+    pattern_names,
     recipe_from_name,
-    recipe_hash,
-    resolve_recipe,
-    shipped_recipe_names,
+    recipe_name,
 )
+from accelsim.workload import cache
+from accelsim.workload.layer import Layer
+from accelsim.workload.load import load_workload
+from accelsim.workload.pruning.patterns import make_pattern
+from accelsim.workload.recipes import WORKLOADS_DIR, recipe_hash, resolve_recipe, shipped_recipe_names
 
 README_NAMES = ("resnet50_70pct", "resnet50_70pct_window", "resnet50_70pct_channel", "resnet50_2of4",
                 "resnet50_70pct_block4x4", "lenet5_93pct")
@@ -147,6 +154,78 @@ def test_name_grammar_errors():
         resolve_recipe("no/such/recipe.yaml")
 
 
+# N:M with a colon is a recipe name, not a module:function reference
+@pytest.mark.parametrize("text, expected", [
+    ("mypkg.models:build", True), ("a.b:c.d", True), ("nets/mine.py:build", True), ("mine.py:build", True),
+    ("resnet18_50pct_nm2:4", False), ("lenet5_50pct_nm:4", False), ("resnet50_50pct_2:4", False),
+    ("nm2:4", False), ("user_models:", False), ("mine.py:4", False), ("resnet50", False),
+])
+def test_model_references_are_a_module_or_py_file_then_an_identifier(text, expected):
+    assert is_model_ref(text) is expected
+
+
+def test_colon_nm_names_resolve_as_recipes(tmp_path):
+    r = resolve_recipe("resnet18_50pct_nm2:4")
+    assert (r.model, r.pattern, r.sparsity, r.source) == ("resnet18", "nm2:4", 0.5, "name grammar")
+    same = replace(resolve_recipe("resnet50_50pct_2:4"), name="resnet50_2of4")
+    assert same == resolve_recipe("resnet50_2of4")  # two spellings of one recipe (the shipped file's)
+    r = resolve_recipe("lenet5_50pct_nm:4")
+    assert (r.model, r.pattern, r.sparsity) == ("lenet5", "nm:4", 0.5)
+    with pytest.raises(ConfigError, match="nm2:4 fixes the sparsity at 50 %, not 70 %; write resnet50_2of4"):
+        resolve_recipe("resnet50_70pct_nm2:4")
+    r = resolve_recipe("nets/mine.py:build")
+    assert (r.name, r.model) == ("build", "nets/mine.py:build")
+    p = write(tmp_path, "version: 1\nmodel: resnet18\npattern: 2of4\n")
+    assert resolve_recipe(p).pattern == "nm2:4" and resolve_recipe(p).sparsity == 0.5
+
+
+def _canonical_specs():
+    plain = st.sampled_from([n for n in pattern_names() if n not in ("nm2:4", "block4x4")])
+    nm = st.integers(1, 16).flatmap(lambda m: st.tuples(st.one_of(st.none(), st.integers(1, m)), st.just(m)))
+    block = st.tuples(st.integers(1, 16), st.integers(1, 16))
+    return st.one_of(plain, nm.map(lambda t: f"nm{'' if t[0] is None else t[0]}:{t[1]}"),
+                     block.map(lambda t: f"block{t[0]}x{t[1]}"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_canonical_specs())
+def test_pattern_spellings_round_trip(text):
+    spec = parse_pattern(text)
+    assert str(spec) == text and PatternSpec.parse(str(spec)) == spec
+    assert make_pattern(text).spec == text  # the pruning patterns write the same spelling
+    assert PatternSpec.parse(text.upper()) == spec
+    if spec.kind == "nm" and dict(spec.params)["n"] is not None:
+        n, m = (v for _, v in spec.params)
+        assert parse_pattern(f"{n}:{m}") == parse_pattern(f"{n}of{m}") == spec
+        assert spec.fixed_sparsity == pytest.approx(1 - n / m)
+    else:
+        assert spec.fixed_sparsity is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(MODELS.names())), _canonical_specs(), st.integers(1, 999))
+def test_recipe_names_round_trip(model, pattern, permille):
+    """name -> Recipe -> name is the identity; Recipe -> name -> Recipe keeps model, pattern, sparsity."""
+    spec = PatternSpec.parse(pattern)
+    sparsity = spec.fixed_sparsity if spec.fixed_sparsity is not None else permille / 1000
+    if sparsity == 0.0:
+        return  # nm1:1 keeps everything: no name of the grammar says that
+    name = recipe_name(model, pattern, sparsity)
+    r = recipe_from_name(name)
+    assert (r.name, r.model, r.pattern, r.sparsity) == (name, model, pattern, sparsity)
+    assert recipe_name(r.model, r.pattern, r.sparsity) == name
+    if spec.fixed_sparsity is not None:
+        assert name.endswith("of" + str(dict(spec.params)["m"]))
+        with pytest.raises(ConfigError, match="fixes the sparsity"):
+            recipe_name(model, pattern, 0.999 if sparsity < 0.99 else 0.1)
+
+
+def test_dense_names():
+    assert recipe_name("resnet50") == "resnet50" == recipe_name("resnet50", "unstructured", 0.0)
+    assert recipe_name("resnet50", "window", 0.0) == "resnet50_0pct_window"
+    assert recipe_from_name("resnet50_0pct_window").pattern == "window"
+
+
 def test_a_path_loads_that_file(tmp_path):
     p = write(tmp_path, "version: 1\nmodel: lenet5\npattern: kernel\nsparsity: 0.5\nseed: 3\n", "mine.yaml")
     r = resolve_recipe(str(p))
@@ -175,17 +254,17 @@ def test_checkpoint_content_is_part_of_the_hash(tmp_path):
 
 def test_build_labels_layers_and_keeps_the_real_masks():
     recipe = recipe_from_name("lenet5_93pct")
-    workload, result = recipes.build_workload(recipe)
+    workload, result = cache.build_workload(recipe)
     by = {layer.name: layer for layer in workload.layers}
-    assert by["conv1"].pattern == "dense" and by["conv1"].weight_sparsity == 0.0
+    assert str(by["conv1"].pattern) == "dense" and by["conv1"].weight_sparsity == 0.0
     for name in ("conv2", "fc1", "fc2", "fc3"):
-        assert by[name].pattern == "unstructured" and by[name].target_sparsity == pytest.approx(0.93)
+        assert str(by[name].pattern) == "unstructured" and by[name].target_sparsity == pytest.approx(0.93)
         np.testing.assert_array_equal(by[name].weight_mask, result.masks[name])
     assert workload.name == "lenet5_93pct" and "magnitude" in workload.source
 
 
 def test_data_driven_method_global_scope_recipe():
-    workload, result = recipes.build_workload(resolve_recipe("mlp_digits_snip_90pct_global"))
+    workload, result = cache.build_workload(resolve_recipe("mlp_digits_snip_90pct_global"))
     assert result.method == "snip" and result.achieved == pytest.approx(0.9, abs=0.01)
     assert all(layer.weight_sparsity <= 0.98 + 1e-9 for layer in workload.layers)
     assert len({round(layer.weight_sparsity, 2) for layer in workload.layers}) > 1
@@ -197,11 +276,12 @@ def test_cache_round_trips_exactly_and_serves_the_second_load(tmp_path, monkeypa
     assert files == [".json", ".npz"]
     meta = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert meta["extra"]["recipe"]["sparsity"] == 0.93 and meta["extra"]["prune"][1]["name"] == "conv2"
+    assert [la["pattern"] for la in meta["layers"]] == ["dense"] + ["unstructured"] * 4  # spelled in the JSON
 
     def no_build(recipe):
         raise AssertionError("rebuilt instead of reading the cache")
 
-    monkeypatch.setattr(recipes, "build_workload", no_build)
+    monkeypatch.setattr(cache, "build_workload", no_build)
     second = load_workload("lenet5_93pct", cache_dir=tmp_path)
     assert (second.name, second.source, second.input_shape, second.batch, second.fingerprint) == (
         first.name, first.source, first.input_shape, first.batch, first.fingerprint)
@@ -212,6 +292,22 @@ def test_cache_round_trips_exactly_and_serves_the_second_load(tmp_path, monkeypa
             assert getattr(a, f) == getattr(b, f), f
         np.testing.assert_array_equal(a.weight_mask, b.weight_mask)
         assert b.weight_mask.dtype == bool and not b.weight_mask.flags.writeable
+
+
+def test_layer_patterns_are_typed_and_reports_spell_them(tmp_path):
+    """lenet5 at 50 % nm:4: conv1 is the first conv (dense), conv2 has C = 6 (not a multiple of 4:
+    dense), fc1..fc3 have 400, 120, 84 inputs: N = round(0.5 * 4) = 2 kept of every 4."""
+    from accelsim import load_hardware, simulate
+
+    w = load_workload("lenet5_50pct_nm:4", cache_dir=tmp_path)
+    nm24 = PatternSpec("nm", (("n", 2), ("m", 4)))
+    assert [la.pattern for la in w.layers] == [PatternSpec("dense")] * 2 + [nm24] * 3
+    assert load_workload("lenet5_50pct_nm:4", cache_dir=tmp_path).layers[2].pattern == nm24  # cached
+    assert Layer("x", "linear", 1, 4, 8, pattern="NM2:4").pattern == nm24  # a spelling is parsed
+    with pytest.raises(ConfigError, match="not a pattern name"):
+        Layer("x", "linear", 1, 4, 8, pattern="2-of-4")
+    report = simulate(load_hardware("sparse_pe"), w).to_json_dict()
+    assert [la["pattern"] for la in report["layers"]] == ["dense", "dense", "nm2:4", "nm2:4", "nm2:4"]
 
 
 def test_cache_misses_rebuild(tmp_path):
@@ -230,7 +326,7 @@ def test_cached_load_does_not_import_torch(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
         t = time.perf_counter()
-        from accelsim.workload.recipes import load_workload
+        from accelsim.workload.load import load_workload
         w = load_workload("lenet5_93pct", cache_dir={str(tmp_path)!r})
         assert len(w.layers) == 5, w
         print("torch" in sys.modules, round(time.perf_counter() - t, 3))
@@ -256,15 +352,15 @@ def test_activation_tensor_file(tmp_path):
 
 @pytest.mark.slow
 def test_resnet50_window_recipe_end_to_end():
-    w, result = recipes.build_workload(resolve_recipe("resnet50_70pct_window"))
+    w, result = cache.build_workload(resolve_recipe("resnet50_70pct_window"))
     by = {layer.name: layer for layer in w.layers}
-    assert by["conv1"].pattern == "dense" and by["conv1"].weight_sparsity == 0.0
+    assert str(by["conv1"].pattern) == "dense" and by["conv1"].weight_sparsity == 0.0
     three = [la for la in w.layers if la.conv is not None and la.conv.kernel_h == 3]
     ones = [la for la in w.layers if la.conv is not None and la.conv.kernel_h == 1]
     assert len(three) == 16 and len(ones) == 36
     for la in three:  # 3 of 9 kept in every window: 66.7 % for the 70 % target
-        assert la.pattern == "window" and la.target_sparsity == pytest.approx(0.7)
+        assert str(la.pattern) == "window" and la.target_sparsity == pytest.approx(0.7)
         assert np.all(la.weight_mask.sum(axis=(2, 3)) == 3)
     for la in [*ones, by["fc"]]:
-        assert la.pattern == "unstructured" and la.weight_sparsity == pytest.approx(0.7, abs=1e-3)
+        assert str(la.pattern) == "unstructured" and la.weight_sparsity == pytest.approx(0.7, abs=1e-3)
     assert result.achieved == pytest.approx(0.685, abs=0.005)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import json
 import os
+import random
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +21,8 @@ from click.testing import CliRunner
 
 from accelsim.cli.app import cli
 from accelsim.errors import AccelsimError, ConfigError
-from accelsim.studies.run import InlineExecutor, LocalExecutor, prepare_workloads, run_point, run_sweep
+from accelsim.studies.executors import InlineExecutor, LocalExecutor
+from accelsim.studies.run import prepare_workloads, run_point, run_sweep
 from accelsim.studies.store import ResultStore
 from accelsim.studies.sweep import (
     Axis,
@@ -47,8 +53,12 @@ def topo(tmp_path) -> str:
     return str(p)
 
 
-def tasks_for(topo: str, *axes: str, zip_: bool = False):
-    spec = SweepSpec("dense_ws", topo, tuple(parse_axis(a) for a in axes), zip_)
+def spec_for(topo: str, *axes: str) -> SweepSpec:
+    return SweepSpec("dense_ws", topo, tuple(parse_axis(a) for a in axes))
+
+
+def tasks_for(topo: str, *axes: str):
+    spec = spec_for(topo, *axes)
     return with_fingerprints(plan(spec), prepare_workloads(workload_refs(spec)))
 
 
@@ -162,19 +172,39 @@ def test_keys_follow_resolved_hardware_and_workload(topo, tmp_path):
 
 # --- running, storing, resuming -----------------------------------------------------------------------
 
-def test_inline_sweep_stores_every_point(topo, tmp_path):
+def counting(task, layers_csv=False, *, calls: list):
+    calls.append(task.index)
+    return run_point(task, layers_csv)
+
+
+def test_library_sweep_stores_every_point_and_resumes(topo, tmp_path):
+    """run_sweep as a library user calls it: a spec, an executor, a store path; the second call
+    reads every point from the store and runs none."""
+    spec = spec_for(topo, "pe_array.rows=4,8,16", "pe_array.cols=8,16")
+    calls: list[int] = []
+    ex = InlineExecutor(fn=functools.partial(counting, calls=calls))
+    result = run_sweep(spec, ex, tmp_path / "s.sqlite")
+    assert (result.computed, result.from_store, result.failed, sorted(calls)) == (6, 0, [], list(range(6)))
+    assert [r["sweep_params"] for r in result.rows] == [{"pe_array.rows": r, "pe_array.cols": c}
+                                                        for r in (4, 8, 16) for c in (8, 16)]
     tasks = tasks_for(topo, "pe_array.rows=4,8,16", "pe_array.cols=8,16")
+    direct = run_point(tasks[0])["totals"]
+    assert result.rows[0]["total_cycles"] == direct["total_cycles"]
+    assert result.rows[0]["energy_pj"] == pytest.approx(direct["energy_pj"])
+    # the Pareto marks: a row is on the front iff no other row is at least as good in both and better in one
+    for r in result.rows:
+        dominated = any(o["total_cycles"] <= r["total_cycles"] and o["energy_pj"] <= r["energy_pj"]
+                        and (o["total_cycles"], o["energy_pj"]) != (r["total_cycles"], r["energy_pj"])
+                        for o in result.rows)
+        assert r["pareto"] == (not dominated)
+    assert result.pareto and all(r["pareto"] for r in result.pareto)
+
+    calls.clear()
+    again = run_sweep(spec, ex, tmp_path / "s.sqlite")
+    assert (again.computed, again.from_store, calls) == (0, 6, [])
+    assert [r["totals"] for r in again.rows] == [r["totals"] for r in result.rows]
     with ResultStore(tmp_path / "s.sqlite") as store:
-        summary = run_sweep(tasks, store, InlineExecutor())
-        assert (summary.computed, summary.from_store, summary.failed) == (6, 0, [])
-        assert len(store) == 6 and len(summary.rows) == 6
-        row = summary.rows[0]
-        assert row["sweep_params"] == {"pe_array.rows": 4, "pe_array.cols": 8}
-        direct = run_point(tasks[0])["totals"]
-        assert row["total_cycles"] == direct["total_cycles"]
-        assert row["energy_pj"] == pytest.approx(direct["energy_pj"])
-        again = run_sweep(tasks, store, InlineExecutor())
-        assert (again.computed, again.from_store) == (0, 6)
+        assert len(store) == 6
 
 
 class Interrupting:
@@ -193,16 +223,17 @@ class Interrupting:
 
 
 def test_resume_after_interruption(topo, tmp_path):
-    tasks = tasks_for(topo, "pe_array.rows=4,8,16,32", "pe_array.cols=8,16")
+    spec = spec_for(topo, "pe_array.rows=4,8,16,32", "pe_array.cols=8,16")
     path = tmp_path / "s.sqlite"
-    with ResultStore(path) as store, pytest.raises(KeyboardInterrupt):
-        run_sweep(tasks, store, Interrupting(3))
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(spec, Interrupting(3), path)
     with ResultStore(path) as store:
         assert len(store) == 3
-        summary = run_sweep(tasks, store, InlineExecutor())
-        assert (summary.computed, summary.from_store, len(summary.rows)) == (5, 3, 8)
+        result = run_sweep(spec, InlineExecutor(), store)
+        assert (result.computed, result.from_store, len(result.rows)) == (5, 3, 8)
     keys = [r[0] for r in sqlite3.connect(path).execute("SELECT key FROM points")]
-    assert sorted(keys) == sorted(t.key for t in tasks)  # all there, none twice
+    every = tasks_for(topo, "pe_array.rows=4,8,16,32", "pe_array.cols=8,16")
+    assert sorted(keys) == sorted(t.key for t in every)  # all there, none twice
 
 
 def test_failed_points_are_reported_not_stored(topo, tmp_path):
@@ -211,24 +242,22 @@ def test_failed_points_are_reported_not_stored(topo, tmp_path):
             raise AccelsimError("cannot map this layer")
         return run_point(task, layers_csv)
 
-    tasks = tasks_for(topo, "pe_array.rows=4,8,16")
+    spec = spec_for(topo, "pe_array.rows=4,8,16")
     with ResultStore(tmp_path / "s.sqlite") as store:
-        summary = run_sweep(tasks, store, InlineExecutor(fn=flaky))
-        assert [(t.index, m) for t, m in summary.failed] == [(1, "cannot map this layer")]
+        result = run_sweep(spec, InlineExecutor(fn=flaky), store)
+        assert [(t.index, m) for t, m in result.failed] == [(1, "cannot map this layer")]
         assert len(store) == 2
-        retry = run_sweep(tasks, store, InlineExecutor())
+        retry = run_sweep(spec, InlineExecutor(), store)
         assert (retry.computed, retry.from_store, retry.failed) == (1, 2, [])
 
 
 def test_local_processes_match_inline(topo, tmp_path):
-    tasks = tasks_for(topo, "pe_array.rows=4,8,16", "pe_array.cols=8,16")
-    with ResultStore(tmp_path / "a.sqlite") as a, ResultStore(tmp_path / "b.sqlite") as b:
-        run_sweep(tasks, a, InlineExecutor())
-        summary = run_sweep(tasks, b, LocalExecutor(2))
-        assert summary.computed == 6 and not summary.failed
-        assert [r["totals"] for r in a.rows([t.key for t in tasks])] == [
-            r["totals"] for r in b.rows([t.key for t in tasks])]
-        assert len({r["worker"] for r in b.rows()}) >= 1
+    spec = spec_for(topo, "pe_array.rows=4,8,16", "pe_array.cols=8,16")
+    inline = run_sweep(spec, InlineExecutor(), tmp_path / "a.sqlite")
+    local = run_sweep(spec, LocalExecutor(2), tmp_path / "b.sqlite")
+    assert local.computed == 6 and not local.failed
+    assert [r["totals"] for r in inline.rows] == [r["totals"] for r in local.rows]
+    assert len({r["worker"] for r in local.rows}) == 2
 
 
 def die_once(task, layers_csv=False, *, marker_dir: str, index: int):
@@ -247,23 +276,82 @@ def always_die(task, layers_csv=False, *, index: int):
 
 
 def test_worker_death_reruns_points(topo, tmp_path):
-    tasks = tasks_for(topo, "pe_array.rows=4,8,16,32", "pe_array.cols=8,16")
+    spec = spec_for(topo, "pe_array.rows=4,8,16,32", "pe_array.cols=8,16")
     ex = LocalExecutor(2, fn=functools.partial(die_once, marker_dir=str(tmp_path), index=3))
     with ResultStore(tmp_path / "s.sqlite") as store:
-        summary = run_sweep(tasks, store, ex)
-        assert ex.restarts == 1 and not summary.failed
-        assert summary.computed == 8 and len(store) == 8
+        result = run_sweep(spec, ex, store)
+        assert ex.restarts == 1 and not result.failed
+        assert result.computed == 8 and len(store) == 8
 
 
 def test_a_point_that_always_kills_its_worker_fails_alone(topo, tmp_path):
-    tasks = tasks_for(topo, "pe_array.rows=4,8,16,32")
+    spec = spec_for(topo, "pe_array.rows=4,8,16,32")
     ex = LocalExecutor(2, max_attempts=2, fn=functools.partial(always_die, index=2))
     with ResultStore(tmp_path / "s.sqlite") as store:
-        summary = run_sweep(tasks, store, ex)
-        assert [t.index for t, _ in summary.failed] == [2]
-        # at least one restart per attempt of the bad point (a pool break can also catch a neighbour)
-        assert "worker process died" in summary.failed[0][1] and ex.restarts >= 2
+        result = run_sweep(spec, ex, store)
+        assert [t.index for t, _ in result.failed] == [2]
+        assert "died while running this point 2 times" in result.failed[0][1] and ex.restarts == 2
         assert len(store) == 3
+
+
+def late_death(task, layers_csv=False, *, marker_dir: str):
+    """Point 1 kills its worker once, 50 ms in: while the parent is still busy with point 0's result."""
+    marker = Path(marker_dir) / f"died-{task.key}"
+    if task.index == 1 and not marker.exists():
+        marker.touch()
+        time.sleep(0.05)
+        os._exit(9)
+    return run_point(task, layers_csv)
+
+
+def test_a_death_while_another_result_is_being_stored(topo, tmp_path):
+    """The race of a pool-wide executor (a pool that breaks while the parent stores a result, then
+    refuses the next point): here only the dead worker's point runs again."""
+    spec = spec_for(topo, "pe_array.rows=4,8,16,32")
+    ex = LocalExecutor(2, fn=functools.partial(late_death, marker_dir=str(tmp_path)))
+    result = run_sweep(spec, ex, tmp_path / "s.sqlite",
+                       on_outcome=lambda outcome, done, todo: time.sleep(0.2 if done == 1 else 0))
+    assert (result.computed, result.failed, ex.restarts) == (4, [], 1)
+
+
+def slow_point(task, layers_csv=False):
+    time.sleep(random.uniform(0.0, 0.05))  # widens the window for a death mid-point
+    return run_point(task, layers_csv)
+
+
+def test_random_worker_deaths_lose_and_repeat_nothing(topo, tmp_path):
+    """Workers SIGKILLed at random moments (idle, mid-point, sending a result, just replaced, both at
+    once): every point comes back exactly once, and every death is replaced."""
+    spec = spec_for(topo, "pe_array.rows=4,8,12,16,24,32,48,64,96,128", "pe_array.cols=4,8,16,32,64,128")
+    ex = LocalExecutor(2, max_attempts=10**6, fn=slow_point)  # these deaths are not the points' fault
+    rng = random.Random(1)
+    kills: list[int] = []
+    stop = threading.Event()
+
+    def killer():
+        while len(kills) < 20 and not stop.wait(rng.uniform(0.0, 0.04)):
+            pids = ex.pids()
+            for pid in pids if rng.random() < 0.2 else rng.sample(pids, min(1, len(pids))):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                    kills.append(pid)
+
+    seen = collections.Counter()  # outcomes per point key
+
+    def count(outcome, done, todo):
+        seen[outcome.task.key] += 1
+
+    thread = threading.Thread(target=killer)
+    thread.start()
+    try:
+        result = run_sweep(spec, ex, tmp_path / "s.sqlite", on_outcome=count)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.failed == [] and result.computed == len(seen) == 60 and set(seen.values()) == {1}
+    assert len(kills) >= 10 and 1 <= ex.restarts <= len(kills)
+    keys = [r[0] for r in sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT key FROM points")]
+    assert sorted(keys) == sorted(seen)
 
 
 # --- the command line ---------------------------------------------------------------------------------

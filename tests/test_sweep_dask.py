@@ -13,7 +13,8 @@ distributed = pytest.importorskip("distributed")
 
 from accelsim.cli.app import cli  # noqa: E402
 from accelsim.errors import AccelsimError  # noqa: E402
-from accelsim.studies.run import DaskExecutor, InlineExecutor, prepare_workloads, run_sweep  # noqa: E402
+from accelsim.studies.executors import DaskExecutor, InlineExecutor  # noqa: E402
+from accelsim.studies.run import prepare_workloads, run_sweep  # noqa: E402
 from accelsim.studies.store import ResultStore  # noqa: E402
 from accelsim.studies.sweep import SweepSpec, parse_axis, plan, with_fingerprints, workload_refs  # noqa: E402
 
@@ -39,8 +40,12 @@ def threads_cluster():
         yield cluster
 
 
+def spec_for(topo: str, *axes: str) -> SweepSpec:
+    return SweepSpec("dense_ws", topo, tuple(parse_axis(a) for a in axes))
+
+
 def tasks_for(topo: str, *axes: str):
-    spec = SweepSpec("dense_ws", topo, tuple(parse_axis(a) for a in axes))
+    spec = spec_for(topo, *axes)
     return with_fingerprints(plan(spec), prepare_workloads(workload_refs(spec)))
 
 
@@ -51,18 +56,16 @@ def free_port() -> int:
 
 
 def test_dask_matches_inline_and_resumes(threads_cluster, topo, tmp_path):
-    tasks = tasks_for(topo, "pe_array.rows=4,8,16", "pe_array.cols=8,16")
-    with ResultStore(tmp_path / "inline.sqlite") as ref:
-        run_sweep(tasks, ref, InlineExecutor())
-        expected = [r["totals"] for r in ref.rows([t.key for t in tasks])]
+    spec = spec_for(topo, "pe_array.rows=4,8,16", "pe_array.cols=8,16")
+    expected = [r["totals"] for r in run_sweep(spec, InlineExecutor(), tmp_path / "inline.sqlite").rows]
     ex = DaskExecutor(address=threads_cluster.scheduler_address)
     try:
         with ResultStore(tmp_path / "dask.sqlite") as store:
-            summary = run_sweep(tasks[:4], store, ex)
-            assert (summary.computed, summary.failed) == (4, [])
-            summary = run_sweep(tasks, store, ex)
-            assert (summary.computed, summary.from_store) == (2, 4)
-            assert [r["totals"] for r in store.rows([t.key for t in tasks])] == expected
+            result = run_sweep(spec_for(topo, "pe_array.rows=4,8", "pe_array.cols=8,16"), ex, store)
+            assert (result.computed, result.failed) == (4, [])
+            result = run_sweep(spec, ex, store)
+            assert (result.computed, result.from_store) == (2, 4)
+            assert [r["totals"] for r in result.rows] == expected
     finally:
         ex.close()
 
@@ -87,8 +90,8 @@ def test_dask_reruns_the_points_of_a_dead_worker(topo, tmp_path):
     ex = DaskExecutor(local_workers=2, fn=functools.partial(die_once, marker_dir=str(tmp_path), index=1))
     try:
         with ResultStore(tmp_path / "s.sqlite") as store:
-            summary = run_sweep(tasks, store, ex)
-            assert summary.failed == [] and summary.computed == 4 and len(store) == 4
+            result = run_sweep(spec_for(topo, "pe_array.rows=4,8,16,32"), ex, store)
+            assert result.failed == [] and result.computed == 4 and len(store) == 4
     finally:
         ex.close()
     assert (tmp_path / f"died-{tasks[1].key}").exists()

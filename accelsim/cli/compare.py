@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from accelsim.cli.app import _load_hw, user_errors
+from accelsim.cli.common import load_hw, user_errors
 from accelsim.errors import AccelsimError
 
 DEFAULT_PATTERNS = "unstructured,nm2:4,window,channel,block4x4"
@@ -12,13 +12,6 @@ DEFAULT_PATTERNS = "unstructured,nm2:4,window,channel,block4x4"
 
 def _split(values: tuple[str, ...]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
-
-
-def _si(x: float) -> str:
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"{x / scale:.2f}{unit}"
-    return f"{x:.0f}"
 
 
 @click.command()
@@ -36,7 +29,7 @@ def _si(x: float) -> str:
 def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
     """Structured vs unstructured sparsity at equal density: cycles, speedup and energy over the
     dense model on the same hardware, MACs issued, load imbalance, metadata and weight footprint."""
-    from accelsim.cli.console import out, print_table, progress_bar
+    from accelsim.cli.console import out, print_table, progress_bars, si
     from accelsim.studies.compare import check_density, check_patterns
     from accelsim.studies.compare import compare as run_compare
 
@@ -45,9 +38,8 @@ def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
     refs = _split(hw_refs)
     if not refs:
         raise AccelsimError("--hw: give at least one hardware config")
-    hws = [_load_hw(ref, ()) for ref in refs]
-    steps = (len(specs) + 1) * (len(hws) + 1)
-    with progress_bar("comparing", steps) as advance:
+    hws = [load_hw(ref, ()) for ref in refs]
+    with progress_bars("comparing") as (advance,):
         result = run_compare(hws, model, d, specs, batch=batch, progress=advance)
     if as_json:
         import json
@@ -63,8 +55,8 @@ def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
             t.add_column(c, justify="left" if c in ("hardware", "pattern") else "right", no_wrap=True)
         for r in result.rows:
             t.add_row(r.hardware, r.pattern, f"{r.density:.3f}", f"{r.total_cycles:,}", f"{r.speedup:.2f}x",
-                      f"{r.energy_pj / 1e6:,.1f}", f"{r.energy_ratio:.2f}", _si(r.macs_issued),
-                      f"{r.imbalance:.2f}", _si(r.metadata_bits), _si(r.weights_bits),
+                      f"{r.energy_pj / 1e6:,.1f}", f"{r.energy_ratio:.2f}", si(r.macs_issued),
+                      f"{r.imbalance:.2f}", si(r.metadata_bits), si(r.weights_bits),
                       f"{100 * r.weights_footprint:.1f}", str(r.notes))
         print_table(t)
         for note in result.notes:

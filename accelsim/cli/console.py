@@ -28,7 +28,7 @@ def _n(x: float) -> str:
     return f"{x:,.0f}"
 
 
-def _si(x: float) -> str:
+def si(x: float) -> str:
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(x) >= scale:
             return f"{x / scale:.2f}{unit}"
@@ -36,16 +36,27 @@ def _si(x: float) -> str:
 
 
 @contextlib.contextmanager
-def progress_bar(what: str, total: int) -> Iterator[Callable[[int, int, str], None]]:
-    """A bar with ETA on stderr when it is a terminal; a no-op callback otherwise."""
-    if not sys.stderr.isatty() or total < 2:
-        yield lambda done, total_, name: None
+def progress_bars(*stages: str) -> Iterator[list[Callable[[int, int, str], None]]]:
+    """One callback ``(done, total, item)`` per stage: on a terminal, a bar with ETA on stderr from the
+    stage's first call with 2 or more steps (below the bars of earlier stages); elsewhere nothing."""
+    if not sys.stderr.isatty():
+        yield [lambda done, total, item: None for _ in stages]
         return
-    columns = (TextColumn(f"{what} [cyan]{{task.fields[item]}}"), BarColumn(), MofNCompleteColumn(),
+    columns = (TextColumn("{task.description} [cyan]{task.fields[item]}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=err, transient=True) as prog:
-        task = prog.add_task(what, total=total, item="")
-        yield lambda done, total_, name: prog.update(task, completed=done, item=name)
+        bars = {}
+
+        def stage(what: str) -> Callable[[int, int, str], None]:
+            def advance(done: int, total: int, item: str) -> None:
+                if what not in bars and total >= 2:
+                    bars[what] = prog.add_task(what, total=total, item="")
+                if what in bars:
+                    prog.update(bars[what], completed=done, item=item)
+
+            return advance
+
+        yield [stage(what) for what in stages]
 
 
 def print_report(report: Report) -> None:
@@ -61,19 +72,19 @@ def print_report(report: Report) -> None:
     for layer in report.layers:
         row = [layer.name, _n(layer.m), _n(layer.n), _n(layer.k), _n(layer.groups), _n(layer.folds),
                _n(layer.compute_cycles), _n(layer.stall_cycles), _n(layer.total_cycles),
-               f"{100 * layer.utilization:.1f}", _si(layer.sram_reads.get("inputs", 0)),
-               _si(layer.sram_reads.get("weights", 0)), _si(layer.sram_writes.get("outputs", 0)),
+               f"{100 * layer.utilization:.1f}", si(layer.sram_reads.get("inputs", 0)),
+               si(layer.sram_reads.get("weights", 0)), si(layer.sram_writes.get("outputs", 0)),
                f"{layer.energy_pj / 1e6:.2f}"]
         if sparse:
             w = layer.storage.get("weights")
-            row += [f"{layer.weight_density:.3f}", _si(layer.macs_issued), f"{layer.load_imbalance:.2f}",
-                    _si(layer.metadata_bits), f"{100 * w.index_overhead:.1f}" if w else "-"]
+            row += [f"{layer.weight_density:.3f}", si(layer.macs_issued), f"{layer.load_imbalance:.2f}",
+                    si(layer.metadata_bits), f"{100 * w.index_overhead:.1f}" if w else "-"]
         t.add_row(*row)
     print_table(t)
     tot = report.totals()
     out.print()
-    out.print(f"[bold]total[/bold]  {len(report.layers)} layers, {_si(tot['macs_dense'])} MACs dense, "
-              f"{_si(tot['macs_issued'])} issued")
+    out.print(f"[bold]total[/bold]  {len(report.layers)} layers, {si(tot['macs_dense'])} MACs dense, "
+              f"{si(tot['macs_issued'])} issued")
     out.print(f"  cycles       {_n(tot['total_cycles'])} total = {_n(tot['compute_cycles'])} compute + "
               f"{_n(tot['stall_cycles'])} stall  ({tot['latency_ms']:.3f} ms at {report.clock_mhz:g} MHz)")
     out.print(f"  utilization  {100 * tot['utilization']:.1f} % of {report.pe_count} PEs")
@@ -81,13 +92,13 @@ def print_report(report: Report) -> None:
               + "  ".join(f"{k} {v / 1e6:,.1f}" for k, v in sorted(tot["energy_by_component_pj"].items(),
                                                                   key=lambda kv: -kv[1])))
     for op, s in tot["storage"].items():
-        out.print(f"  {op:8s}     {s['format']:8s} data {_si(s['data_bits'])}b + metadata "
-                  f"{_si(s['metadata_bits'])}b = {100 * s['footprint_ratio']:.1f} % of dense "
+        out.print(f"  {op:8s}     {s['format']:8s} data {si(s['data_bits'])}b + metadata "
+                  f"{si(s['metadata_bits'])}b = {100 * s['footprint_ratio']:.1f} % of dense "
                   f"(index overhead {100 * s['index_overhead']:.1f} %)")
 
 
 def print_workload(workload: Workload) -> None:
-    t = Table(title=f"{workload.name}: {len(workload.layers)} layers, {_si(workload.macs)} MACs",
+    t = Table(title=f"{workload.name}: {len(workload.layers)} layers, {si(workload.macs)} MACs",
               title_justify="left", header_style="bold", box=None, pad_edge=False)
     for c in ("layer", "kind", "M", "N", "K", "G", "MACs", "weights", "nonzeros", "pattern", "target %",
               "achieved %", "act dens"):
@@ -95,8 +106,8 @@ def print_workload(workload: Workload) -> None:
     for layer in workload.layers:
         has_w = layer.weight_mask is not None
         t.add_row(layer.name, layer.kind, _n(layer.m), _n(layer.n), _n(layer.k), _n(layer.groups),
-                  _si(layer.macs), _n(layer.weight_count) if has_w else "-",
-                  _n(layer.weight_nonzeros) if has_w else "-", layer.pattern,
+                  si(layer.macs), _n(layer.weight_count) if has_w else "-",
+                  _n(layer.weight_nonzeros) if has_w else "-", str(layer.pattern),
                   f"{100 * layer.target_sparsity:.1f}",
                   f"{100 * layer.weight_sparsity:.1f}" if has_w else "-",
                   f"{layer.activation_density:.3f}")

@@ -1,4 +1,5 @@
-"""``accelsim sweep``: parse -> validate every point -> run the missing ones -> store, export, plot, print.
+"""``accelsim sweep``: parse -> ``run_sweep`` (validate every point, run the missing ones, store) ->
+export, plot, print.
 
     accelsim sweep --hw dense_ws --model resnet50 --axis pe_array.rows=8,16,32 \\
                    --axis "memories.glb.size=128 KiB,512 KiB" [--zip] [--workers N |
@@ -13,6 +14,7 @@ Exit status: 0 all points done; 1 some points failed (listed); 2 a user error be
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -20,26 +22,14 @@ from pathlib import Path
 
 import click
 
+from accelsim.cli.common import EXIT_INTERRUPTED, check_model_files, model_options, parse_shape, user_errors
 from accelsim.errors import AccelsimError
 
 EXIT_POINTS_FAILED = 1
-EXIT_INTERRUPTED = 130
-
-
-def _user_errors(fn):
-    """The CLI's own error wrapper, looked up when the command runs (accelsim.cli.app imports this module)."""
-
-    def wrapper(**kwargs):
-        from accelsim.cli.app import user_errors
-
-        return user_errors(fn)(**kwargs)
-
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-    return wrapper
 
 
 def _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout=10.0):
-    from accelsim.studies.run import DaskExecutor, InlineExecutor, LocalExecutor
+    from accelsim.studies.executors import DaskExecutor, InlineExecutor, LocalExecutor
 
     chosen = [name for name, v in (("--workers", workers), ("--scheduler", scheduler), ("--cluster", cluster))
               if v is not None]
@@ -60,12 +50,7 @@ def _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout
 
 @click.command()
 @click.option("--hw", "hw_ref", required=True, help="Hardware YAML (path or shipped name) or SCALE-Sim .cfg.")
-@click.option("--model", "model", required=True,
-              help="Zoo model, recipe name (resnet50_70pct), recipe file, SCALE-Sim topology .csv, "
-                   "or package.module:function.  An axis named model replaces it.")
-@click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size.")
-@click.option("--input-shape", default=None, help="Input shape without batch, e.g. 3,224,224.")
-@click.option("--checkpoint", default=None, help="A state_dict file to load into the model.")
+@model_options("  An axis named model replaces it.")
 @click.option("--axis", "axes", multiple=True, metavar="PATH=V1,V2,...",
               help="A hardware field by dotted path (pe_array.rows=8,16,32; 'memories.glb.size=128 KiB,"
                    "512 KiB'; sparsity.weights.format=bitmask,csr) or a workload axis: model, density, "
@@ -88,99 +73,89 @@ def _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout
               help="Rows in the table of best points.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the points (stored or to run), run nothing.")
 @click.option("--no-plot", is_flag=True, help="Skip pareto.png.")
-@_user_errors
+@user_errors
 def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers, scheduler, cluster,
           connect_timeout, out_dir, store_path, recompute, layers_csv, top, dry_run, no_plot):
     """Simulate every combination of the axes; store, resume, export and plot the Pareto frontier."""
-    from accelsim.cli.app import _parse_shape
-    from accelsim.cli.console import err, progress_bar
-    from accelsim.studies.run import prepare_workloads, run_sweep
-    from accelsim.studies.store import ResultStore, export_csv, export_json
-    from accelsim.studies.sweep import (
-        SweepSpec,
-        check_workload_names,
-        parse_axis,
-        plan,
-        with_fingerprints,
-        workload_refs,
-    )
+    from accelsim.cli.console import err, progress_bars
+    from accelsim.studies.run import plan_sweep, run_sweep
+    from accelsim.studies.store import ResultStore
+    from accelsim.studies.sweep import SweepSpec, parse_axis
 
-    if model.endswith(".csv") and not Path(model).is_file():
-        raise AccelsimError(f"--model {model}: file not found")
-    if checkpoint is not None and not Path(checkpoint).is_file():
-        raise AccelsimError(f"--checkpoint {checkpoint}: file not found")
+    check_model_files(model, checkpoint, f"--model {model}")
     spec = SweepSpec(hw_ref, model, tuple(parse_axis(a) for a in axes), zip_axes, batch,
-                     _parse_shape(input_shape), checkpoint)
-    tasks = plan(spec)  # every point's hardware validated before anything else happens
-    refs = workload_refs(spec)
-    check_workload_names(refs)
-    executor = _executor(workers, scheduler, cluster, layers_csv, len(tasks), connect_timeout)
-    try:
-        if hasattr(executor, "connect") and not dry_run:
-            executor.connect()  # an unreachable scheduler is exit 2 before any work
-        with progress_bar("loading workloads", len(refs)) as advance:
-            fingerprints = prepare_workloads(refs, advance, keep=executor.name == "inline")
-        tasks = with_fingerprints(tasks, fingerprints)
-        out = Path(out_dir)
-        with ResultStore(store_path or out / "sweep.sqlite") as store:
-            if dry_run:
-                _print_plan(tasks, store.done_keys(t.key for t in tasks))
-                return
-            n_unique = len({t.key for t in tasks})
-            todo = n_unique if recompute else n_unique - len(store.done_keys({t.key for t in tasks}))
-            err.print(f"sweep: {len(tasks)} points, {n_unique - todo} already in {store.path}, "
-                      f"{todo} to run on {executor.describe()}")
-            try:
-                with progress_bar("sweep", todo) as advance:
-                    def on_outcome(outcome, done, total):
-                        advance(done, total, _short(outcome.task.params))
-                        if outcome.error:
-                            err.print(f"[red]point {outcome.task.index} failed[/red]: "
-                                      f"{outcome.error.splitlines()[0]}")
+                     parse_shape(input_shape), checkpoint)
+    sizes = [len(a.values) for a in spec.axes]
+    n_points = (min(sizes) if zip_axes else math.prod(sizes)) if sizes else 1
+    executor = _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout)
+    out = Path(out_dir)
+    store = Path(store_path or out / "sweep.sqlite")
+    planned: list = []
 
-                    summary = run_sweep(tasks, store, executor, recompute=recompute, layers_csv=layers_csv,
-                                        on_outcome=on_outcome)
-            except KeyboardInterrupt:
-                stored = len(store.done_keys({t.key for t in tasks}))
-                err.print(f"interrupted: {stored} of {n_unique} points are stored in {store.path}; "
-                          "run the same command again to resume")
-                sys.exit(EXIT_INTERRUPTED)
+    def on_start(tasks, todo):
+        planned.extend(tasks)
+        n_unique = len({t.key for t in tasks})
+        err.print(f"sweep: {len(tasks)} points, {n_unique - len(todo)} already in {store}, "
+                  f"{len(todo)} to run on {executor.describe()}")
+
+    def on_outcome(outcome, done, total):
+        advance(done, total, _short(outcome.task.params))
+        if outcome.error:
+            err.print(f"[red]point {outcome.task.index} failed[/red]: {outcome.error.splitlines()[0]}")
+
+    try:
+        with progress_bars("loading workloads", "sweep") as (on_load, advance):
+            if dry_run:
+                tasks = plan_sweep(spec, progress=on_load)
+            else:
+                result = run_sweep(spec, executor, store, recompute=recompute, on_load=on_load,
+                                   on_start=on_start, on_outcome=on_outcome)
+    except KeyboardInterrupt:
+        if not planned:
+            raise
+        keys = {t.key for t in planned}
+        with ResultStore(store) as opened:
+            stored = len(opened.done_keys(keys))
+        err.print(f"interrupted: {stored} of {len(keys)} points are stored in {store}; "
+                  "run the same command again to resume")
+        sys.exit(EXIT_INTERRUPTED)
     finally:
         executor.close()
-    _finish(summary, spec, out, top, no_plot, export_csv, export_json)
+    if dry_run:
+        with ResultStore(store) as opened:
+            _print_plan(tasks, opened.done_keys(t.key for t in tasks))
+    else:
+        _finish(result, spec, out, top, no_plot)
 
 
 def _short(params: dict) -> str:
-    from accelsim.results.plots_sweep import label
+    from accelsim.results.plots import label
 
     return label(params, 48)
 
 
-def _finish(summary, spec, out: Path, top: int, no_plot: bool, export_csv, export_json) -> None:
+def _finish(result, spec, out: Path, top: int, no_plot: bool) -> None:
     from accelsim.cli.console import err
-    from accelsim.studies.sweep import pareto_mask
+    from accelsim.studies.store import export_csv, export_json
 
-    rows = summary.rows
-    front = pareto_mask([r["total_cycles"] for r in rows], [r["energy_pj"] for r in rows])
-    for r, f in zip(rows, front, strict=True):
-        r["pareto"] = f
+    rows = result.rows
     written = [export_csv(rows, out / "results.csv"), export_json(rows, out / "results.json")]
     if rows and not no_plot:
-        from accelsim.results.plots_sweep import plot_pareto
+        from accelsim.results.plots import plot_pareto
 
         written.append(plot_pareto(rows, out / "pareto.png",
                                    title=f"{Path(spec.model).name} on {Path(spec.hw).name}: "
                                          f"{len(rows)} points"))
     _print_best(rows, top)
-    err.print(f"{summary.computed} computed, {summary.from_store} read from the store, "
-              f"{len(summary.failed)} failed; {summary.elapsed_s:.1f} s running points; wrote "
+    err.print(f"{result.computed} computed, {result.from_store} read from the store, "
+              f"{len(result.failed)} failed; {result.elapsed_s:.1f} s running points; wrote "
               + ", ".join(str(p) for p in written))
-    if summary.failed:
-        for task, message in summary.failed[:10]:
+    if result.failed:
+        for task, message in result.failed[:10]:
             err.print(f"[red]failed[/red] point {task.index} ({_short(task.params)}): "
                       f"{message.splitlines()[0]}")
-        if len(summary.failed) > 10:
-            err.print(f"... and {len(summary.failed) - 10} more")
+        if len(result.failed) > 10:
+            err.print(f"... and {len(result.failed) - 10} more")
         err.print("rerun the same command to retry the failed points")
         sys.exit(EXIT_POINTS_FAILED)
 

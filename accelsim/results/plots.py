@@ -1,13 +1,17 @@
-"""PNG figures of a Report: energy breakdown, per-layer compute vs stall cycles, and a roofline.
+"""Every PNG accelsim draws: a Report's energy breakdown, per-layer compute vs stall cycles and
+roofline (``write_plots``), a sweep's Pareto plot (``plot_pareto``) and a sparsity comparison
+(``plot_comparison``).  The only module that imports matplotlib.
 
 matplotlib is imported inside the functions and used through its object API on the Agg canvas (no
-pyplot, no global state), so importing this module costs nothing and plotting is thread-safe.
-Every PNG is rendered in memory and written atomically (a temporary file renamed over the target).
+pyplot, no global state), so importing this module costs nothing and plotting is thread-safe.  One
+style for all (``_style``: 10 pt titles, a light grid, 8 pt legends); every PNG is rendered in memory
+and written atomically (a temporary file renamed over the target).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +42,26 @@ def _figure(width: float = 9.0, height: float = 5.0) -> Any:
     return fig
 
 
-def _save(fig: Any, path: Path) -> Path:
+def _style(ax: Any, title: str, xlabel: str | None = None, ylabel: str | None = None, *, grid: str = "both",
+           legend: str | None = None, log_grid: bool = False) -> None:
+    """The one look of every plot: a 10 pt title, labels, a light grid, an 8 pt legend at ``legend``."""
+    ax.set_title(title, fontsize=10)
+    ax.set_axisbelow(True)  # the grid behind bars and points
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.grid(True, axis=grid, which="both" if log_grid else "major", alpha=0.3)
+    if legend:
+        ax.legend(loc=legend, fontsize=8)
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     write_atomic(path, buf.getvalue())
-    return path
+    return Path(path)
 
 
 def _title(report: Report, what: str) -> str:
@@ -66,16 +85,13 @@ def energy_breakdown(report: Report, fig: Any) -> None:
             ax.annotate(f"{100 * v / total:.1f} %" if total else "",
                         (bar.get_width(), bar.get_y() + bar.get_height() / 2),
                         xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
-        ax.set_xlabel("energy (µJ)")
         ax.xaxis.set_major_locator(MaxNLocator(4))
-        ax.set_title(label, fontsize=10)
-        ax.grid(True, axis="x", alpha=0.3)
+        _style(ax, label, "energy (µJ)", grid="x")
         if values:
             ax.set_xlim(0, max(values) * 1.18)
     tot = report.totals()
     what = f"energy {tot['energy_pj'] / 1e6:,.1f} µJ, {tot['pj_per_mac']:.2f} pJ per dense MAC"
     fig.suptitle(_title(report, what), fontsize=10)
-    fig.tight_layout()
 
 
 def layer_cycles(report: Report, fig: Any) -> None:
@@ -91,12 +107,9 @@ def layer_cycles(report: Report, fig: Any) -> None:
     step = max(1, len(layers) // 60)
     ax.set_xticks(x[::step])
     ax.set_xticklabels([layer.name for layer in layers][::step], rotation=90, fontsize=6)
-    ax.set_ylabel("cycles")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
     share = report.stall_cycles / report.total_cycles if report.total_cycles else 0.0
-    ax.set_title(_title(report, f"cycles per layer ({100 * share:.1f} % stalled)"), fontsize=10)
-    fig.tight_layout()
+    _style(ax, _title(report, f"cycles per layer ({100 * share:.1f} % stalled)"), ylabel="cycles", grid="y",
+           legend="upper right")
 
 
 def roofline(report: Report, fig: Any) -> None:
@@ -133,9 +146,60 @@ def roofline(report: Report, fig: Any) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
-    ax.set_xlabel("operational intensity (issued MACs per DRAM byte)")
-    ax.set_ylabel("achieved issued MACs per cycle")
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title(_title(report, "roofline"), fontsize=10)
-    fig.tight_layout()
+    _style(ax, _title(report, "roofline"), "operational intensity (issued MACs per DRAM byte)",
+           "achieved issued MACs per cycle", legend="lower right", log_grid=True)
+
+
+def label(params: dict[str, Any], limit: int = 40) -> str:
+    """Short point label from its parameters: the last part of each path, ``rows=16 glb.size=128 KiB``."""
+    parts = []
+    for k, v in params.items():
+        short = ".".join(k.replace("[", ".").replace("]", "").split(".")[-2:]) if "." in k else k
+        parts.append(f"{short}={v}")
+    text = " ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plot_pareto(rows: Sequence[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
+    """Energy vs cycles of a sweep's rows (as ``run_sweep`` returns them: store rows with
+    ``sweep_params`` and a ``pareto`` mark), the frontier joined and, when short, labelled."""
+    xs = [float(r["total_cycles"]) for r in rows]
+    ys = [float(r["energy_pj"]) / 1e6 for r in rows]  # pJ -> µJ
+    fig = _figure(7.5, 5.0)
+    ax = fig.subplots()
+    others = [i for i, r in enumerate(rows) if not r["pareto"]]
+    ax.scatter([xs[i] for i in others], [ys[i] for i in others], s=14, color="0.6", label="points")
+    front = sorted((i for i, r in enumerate(rows) if r["pareto"]), key=lambda i: (xs[i], ys[i]))
+    ax.plot([xs[i] for i in front], [ys[i] for i in front], "o-", color="tab:red", ms=5, lw=1.2,
+            drawstyle="steps-post", label=f"Pareto frontier ({len(front)})")
+    if len(front) <= 12:
+        for i in front:
+            ax.annotate(label(rows[i]["sweep_params"]), (xs[i], ys[i]), textcoords="offset points",
+                        xytext=(4, 4), fontsize=7, color="tab:red")
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 30:
+        ax.set_xscale("log")
+    if ys and min(ys) > 0 and max(ys) / min(ys) > 30:
+        ax.set_yscale("log")
+    _style(ax, title or "sweep: energy vs cycles", "cycles", "energy (µJ)", legend="best")
+    return _save(fig, path)
+
+
+def plot_comparison(comparison: dict[str, Any], path: str | Path) -> Path:
+    """Speedup and energy (both vs dense on the same hardware) per pattern, one bar group per config;
+    ``comparison`` is a comparison's JSON form (``Comparison.to_json_dict()``, compare.json)."""
+    hardware, patterns = comparison["hardware"], comparison["patterns"]
+    rows = {(r["hardware"], r["pattern"]): r for r in comparison["rows"]}
+    fig = _figure(12.0, 4.5)
+    width = 0.8 / max(1, len(patterns))
+    for ax, key, title in zip(fig.subplots(1, 2), ("speedup", "energy_ratio"),
+                              ("speedup over dense (same hardware)", "energy / dense energy (same hardware)"),
+                              strict=True):
+        for j, pattern in enumerate(patterns):
+            xs = [i + (j - (len(patterns) - 1) / 2) * width for i in range(len(hardware))]
+            ax.bar(xs, [rows[hw, pattern][key] for hw in hardware], width, label=pattern)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(hardware)), hardware, rotation=15)
+        _style(ax, title, grid="y", legend="best" if key == "speedup" else None)
+    fig.suptitle(f"{comparison['model']} at density {comparison['density']:g}: every pattern on every config",
+                 fontsize=10)
+    return _save(fig, path)

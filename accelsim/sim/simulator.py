@@ -76,7 +76,7 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table:
         storage=storage,
         weight_density=layer.weight_density, activation_density=layer.activation_density,
         activation_density_source=layer.activation_density_source,
-        pattern=layer.pattern, target_sparsity=layer.target_sparsity, notes=compute.notes,
+        pattern=str(layer.pattern), target_sparsity=layer.target_sparsity, notes=compute.notes,
         bound=traffic.bound,
         mapping={**mapping.to_dict(), "memory": traffic.to_dict()},
     )

@@ -12,15 +12,17 @@ the achieved density is in every row and a note says so (``nm:4`` derives N from
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from accelsim.errors import AccelsimError, UnknownNameError
-from accelsim.files import rows_to_csv
+from accelsim.files import rows_to_csv, write_atomic
 from accelsim.sim.report import Report
 from accelsim.spec.hardware import HardwareConfig
+from accelsim.spec.recipe import PatternSpec, recipe_name
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -113,18 +115,13 @@ def check_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
 
 def workload_name(model: str, pattern: str, density: float) -> str:
     """The recipe name for ``pattern`` at ``density`` (N:M with a fixed N: ``<model>_<N>of<M>``)."""
-    from accelsim.workload.pruning.patterns import NM, make_pattern
-
     if pattern == "dense" or density >= 1.0:
         return model
-    p = make_pattern(pattern)
-    if isinstance(p, NM) and p.n is not None:
-        return f"{model}_{p.n}of{p.m}"
-    pct = f"{round(100.0 * (1.0 - density), 6):g}"
-    return f"{model}_{pct}pct" + ("" if pattern == "unstructured" else f"_{pattern}")
+    fixed = PatternSpec.parse(pattern).fixed_sparsity
+    return recipe_name(model, pattern, 1.0 - density if fixed is None else fixed)
 
 
-def _weight_density(report: Report, workload) -> float:
+def _weight_density(workload) -> float:
     size = sum(layer.weight_count for layer in workload.layers)
     nnz = sum(layer.weight_nonzeros for layer in workload.layers)
     return nnz / size if size else 1.0
@@ -135,7 +132,7 @@ def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Repo
     imb = sum(layer.load_imbalance * c for layer, c in zip(report.layers, cycles, strict=True))
     w = report.storage_totals().get("weights")
     return CompareRow(
-        hardware=hw.name, pattern=pattern, workload=workload.name, density=_weight_density(report, workload),
+        hardware=hw.name, pattern=pattern, workload=workload.name, density=_weight_density(workload),
         total_cycles=report.total_cycles, dense_cycles=dense.total_cycles, energy_pj=report.energy_pj,
         dense_energy_pj=dense.energy_pj, macs_dense=report.macs_dense, macs_issued=report.macs_issued,
         imbalance=imb / sum(cycles) if sum(cycles) else 1.0, metadata_bits=int(report.total("metadata_bits")),
@@ -191,44 +188,12 @@ def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns:
                       rows=tuple(rows), notes=tuple(notes))
 
 
-def plot_comparison(result: Comparison, path: str | Path) -> Path:
-    """Speedup and energy (both vs dense on the same hardware) per pattern, one bar group per
-    config, written as a PNG.  matplotlib is imported here, only when a plot is asked for."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    n_hw, n_pat = len(result.hardware), len(result.patterns)
-    width = 0.8 / max(1, n_pat)
-    for ax, attr, title in ((axes[0], "speedup", "speedup over dense (same hardware)"),
-                            (axes[1], "energy_ratio", "energy / dense energy (same hardware)")):
-        for j, pattern in enumerate(result.patterns):
-            xs = [i + (j - (n_pat - 1) / 2) * width for i in range(n_hw)]
-            ys = [getattr(result.row(hw, pattern), attr) for hw in result.hardware]
-            ax.bar(xs, ys, width, label=pattern)
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_xticks(range(n_hw), result.hardware, rotation=15)
-        ax.set_title(title)
-    axes[0].legend(title=f"{result.model}, density {result.density:g}", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
 def save_comparison(result: Comparison, out_dir: str | Path) -> list[Path]:
     """compare.json, compare.csv and compare.png in ``out_dir``."""
-    import json
-
-    from accelsim.files import write_atomic
+    from accelsim.results.plots import plot_comparison
 
     out = Path(out_dir)
-    paths = [out / "compare.json", out / "compare.csv"]
-    write_atomic(paths[0], json.dumps(result.to_json_dict(), indent=2) + "\n")
-    write_atomic(paths[1], result.to_csv())
-    paths.append(plot_comparison(result, out / "compare.png"))
-    return paths
+    data = result.to_json_dict()
+    write_atomic(out / "compare.json", json.dumps(data, indent=2) + "\n")
+    write_atomic(out / "compare.csv", result.to_csv())
+    return [out / "compare.json", out / "compare.csv", plot_comparison(data, out / "compare.png")]

@@ -9,7 +9,6 @@ writes (workers return results to it), so the store never needs to be on a share
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -98,19 +97,8 @@ class ResultStore:
             values[m] = None if v is None else (int(v) if m in _INTEGER else float(v))
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         sql = f"{verb} INTO points ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-        with self._transaction():
-            cur = self._db.execute(sql, [values[c] for c in _COLUMNS])
+        cur = self._db.execute(sql, [values[c] for c in _COLUMNS])  # autocommit: its own transaction
         return cur.rowcount == 1
-
-    @contextlib.contextmanager
-    def _transaction(self):
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
 
     # --- reading ---------------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ A hardware axis is any dotted path the loader accepts (``pe_array.rows``, ``memo
 ``memories[1].size``, ``sparsity.weights.format``); its values are YAML scalars (``8`` is an int,
 ``128 KiB`` stays a string for the loader).  Workload axes are ``model``, ``batch``, and ``density``
 / ``pattern``, which name the recipe ``<model>_<pct>pct_<pattern>`` (pct = percent of weights pruned).
-Executors and the result store live in sweep_exec.py and store.py.
+``accelsim.studies.run.run_sweep`` runs a spec on an executor (executors.py) into a result store
+(store.py).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import copy
 import hashlib
 import itertools
 import json
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from accelsim import __version__
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.spec import config as cfg
+from accelsim.spec import recipe as grammar
 from accelsim.spec.hardware import HardwareConfig, hardware_from_dict, resolve_hardware_path
 
 WORKLOAD_AXES = ("model", "density", "pattern", "batch")
@@ -34,13 +35,6 @@ WORKLOAD_AXES = ("model", "density", "pattern", "batch")
 class Axis:
     name: str
     values: tuple[Any, ...]
-
-    @property
-    def is_workload(self) -> bool:
-        return self.name in WORKLOAD_AXES
-
-    def __str__(self) -> str:
-        return f"{self.name}={','.join(str(v) for v in self.values)}"
 
 
 @dataclass(frozen=True)
@@ -52,9 +46,6 @@ class WorkloadRef:
     input_shape: tuple[int, ...] | None = None
     checkpoint: str | None = None
     fingerprint: str = ""
-
-    def load_kwargs(self) -> dict[str, Any]:
-        return {"batch": self.batch, "input_shape": self.input_shape, "checkpoint": self.checkpoint}
 
     def identity(self) -> dict[str, Any]:
         return {"ref": self.ref, "batch": self.batch, "input_shape": list(self.input_shape or ()),
@@ -81,7 +72,6 @@ class Task:
     params: dict[str, Any]
     hardware: HardwareConfig
     workload: WorkloadRef
-    overrides: dict[str, Any] = field(default_factory=dict)
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -155,31 +145,23 @@ def workload_ref(spec: SweepSpec, params: dict[str, Any]) -> WorkloadRef:
     return WorkloadRef(model, batch, spec.input_shape, spec.checkpoint)
 
 
-_GRAMMAR = re.compile(r"(?P<model>.+?)_(?P<pct>\d+(?:\.\d+)?)pct(?:_(?P<pattern>.+))?")
-
-
 def recipe_name(model: str, density: Any, pattern: Any) -> str:
-    """accelsim.workload.recipes' name grammar ``<model>_<P>pct[_<pattern>]``, P the percent of weights pruned
-    (density 0.3 -> ``70pct``).  A base name already of that form gives the missing part:
-    ``resnet50_70pct`` with pattern=window -> ``resnet50_70pct_window``."""
-    base = _GRAMMAR.fullmatch(model)
-    if base:
-        model = base["model"]
-        pattern = base["pattern"] if pattern is None else pattern
-    if density is None:
-        if not base:
-            raise AccelsimError(f"--axis pattern needs a density: add --axis density=0.3, or give --model "
-                                f"as {model}_70pct")
-        pct = base["pct"]
-    else:
+    """The recipe name (accelsim.spec.recipe's grammar) of ``model`` at ``density`` (0.3 -> ``70pct``)
+    with ``pattern``.  A base name already of that form gives the missing part: ``resnet50_70pct``
+    with pattern=window -> ``resnet50_70pct_window``."""
+    base = grammar.recipe_from_name(model)
+    sparsity = 0.0
+    if base is not None and base.name != base.model:  # a pruned grammar name
+        model, sparsity = base.model, base.sparsity
+        pattern = base.pattern if pattern is None else pattern
+    elif density is None:
+        raise AccelsimError(f"--axis pattern needs a density: add --axis density=0.3, or give --model "
+                            f"as {model}_70pct")
+    if density is not None:
         if isinstance(density, bool) or not isinstance(density, int | float) or not 0 < density <= 1:
             raise AccelsimError(f"--axis density={density}: a density is a number in (0, 1], e.g. 0.3")
-        pct = f"{round(100 * (1 - float(density)), 6):g}"
-    if pct in ("0", "0.0"):
-        return model if pattern in (None, "unstructured") else f"{model}_0pct_{pattern}"
-    if pattern in (None, "unstructured"):
-        return f"{model}_{pct}pct"
-    return f"{model}_{pct}pct_{pattern}"
+        sparsity = 1 - float(density)
+    return grammar.recipe_name(model, "unstructured" if pattern is None else str(pattern), sparsity)
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -210,16 +192,6 @@ def set_path(raw: Any, dotted: str, value: Any, source: str) -> Any:
             node[part] = {}
         node = node[part]
     return cfg.set_dotted(root, dotted, value, source)
-
-
-def _with_overrides(raw: Any, overrides: dict[str, Any], source: str) -> HardwareConfig:
-    for dotted, value in overrides.items():
-        raw = set_path(raw, dotted, value, source)
-    return hardware_from_dict(raw, source)
-
-
-def _problems(exc: ConfigError) -> list[str]:
-    return list(exc.problems) or [str(exc)]
 
 
 def check_workload_axes(spec: SweepSpec) -> list[str]:
@@ -260,7 +232,7 @@ def explain(failures: dict[str, list[dict[str, Any]]], axes: tuple[Axis, ...], r
     """One line per distinct problem, naming the axis (and value) it comes from where it can tell:
     an axis whose path the problem is about, and the values every failing point shares."""
     lines = []
-    hw_axes = [a for a in axes if not a.is_workload]
+    hw_axes = [a for a in axes if a.name not in WORKLOAD_AXES]
     for problem, plist in failures.items():
         shared = {a.name: plist[0][a.name] for a in hw_axes
                   if all(p[a.name] == plist[0][a.name] for p in plist)}
@@ -301,15 +273,18 @@ def plan(spec: SweepSpec) -> list[Task]:
     tasks: list[Task] = []
     failures: dict[str, list[dict[str, Any]]] = {}
     for index, params in enumerate(points):
-        overrides = {k: v for k, v in params.items() if k not in WORKLOAD_AXES}
+        point_raw = raw
         try:
-            hw = _with_overrides(raw, overrides, source)
+            for dotted, value in params.items():
+                if dotted not in WORKLOAD_AXES:
+                    point_raw = set_path(point_raw, dotted, value, source)
+            hw = hardware_from_dict(point_raw, source)
         except ConfigError as exc:
-            for p in _problems(exc):
+            for p in list(exc.problems) or [str(exc)]:
                 failures.setdefault(p, []).append(params)
             continue
         wl = workload_ref(spec, params)
-        tasks.append(Task(index, point_key(hw, wl), params, hw, wl, overrides))
+        tasks.append(Task(index, point_key(hw, wl), params, hw, wl))
     problems = explain(failures, spec.axes, raw, len(points))
     if problems:
         if len(problems) > 12:
@@ -322,8 +297,7 @@ def with_fingerprints(tasks: list[Task], fingerprints: dict[WorkloadRef, str]) -
     """The same points with their workloads' fingerprints in the WorkloadRef and so in the key."""
     out = []
     for t in tasks:
-        fp = fingerprints.get(WorkloadRef(t.workload.ref, t.workload.batch, t.workload.input_shape,
-                                          t.workload.checkpoint), t.workload.fingerprint)
+        fp = fingerprints.get(replace(t.workload, fingerprint=""), t.workload.fingerprint)
         wl = replace(t.workload, fingerprint=fp)
         out.append(replace(t, workload=wl, key=point_key(t.hardware, wl)))
     return out

@@ -18,6 +18,7 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.files import write_atomic
+from accelsim.spec.recipe import PatternSpec
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
 CACHE_FORMAT = 1
@@ -37,10 +38,9 @@ def cache_paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
 
 
 def _layer_meta(layer: Layer) -> dict[str, Any]:
-    meta = {}
-    for name in _LAYER_FIELDS:
-        value = getattr(layer, name)
-        meta[name] = asdict(value) if name == "conv" and value is not None else value
+    meta = {name: getattr(layer, name) for name in _LAYER_FIELDS}
+    meta["conv"] = None if layer.conv is None else asdict(layer.conv)
+    meta["pattern"] = str(layer.pattern)
     mask = layer.weight_mask
     meta["mask_shape"] = None if mask is None else list(mask.shape)
     return meta
@@ -68,23 +68,13 @@ def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str
     return json_path
 
 
-def read_meta(cache_dir: Path, key: str) -> dict[str, Any] | None:
-    _, json_path = cache_paths(cache_dir, key)
-    try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(meta, dict) and meta.get("cache_format") == CACHE_FORMAT and meta.get("key") == key
-    return meta if ok else None
-
-
 def load_cached(cache_dir: Path, key: str) -> Workload | None:
     """The cached workload for ``key``, or None on a miss (absent, stale format or unreadable)."""
-    meta = read_meta(cache_dir, key)
-    if meta is None:
-        return None
-    npz_path, _ = cache_paths(cache_dir, key)
+    npz_path, json_path = cache_paths(cache_dir, key)
     try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("cache_format") != CACHE_FORMAT or meta.get("key") != key:
+            return None
         with np.load(npz_path, allow_pickle=False) as npz:
             if len(npz.files) != meta["masks"]:
                 return None
@@ -99,8 +89,9 @@ def load_cached(cache_dir: Path, key: str) -> Workload | None:
                     mask.flags.writeable = False
                 if lm.get("conv") is not None:
                     lm["conv"] = ConvShape(**lm["conv"])
+                lm["pattern"] = PatternSpec.parse(lm["pattern"])
                 layers.append(Layer(weight_mask=mask, **lm))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, ConfigError):
         return None
     w = meta["workload"]
     return Workload(name=w["name"], layers=tuple(layers), source=w["source"],

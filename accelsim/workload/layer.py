@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LAYER_KINDS = ("conv", "depthwise", "linear", "matmul")
+from accelsim.spec.recipe import PatternSpec
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ class Layer:
     ``weight_mask`` is None for activation x activation products (attention), else a bool array in
     the weight tensor's own layout: (out, in/groups, kh, kw) for convs, (out, in) for linear.
     ``activation_density`` is the measured fraction of nonzero input activations (1.0 if unknown).
+    ``pattern`` is the pattern the layer was pruned with (``dense`` if it was not); a spelling
+    (``"nm2:4"``) is parsed into its PatternSpec.
     """
 
     name: str
@@ -58,8 +60,11 @@ class Layer:
     activation_density: float = 1.0
     activation_density_source: str = "assumed dense"
     conv: ConvShape | None = None
-    pattern: str = "dense"
+    pattern: PatternSpec = PatternSpec("dense")
     target_sparsity: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", PatternSpec.parse(self.pattern))
 
     @property
     def macs(self) -> int:

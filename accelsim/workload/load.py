@@ -1,23 +1,54 @@
-"""load_workload(): one entry point for every way a user names a workload.
+"""load_workload(): the one entry point for every way a user names a workload.
 
-``*.csv`` -> a SCALE-Sim topology; anything else -> a recipe name or file, a zoo model, or
-``package.module:function`` (accelsim.workload.recipes resolves those).
+``*.csv`` -> a SCALE-Sim topology; anything else -> a recipe (a recipe file, a shipped or grammar
+name, a zoo model or a ``package.module:function``; accelsim.workload.recipes resolves it), built,
+pruned and traced -- or read from the workload cache, without importing torch.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+from accelsim.errors import ConfigError
+from accelsim.spec import config as cfg
+from accelsim.spec.recipe import recipe_to_dict
+from accelsim.workload import cache
 from accelsim.workload.layer import Workload
+from accelsim.workload.recipes import recipe_hash, resolve_recipe
 
 
-def load_workload(ref: str, *, batch: int | None = None, input_shape: tuple[int, ...] | None = None,
-                  checkpoint: str | None = None, use_cache: bool = True) -> Workload:
+def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tuple[int, ...] | None = None,
+                  checkpoint: str | Path | None = None, cache_dir: str | Path | None = None,
+                  use_cache: bool = True) -> Workload:
+    ref = str(ref)
     if ref.endswith(".csv"):
         from accelsim.workload.scalesim_topology import read_scalesim_topology
 
         return read_scalesim_topology(ref, name=Path(ref).stem)
-    from accelsim.workload.recipes import load_workload as load_recipe_workload
-
-    return load_recipe_workload(ref, batch=batch, input_shape=input_shape, checkpoint=checkpoint,
-                                use_cache=use_cache)
+    recipe = resolve_recipe(ref, validate_method=False)
+    overrides: dict[str, Any] = {}
+    if batch is not None:
+        overrides["batch"] = cfg.positive_int(batch)
+    if input_shape is not None:
+        overrides["input_shape"] = tuple(int(v) for v in input_shape)
+    if checkpoint is not None:
+        if not Path(checkpoint).is_file():
+            raise ConfigError(str(checkpoint), ["checkpoint file not found"])
+        overrides["checkpoint"] = str(Path(checkpoint).resolve())
+    recipe = replace(recipe, **overrides) if overrides else recipe
+    key = recipe_hash(recipe)
+    directory = cache.default_cache_dir(cache_dir)
+    if use_cache and (cached := cache.load_cached(directory, key)) is not None:
+        return cached
+    workload, result = cache.build_workload(recipe)
+    if use_cache:
+        extra = {"recipe": recipe_to_dict(recipe), "recipe_source": recipe.source,
+                 "prune": [] if result is None else [vars(lp) | {"shape": list(lp.shape)}
+                                                     for lp in result.layers]}
+        try:
+            cache.save_workload(workload, directory, key, extra)
+        except OSError:
+            pass  # an unwritable cache must not stop a run; the next load rebuilds
+    return workload

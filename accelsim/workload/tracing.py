@@ -95,7 +95,7 @@ def workload_fingerprint(workload: Workload) -> str:
     for layer in workload.layers:
         conv = astuple(layer.conv) if layer.conv is not None else ()
         h.update(repr((layer.name, layer.kind, layer.m, layer.n, layer.k, layer.groups, conv,
-                       layer.pattern, layer.target_sparsity, layer.activation_density)).encode())
+                       str(layer.pattern), layer.target_sparsity, layer.activation_density)).encode())
         if layer.weight_mask is None:
             h.update(b"no-mask")
         else:

@@ -77,6 +77,7 @@ from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.storage import storage_of, weight_fibers, weight_geometry
 from accelsim.sim.traces import ComputeTrace, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
+from accelsim.spec.recipe import PatternSpec
 from accelsim.workload.layer import Layer
 
 
@@ -92,10 +93,9 @@ _GRANULARITY = {"unstructured": "element", "window": "window", "combined": "wind
 _REGULAR = ("dense", "gate", "nm", "compact")
 
 
-def pattern_kind(label: str) -> str:
-    """'nm2:4' -> 'nm', 'block4x4' -> 'block', anything else as written."""
-    label = (label or "dense").lower()
-    return "nm" if label.startswith("nm") else "block" if label.startswith("block") else label
+def pattern_kind(label: PatternSpec | str) -> str:
+    """'nm2:4' -> 'nm', 'block4x4' -> 'block', '' -> 'dense', anything else as written."""
+    return PatternSpec.parse(label or "dense").kind
 
 
 def choose_datapath(layer: Layer, hw: HardwareConfig, fit_problem: str | None,
@@ -120,7 +120,7 @@ def choose_datapath(layer: Layer, hw: HardwareConfig, fit_problem: str | None,
         return _GRANULARITY[kind], None
     if "unstructured" in ex:
         return "element", None
-    return "gate", (f"pattern {layer.pattern!r} is not exploited by this datapath (exploits "
+    return "gate", (f"pattern {str(layer.pattern)!r} is not exploited by this datapath (exploits "
                     f"{', '.join(s.exploits)}): ran dense, zero weights gated")
 
 

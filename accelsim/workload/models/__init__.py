@@ -7,6 +7,7 @@ factory imports its family module on first call, so ``accelsim list models`` sta
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable
@@ -58,7 +59,8 @@ for _name, _factory, _shape, _description in (
 
 def build_model(name_or_ref: str, *, seed: int = 0,
                 checkpoint: str | Path | None = None) -> tuple[Any, tuple[int, ...] | None]:
-    """(model in eval mode, input shape without batch) for a zoo name or a ``module:function``.
+    """(model in eval mode, input shape without batch) for a zoo name or a ``module:function``
+    (``file.py:function`` too).
 
     The factory runs under ``torch.manual_seed(seed)`` without disturbing the global RNG.  For a
     ``module:function`` reference the input shape is unknown and returned as None.  ``checkpoint``
@@ -112,15 +114,21 @@ def _no_accidental_zeros(model: Any) -> None:
 def _resolve_ref(ref: str) -> Callable[[], Any]:
     from torch import nn
 
-    module_name, _, attr = ref.partition(":")
+    module_name, _, attr = ref.rpartition(":")
     if not module_name or not attr:
-        raise AccelsimError(f"model reference {ref!r} must look like 'package.module:function'")
+        raise AccelsimError(f"model reference {ref!r} must look like 'package.module:function' "
+                            "or 'file.py:function'")
     cwd = os.getcwd()
     added = cwd not in sys.path and "" not in sys.path  # console scripts do not put '.' on the path
     if added:
         sys.path.insert(0, cwd)
     try:
-        obj: Any = importlib.import_module(module_name)
+        if module_name.endswith(".py"):  # a file: nets/mine.py:build
+            spec = importlib.util.spec_from_file_location(Path(module_name).stem, module_name)
+            obj: Any = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(obj)
+        else:
+            obj = importlib.import_module(module_name)
     except Exception as exc:
         raise AccelsimError(f"cannot import module {module_name!r} for model {ref!r}: "
                             f"{type(exc).__name__}: {exc}") from exc

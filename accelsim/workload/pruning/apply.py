@@ -16,20 +16,16 @@ Layer rules (what ``prune_model`` does with each Conv2d / Linear, in registratio
   element scores of all pruned layers together, each layer capped at ``max_layer_sparsity``
   (surplus redistributed), then the pattern is applied per layer at the sparsity that came out.
 
-Methods: ``accelsim.workload.pruning.methods.METHODS.get(method)`` when that module exists; its
+Methods: ``METHODS.get(method)`` (accelsim.workload.pruning.methods); its
 ``prune(model, layers, pattern, sparsity, *, seed, data, scope=, max_layer_sparsity=, **params)``
 builds the masks (it applies the scope; ``scope=None`` keeps the method's own default).  When the
 rules give some layers a different pattern, ``pattern`` is a ``LayerPatterns`` whose
-``mask(..., name=layer)`` dispatches on the layer name.  Without that module, ``magnitude`` (|w|)
-and ``random`` (seeded per layer name) are built in here, with the scopes above (``global``
-default cap: none, a layer keeps at least one group anyway).
+``mask(..., name=layer)`` dispatches on the layer name.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
@@ -39,20 +35,12 @@ import torch
 from torch import nn
 from torch.nn.utils import prune as torch_prune
 
-from accelsim.errors import ConfigError, UnknownNameError, did_you_mean
-from accelsim.workload.pruning.patterns import (
-    FIRST_CONV_RULES,
-    NM,
-    SCOPES,
-    Pattern,
-    Unstructured,
-    achieved,
-    check_sparsity,
-    make_pattern,
-)
-from accelsim.workload.pruning.patterns import LAYER_RULES as RULES
-
-BUILTIN_METHODS = ("magnitude", "random")
+from accelsim.errors import ConfigError, did_you_mean
+from accelsim.registry import METHODS
+from accelsim.spec.recipe import FIRST_CONV_RULES, SCOPES, check_sparsity
+from accelsim.spec.recipe import LAYER_RULES as RULES
+from accelsim.workload.pruning.methods.base import layer_kind
+from accelsim.workload.pruning.patterns.base import NM, Pattern, Unstructured, achieved, make_pattern
 
 
 @dataclass(frozen=True)
@@ -86,12 +74,6 @@ class PruneResult:
         size = sum(lp.size for lp in self.layers)
         return 0.0 if size == 0 else 1.0 - sum(lp.nonzeros for lp in self.layers) / size
 
-    def layer(self, name: str) -> LayerPrune:
-        for lp in self.layers:
-            if lp.name == name:
-                return lp
-        raise UnknownNameError("layer", name, [lp.name for lp in self.layers])
-
 
 @dataclass(frozen=True, eq=False)
 class LayerPatterns(Pattern):
@@ -115,14 +97,6 @@ class LayerPatterns(Pattern):
 def prunable_layers(model: nn.Module) -> dict[str, nn.Module]:
     """Conv2d and Linear modules by qualified name, in registration order."""
     return {name: mod for name, mod in model.named_modules() if isinstance(mod, (nn.Conv2d, nn.Linear))}
-
-
-def layer_kind(module: nn.Module) -> str:
-    if isinstance(module, nn.Linear):
-        return "linear"
-    if module.groups > 1 and module.groups == module.in_channels:
-        return "depthwise"
-    return "conv"
 
 
 def apply_masks(model: nn.Module, masks: Mapping[str, np.ndarray]) -> None:
@@ -166,38 +140,6 @@ def _custom_from_mask_fresh(module: nn.Module, keep: torch.Tensor) -> None:
     module.register_forward_pre_hook(method)
 
 
-# ---------------------------------------------------------------- methods
-
-
-def _method(name: str) -> Any:
-    """The method object from accelsim.workload.pruning.methods, or a built-in one."""
-    if importlib.util.find_spec("accelsim.workload.pruning.methods") is not None:
-        from accelsim.workload.pruning.methods import METHODS
-
-        impl = METHODS.get(name)
-        return impl() if isinstance(impl, type) else impl
-    if name not in BUILTIN_METHODS:
-        raise UnknownNameError("pruning method", name, BUILTIN_METHODS)
-    return _BUILTINS[name]
-
-
-class _Magnitude:
-    def scores(self, model, layers, *, seed=0, data=None) -> dict[str, np.ndarray]:
-        return {n: m.weight.detach().abs().float().cpu().numpy() for n, m in layers.items()}
-
-
-class _Random:
-    def scores(self, model, layers, *, seed=0, data=None) -> dict[str, np.ndarray]:
-        out = {}
-        for n, m in layers.items():  # seeded per layer name: independent of which layers take part
-            rng = np.random.default_rng([int(seed), zlib.crc32(n.encode())])
-            out[n] = rng.random(tuple(m.weight.shape), dtype=np.float32)
-        return out
-
-
-_BUILTINS = {"magnitude": _Magnitude(), "random": _Random()}
-
-
 # ---------------------------------------------------------------- the plan and prune_model
 
 
@@ -238,41 +180,6 @@ def _layer_plans(layers, pattern, *, exclude, first_conv, rule_1x1, rule_fc):
             "nm": (NM(n=None, m=pattern.nm_m, fallback="dense"), f"{which}: N:M by rule"),
         }[rule]
     return plans
-
-
-def global_sparsities(scores: Mapping[str, np.ndarray], sparsity: float, cap: float) -> dict[str, float]:
-    """Per-layer sparsities from one global threshold on |scores|, each layer capped at ``cap``
-    (what a capped layer cannot take is redistributed to the others by moving the threshold)."""
-    sorted_scores = {n: np.sort(np.abs(s), axis=None) for n, s in scores.items()}
-    sizes = {n: s.size for n, s in sorted_scores.items()}
-    caps = {n: int(cap * sizes[n]) for n in sizes}
-    want = round(sparsity * sum(sizes.values()))
-    want = min(want, sum(caps.values()))
-
-    def pruned_at(thr: float) -> dict[str, int]:
-        return {n: min(int(np.searchsorted(s, thr, side="left")), caps[n]) for n, s in sorted_scores.items()}
-
-    lo = min((float(s[0]) for s in sorted_scores.values() if s.size), default=0.0)
-    hi = max((float(s[-1]) for s in sorted_scores.values() if s.size), default=0.0)
-    hi = float(np.nextafter(hi, np.inf))
-    for _ in range(100):  # bisection on the threshold: count(thr) is monotone
-        mid = (lo + hi) / 2
-        if sum(pruned_at(mid).values()) < want:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 1e-12 * max(1.0, abs(hi)):
-            break
-    counts = pruned_at(hi)
-    return {n: (counts[n] / sizes[n] if sizes[n] else 0.0) for n in sizes}
-
-
-def _builtin_masks(impl, model, active, resolved, kinds, target, *, scope, cap, seed):
-    scores = impl.scores(model, active, seed=seed, data=None)
-    per_layer = {n: target for n in active}
-    if scope == "global":
-        per_layer = global_sparsities(scores, target, cap)
-    return {n: resolved[n][0].mask(scores[n], per_layer[n], kind=kinds[n], name=n) for n in active}
 
 
 def prune_model(
@@ -318,25 +225,17 @@ def prune_model(
     active = {n: layers[n] for n, (p, _) in resolved.items() if p is not None}
 
     masks: dict[str, np.ndarray] = {}
-    if active:
-        impl = _method(method)
+    if active:  # the method applies the scope itself
         main = {n: p for n, (p, _) in plans.items() if n in active}
         arg = pattern if all(p is pattern for p in main.values()) else LayerPatterns(by_name=main)
         params = dict(method_params or {})
-        if hasattr(impl, "prune"):  # accelsim.workload.pruning.methods: the method applies the scope itself
-            params.update({k: v for k, v in (("scope", scope), ("max_layer_sparsity", max_layer_sparsity))
-                           if v is not None})
-            out = impl.prune(model, active, arg, target, seed=seed, data=data, **params)
-            if set(out) != set(active):
-                raise ConfigError(f"method {method!r}", [f"returned masks for {sorted(out)}, expected "
-                                                         f"{sorted(active)}"])
-            masks = {n: np.asarray(out[n], dtype=bool) for n in active}
-        else:
-            if params:
-                raise ConfigError(f"method {method!r}", [f"the built-in method takes no parameters, got "
-                                                         f"{', '.join(params)}"])
-            masks = _builtin_masks(impl, model, active, resolved, kinds, target, scope=scope or "layer",
-                                   cap=1.0 if max_layer_sparsity is None else max_layer_sparsity, seed=seed)
+        params.update({k: v for k, v in (("scope", scope), ("max_layer_sparsity", max_layer_sparsity))
+                       if v is not None})
+        out = METHODS.get(method).prune(model, active, arg, target, seed=seed, data=data, **params)
+        if set(out) != set(active):
+            raise ConfigError(f"method {method!r}", [f"returned masks for {sorted(out)}, expected "
+                                                     f"{sorted(active)}"])
+        masks = {n: np.asarray(out[n], dtype=bool) for n in active}
     apply_masks(model, masks)
 
     report = []
@@ -345,9 +244,9 @@ def prune_model(
         mask = masks.get(name)
         size = mod.weight.numel()
         nnz = size if mask is None else int(np.count_nonzero(mask))
+        if isinstance(used, NM) and used.n is None:  # the N derived from the target
+            used = replace(used, n=used.kept_per_group(target))
         spec = "dense" if used is None else used.spec
-        if isinstance(used, NM) and used.n is None:
-            spec = f"nm{used.kept_per_group(target)}:{used.m}"
         report.append(LayerPrune(
             name=name, kind=kinds[name], shape=tuple(mod.weight.shape), pattern=spec,
             target=0.0 if used is None else float(target),

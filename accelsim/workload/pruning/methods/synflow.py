@@ -1,6 +1,6 @@
 """SynFlow (Tanaka et al. 2020): iterative, data-free pruning that avoids layer collapse.
 
-Registered as ``synflow`` in ``METHODS`` (methods.py); see ``SynFlow`` for the procedure.
+Registered as ``synflow`` in ``METHODS``; see ``SynFlow`` for the procedure.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from accelsim.errors import AccelsimError
-from accelsim.workload.pruning.methods import Method, check_layers, masks_from_scores, register_method
+from accelsim.workload.pruning.methods.base import Method, check_layers, masks_from_scores, register_method
 from accelsim.workload.pruning.training import DigitsData, split_batch
 
 

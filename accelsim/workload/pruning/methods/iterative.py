@@ -1,5 +1,5 @@
 """Training pruning methods: ``agp`` (gradual), ``imp`` (iterative magnitude with rewinding) and
-``drop`` (Drop Pruning, a reconstruction).  Registered in ``METHODS`` (methods.py).
+``drop`` (Drop Pruning, a reconstruction).  Registered in ``METHODS``.
 
 **Small models only.**  These methods train ``model`` in place on a ``DigitsData``
 (training.py: scikit-learn digits, a few seconds per run on a CPU for an MLP or a LeNet-5-style
@@ -19,7 +19,8 @@ from typing import ClassVar
 import numpy as np
 
 from accelsim.errors import AccelsimError
-from accelsim.workload.pruning.methods import METHODS, Method, masks_from_scores, register_method
+from accelsim.registry import METHODS
+from accelsim.workload.pruning.methods.base import Method, masks_from_scores, register_method
 from accelsim.workload.pruning.training import apply_masks, require_digits, train
 
 
@@ -267,6 +268,3 @@ def model_sparsity(layers) -> float:
     total = sum(w.numel() for w in ws)
     return float(sum(int((w == 0).sum()) for w in ws)) / total if total else 0.0
 
-
-__all__ = ["AGP", "IMP", "DropPruning", "DropResult", "agp_schedule", "agp_sparsity", "model_sparsity",
-           "overall_sparsity"]

@@ -27,14 +27,8 @@ from typing import ClassVar
 import numpy as np
 
 from accelsim.errors import ConfigError
-from accelsim.workload.pruning.patterns import (
-    PATTERNS,
-    Pattern,
-    group_sum,
-    keep_top_per_row,
-    n_kept_in,
-    n_pruned,
-)
+from accelsim.registry import PATTERNS
+from accelsim.workload.pruning.patterns.base import Pattern, group_sum, keep_top_per_row, n_kept_in, n_pruned
 
 
 def window_keep(a: np.ndarray, m: int) -> np.ndarray:

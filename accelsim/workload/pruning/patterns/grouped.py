@@ -1,6 +1,6 @@
 """Patterns whose groups are whole slices of W[K, C, R, S]: vector, kernel, filter, input channel.
 
-Each group's score is the sum of |score| over the slice (patterns.py states the shared rules).
+Each group's score is the sum of |score| over the slice (the package docstring states the shared rules).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from accelsim.workload.pruning.patterns import PATTERNS, Pattern, group_sum, keep_top, n_pruned
+from accelsim.registry import PATTERNS
+from accelsim.workload.pruning.patterns.base import Pattern, group_sum, keep_top, n_pruned
 
 
 @dataclass(frozen=True)

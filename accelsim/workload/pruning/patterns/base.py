@@ -1,82 +1,23 @@
-"""Pruning patterns (granularities): which weights may be removed together.  numpy only.
-
-A pattern turns per-weight importance scores into a keep-mask of the weight's own shape:
-(out, in/groups, kh, kw) for a conv, (out, in) for a linear layer.  Internally every weight is
-viewed as W[K, C, R, S] (K = out channels, C = in channels per group, R x S = kernel window; a
-linear layer is R = S = 1), with the groups of reference/sparsity.md section 1:
-
-==================  ==============================================  =============================
-spec                one pruning group                               default ``fallback``
-==================  ==============================================  =============================
-``unstructured``    one weight W[k,c,r,s]                           (always fits)
-``nm2:4``           M consecutive input channels at fixed (k,r,s),  ``dense`` when C % M != 0
-                    i.e. along C in (K,R,S,C) order; N kept of M
-``nm:4``            as above, N = round((1 - target) * M)           ``dense``
-``block4x4``        b_r x b_c block of the [K, R*S*C] GEMM view,    ``dense`` when K % b_r or
-                    columns in (r, s, c) order (Layer.gemm_weight_  R*S*C % b_c != 0
-                    mask's K order); b_r runs along K (filters)
-``vector``          a kernel row W[k,c,r,:]                         ``unstructured`` if S == 1
-``kernel``          a whole window W[k,c,:,:]                       ``unstructured`` if R*S == 1
-``window``          keep exactly m of R*S inside every W[k,c,:,:]   ``unstructured`` if R*S == 1
-``channel``         whole windows, the same number in every filter  ``unstructured`` if C == 1
-``combined``        ``channel`` then ``window`` on what is left     ``unstructured`` if R*S == 1
-                                                                    or C == 1
-``filter``          a whole filter W[k,:,:,:]                       (always fits)
-``input_channel``   a whole input channel W[:,c,:,:]                ``unstructured`` if C == 1
-==================  ==============================================  =============================
-
-(``vector``, ``kernel``, ``filter``, ``input_channel`` live in patterns_grouped.py; ``window``,
-``channel`` and ``combined`` are Campfire readings and live in patterns_campfire.py.)
-
-Rules shared by every pattern
------------------------------
-* Scores: higher = more important.  A group's score is the **sum of |score|** over its weights
-  (a single weight's group score is |score|); scores are meant to be non-negative (magnitude,
-  SNIP, SynFlow), a signed score is reduced by its absolute value.  NaN scores are an error.
-* Counts: a pattern prunes ``round(target * groups)`` groups (round half up), but never all of
-  them: at least one group of every layer is kept (no layer collapse).  The achieved sparsity is
-  therefore quantised by the pattern's granularity; report it beside the target.
-* Ties are broken deterministically: among equal scores the group with the lower flat index
-  (C order of the group array) is pruned first / kept last.
-* ``fallback`` says what happens where the pattern has no structure or does not fit the layer
-  (1x1 convs and linear layers for the window-like patterns, C % M != 0 for N:M, ...):
-  ``unstructured`` (element-wise at the same target), ``dense`` (layer left unpruned),
-  ``nm`` (N:M along C with M = ``nm_m`` and N derived from the target; dense if that does not
-  fit either) or ``error`` (a ConfigError naming the layer and the reason).
-"""
+"""The base class of every pattern, the helpers behind the rules all patterns share (see the
+package docstring), and the element-wise, N:M and block patterns.  numpy only."""
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
 import numpy as np
 
-from accelsim.errors import ConfigError, UnknownNameError
+from accelsim.errors import ConfigError
 from accelsim.registry import PATTERNS
+from accelsim.spec.recipe import PatternSpec, check_sparsity, parse_pattern
 
 FALLBACKS = ("unstructured", "dense", "nm", "error")
 WEIGHT_KINDS = ("conv", "depthwise", "linear")
-# How prune_model (apply.py) treats layers; here so recipes can validate without importing torch.
-LAYER_RULES = ("pattern", "unstructured", "dense", "nm", "error")  # rule_1x1 / rule_fc
-FIRST_CONV_RULES = ("dense", "unstructured", "pattern")
-SCOPES = ("layer", "global")
 
 
 # ---------------------------------------------------------------- helpers shared by the patterns
-
-
-def check_sparsity(sparsity: float) -> float:
-    """The target as a float in [0, 1); anything else is a ConfigError quoting the value."""
-    try:
-        s = float(sparsity)
-    except (TypeError, ValueError):
-        raise ConfigError("sparsity", [f"{sparsity!r} is not a number; write e.g. 0.7 for 70 %"]) from None
-    if not (0.0 <= s < 1.0) or math.isnan(s):
-        raise ConfigError("sparsity", [f"{sparsity!r} is outside [0, 1) (0.7 means 70 % of weights pruned)"])
-    return s
 
 
 def round_half_up(x: float) -> int:
@@ -146,6 +87,7 @@ class Pattern:
 
     name: ClassVar[str] = ""
     group: ClassVar[str] = ""  # one line: what one pruning group is
+    spelled: ClassVar[tuple[str, ...]] = ()  # the fields written in the spec (nm2:4: n, m)
 
     def __post_init__(self) -> None:
         if self.fallback not in FALLBACKS:
@@ -158,7 +100,7 @@ class Pattern:
     @property
     def spec(self) -> str:
         """Canonical spec string, parsed back by make_pattern (fallback not included)."""
-        return self.name
+        return str(PatternSpec(self.name, tuple((f, getattr(self, f)) for f in self.spelled)))
 
     def target_for(self, sparsity: float) -> float:
         """The sparsity this pattern aims at for a requested target (N:M with a fixed N overrides)."""
@@ -201,10 +143,6 @@ class Pattern:
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
-
-    @staticmethod
-    def achieved(mask: np.ndarray) -> float:
-        return achieved(mask)
 
 
 def _kcrs_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -259,6 +197,7 @@ class NM(Pattern):
 
     name: ClassVar[str] = "nm"
     group: ClassVar[str] = "M consecutive input channels at fixed (k, r, s); N kept"
+    spelled: ClassVar[tuple[str, ...]] = ("n", "m")
 
     def __post_init__(self) -> None:
         problems = []
@@ -272,10 +211,6 @@ class NM(Pattern):
         if problems:
             raise ConfigError(f"pattern {self.spec!r}", problems)
         super().__post_init__()
-
-    @property
-    def spec(self) -> str:
-        return f"nm:{self.m}" if self.n is None else f"nm{self.n}:{self.m}"
 
     def target_for(self, sparsity: float) -> float:
         s = check_sparsity(sparsity)
@@ -308,15 +243,12 @@ class Block(Pattern):
 
     name: ClassVar[str] = "block"
     group: ClassVar[str] = "rows x cols block of the [K, R*S*C] view, columns in (r, s, c) order"
+    spelled: ClassVar[tuple[str, ...]] = ("rows", "cols")
 
     def __post_init__(self) -> None:
         if self.rows < 1 or self.cols < 1:
             raise ConfigError(f"pattern {self.spec!r}", ["block sides must be >= 1"])
         super().__post_init__()
-
-    @property
-    def spec(self) -> str:
-        return f"block{self.rows}x{self.cols}"
 
     def fit_problem(self, kcrs, kind):
         k, c, r, s = kcrs
@@ -340,41 +272,14 @@ class Block(Pattern):
 # ---------------------------------------------------------------- parsing
 
 
-_NM_RE = re.compile(r"^(?:nm)?(\d+)?(?::|of)(\d+)$")
-_BLOCK_RE = re.compile(r"^block(\d+)x(\d+)$")
-
-
-def make_pattern(spec: str | Pattern, **overrides) -> Pattern:
-    """Parse a pattern spec: ``unstructured``, ``nm2:4`` (also ``2:4``, ``2of4``; ``nm:4`` derives N
-    from the target), ``block4x4``, ``vector``, ``kernel``, ``window``, ``channel``, ``combined``,
-    ``filter``, ``input_channel``.  ``overrides`` set dataclass fields (``fallback="error"``)."""
+def make_pattern(spec: str | PatternSpec | Pattern, **overrides) -> Pattern:
+    """The pattern a spec names (``unstructured``, ``nm2:4``, ``nm:4``, ``block4x4``, ``window``, ...;
+    spelled as accelsim.spec.recipe.PatternSpec reads them).  ``overrides`` set dataclass fields
+    (``fallback="error"``)."""
     if isinstance(spec, Pattern):
         return replace(spec, **overrides) if overrides else spec
-    if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError("pattern", [f"{spec!r} is not a pattern name"])
-    text = spec.strip().lower()
-    if m := _NM_RE.match(text):
-        n = None if m.group(1) is None else int(m.group(1))
-        cls, fields = NM, {"n": n, "m": int(m.group(2))}
-    elif m := _BLOCK_RE.match(text):
-        cls, fields = Block, {"rows": int(m.group(1)), "cols": int(m.group(2))}
-    elif text in PATTERNS and text not in ("nm", "block"):
-        cls, fields = PATTERNS.get(text), {}
-    else:
-        raise UnknownNameError("pattern", spec, pattern_names(),
-                               hint="N:M is written nm2:4 (N kept of M), blocks block4x4")
+    parsed = parse_pattern(spec)
     try:
-        return cls(**fields, **overrides)
+        return PATTERNS.get(parsed.kind)(**dict(parsed.params), **overrides)
     except TypeError as exc:
         raise ConfigError(f"pattern {spec!r}", [f"bad option: {exc}"]) from None
-
-
-def pattern_names() -> list[str]:
-    """Spellable names for messages and ``accelsim list patterns``."""
-    spelled = {"nm": "nm2:4", "block": "block4x4"}
-    return [spelled.get(n, n) for n in PATTERNS.names()]
-
-
-# registers vector, kernel, filter, input_channel and window, channel, combined
-from accelsim.workload.pruning import patterns_campfire as _campfire  # noqa: E402,F401
-from accelsim.workload.pruning import patterns_grouped as _grouped  # noqa: E402,F401

@@ -1,0 +1,108 @@
+"""What the commands share: the user-error wrapper, the model options, value parsers and loaders."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from accelsim.errors import AccelsimError
+
+EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+
+def user_errors(fn):
+    """Turn AccelsimError (and a missing file) into exit status 2; --debug shows the traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        debug = bool((ctx.find_root().params or {}).get("debug"))
+        try:
+            return fn(*args, **kwargs)
+        except AccelsimError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper
+
+
+def model_options(more_help: str = ""):
+    """--model (its help ending with ``more_help``), --batch, --input-shape and --checkpoint."""
+    options = [
+        click.option("--model", "model", required=True, help="Zoo model, recipe name (resnet50_70pct), "
+                     "recipe file, SCALE-Sim topology .csv, or package.module:function." + more_help),
+        click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size."),
+        click.option("--input-shape", default=None, help="Input shape without batch, e.g. 3,224,224."),
+        click.option("--checkpoint", default=None, help="A state_dict file to load into the model."),
+    ]
+
+    def add(fn):
+        for opt in reversed(options):
+            fn = opt(fn)
+        return fn
+
+    return add
+
+
+def parse_sets(sets: tuple[str, ...]) -> dict[str, object]:
+    """``--set PATH=VALUE`` items as overrides, each value a YAML scalar."""
+    from accelsim.spec.config import parse_scalar
+
+    out: dict[str, object] = {}
+    for item in sets:
+        key, _, value = item.partition("=")
+        if not key.strip() or not value.strip():
+            raise AccelsimError(f"--set {item!r}: write PATH=VALUE, e.g. --set pe_array.rows=64")
+        out[key.strip()] = parse_scalar(value)
+    return out
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    """``3,224,224`` (or ``3x224x224``) -> (3, 224, 224)."""
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(p) for p in text.replace("x", ",").split(",") if p.strip())
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise AccelsimError(f"--input-shape {text!r}: write the shape without batch, e.g. 3,224,224")
+    return shape
+
+
+def check_model_files(model: str, checkpoint: str | None, model_label: str) -> None:
+    """A topology .csv or a checkpoint that does not exist is one clear error, before any work."""
+    if model.endswith(".csv") and not Path(model).is_file():
+        raise AccelsimError(f"{model_label}: file not found")
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise AccelsimError(f"--checkpoint {checkpoint}: file not found")
+
+
+def load_hw(ref: str, sets: tuple[str, ...]):
+    """The hardware config ``ref`` with the ``--set`` overrides (a fallback to a shipped one noted)."""
+    from accelsim.spec.hardware import load_hardware, resolve_hardware_path
+
+    if not ref.endswith(".cfg"):
+        _, note = resolve_hardware_path(ref)
+        if note:
+            click.echo(f"note: {note}", err=True)
+    elif not Path(ref).is_file():
+        raise AccelsimError(f"{ref}: file not found")
+    return load_hardware(ref, parse_sets(sets))
+
+
+def load_workload(model: str, batch, input_shape, checkpoint):
+    from accelsim.workload.load import load_workload as load
+
+    check_model_files(model, checkpoint, model)
+    return load(model, batch=batch, input_shape=parse_shape(input_shape), checkpoint=checkpoint)
