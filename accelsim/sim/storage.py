@@ -128,15 +128,3 @@ def storage_of(layer: Layer, hw: HardwareConfig) -> dict[str, StorageBreakdown]:
         "outputs": StorageBreakdown(outputs, outputs, 0),
     }
 
-
-def operand_elements(layer: Layer) -> dict[str, int]:
-    """Elements of each operand as stored (the ifmap itself, not its im2col expansion)."""
-    c = layer.conv
-    inputs = c.batch * c.in_channels * c.in_h * c.in_w if c is not None else layer.groups * layer.m * layer.k
-    weights = layer.weight_count if layer.weight_mask is not None else layer.groups * layer.k * layer.n
-    return {"inputs": inputs, "weights": weights, "outputs": layer.groups * layer.m * layer.n}
-
-
-def dense_storage(layer: Layer, hw: HardwareConfig) -> dict[str, StorageBreakdown]:
-    bits = hw.pe_array.precision_bits
-    return {op: StorageBreakdown(n * bits, n * bits, 0) for op, n in operand_elements(layer).items()}

@@ -26,8 +26,6 @@ class ModelSpec:
     description: str
 
 
-
-
 def _lazy(module: str, function: str, **kwargs: Any) -> Callable[[], Any]:
     def factory() -> Any:
         return getattr(importlib.import_module(f"accelsim.workload.models.{module}"), function)(**kwargs)
