@@ -161,9 +161,7 @@ def _finish(result, spec, out: Path, top: int, no_plot: bool) -> None:
 
 
 def _print_best(rows: list[dict], top: int) -> None:
-    from rich.table import Table
-
-    from accelsim.cli.console import print_table
+    from accelsim.cli.console import print_table, table
 
     if not rows:
         return
@@ -173,10 +171,8 @@ def _print_best(rows: list[dict], top: int) -> None:
             "EDP": min(rows, key=lambda r: r["edp_pj_cycles"])["index"]}
     shown = sorted((r for r in rows if r["pareto"]), key=lambda r: r["total_cycles"])[:top]
     n_front = sum(r["pareto"] for r in rows)
-    t = Table(title=f"Pareto frontier (energy vs cycles): {n_front} of {len(rows)} points",
-              title_justify="left", header_style="bold", box=None, pad_edge=False)
-    for c in ["#", *axis_names, "cycles", "energy µJ", "EDP (µJ·Mcyc)", "util %", "best"]:
-        t.add_column(c, justify="left" if c in axis_names else "right", no_wrap=True)
+    t = table(f"Pareto frontier (energy vs cycles): {n_front} of {len(rows)} points",
+              ["#", *axis_names, "cycles", "energy µJ", "EDP (µJ·Mcyc)", "util %", "best"], left=axis_names)
     for r in shown:
         marks = ",".join(k for k, i in best.items() if i == r["index"])
         t.add_row(str(r["index"]), *(str(r["sweep_params"][a]) for a in axis_names), f"{r['total_cycles']:,}",
@@ -186,15 +182,11 @@ def _print_best(rows: list[dict], top: int) -> None:
 
 
 def _print_plan(tasks, done: set[str]) -> None:
-    from rich.table import Table
-
-    from accelsim.cli.console import out
+    from accelsim.cli.console import out, table
 
     names = list(tasks[0].params) if tasks else []
-    t = Table(title=f"{len(tasks)} points ({sum(t.key in done for t in tasks)} stored)", title_justify="left",
-              header_style="bold", box=None, pad_edge=False)
-    for c in ["#", *names, "workload", "key", "stored"]:
-        t.add_column(c, no_wrap=True)
+    cols = ["#", *names, "workload", "key", "stored"]
+    t = table(f"{len(tasks)} points ({sum(t.key in done for t in tasks)} stored)", cols, left=cols)
     for task in tasks:
         t.add_row(str(task.index), *(str(task.params[n]) for n in names), task.workload.ref, task.key[:12],
                   "yes" if task.key in done else "")

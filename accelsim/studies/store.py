@@ -9,8 +9,6 @@ writes (workers return results to it), so the store never needs to be on a share
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
 import time
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import AccelsimError
-from accelsim.files import json_default, write_atomic
+from accelsim.files import json_default, rows_to_csv, write_atomic
 
 STORE_SCHEMA_VERSION = 1
 
@@ -170,15 +168,7 @@ def flat_row(row: dict[str, Any], params: dict[str, Any] | None = None) -> dict[
 
 
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
-    flat = [flat_row(r, r.get("sweep_params")) for r in rows]
-    fields: list[str] = []
-    for f in flat:
-        fields += [k for k in f if k not in fields]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(flat)
-    return buf.getvalue()
+    return rows_to_csv([flat_row(r, r.get("sweep_params")) for r in rows])
 
 
 def to_json(rows: Sequence[dict[str, Any]]) -> str:

@@ -75,7 +75,9 @@ class SparseFormat:
     exploitable: ClassVar[tuple[str, ...] | None] = None
 
     def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        raise NotImplementedError
+        """``expected_bits`` at the mask's real nonzero count (formats sized by the count alone)."""
+        f, length = fibers.shape
+        return self.expected_bits(f, length, int(np.count_nonzero(fibers)), value_bits)
 
     def fit_problem(self, fibers: np.ndarray, geometry: Geometry) -> str | None:
         """Why this mask cannot be stored in the format (None: it can)."""

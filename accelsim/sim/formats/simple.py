@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from accelsim.registry import SPARSE_FORMATS
-from accelsim.sim.formats.base import Bits, Geometry, Indexed, SparseFormat, pointer_bits
+from accelsim.sim.formats.base import Bits, Indexed, SparseFormat, pointer_bits
 
 
 @SPARSE_FORMATS.register("dense")
@@ -18,9 +16,6 @@ class Dense(SparseFormat):
     name = "dense"
     stores_activations = True
     exploitable = ()
-
-    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        return int(fibers.size) * value_bits, 0, 0
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
         return n_fibers * length * value_bits, 0, 0
@@ -33,9 +28,6 @@ class Bitmask(SparseFormat):
 
     name = "bitmask"
     stores_activations = True
-
-    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        return int(np.count_nonzero(fibers)) * value_bits, int(fibers.size), 0
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
         return round(nnz) * value_bits, n_fibers * length, 0
@@ -50,10 +42,6 @@ class CSR(Indexed):
     name = "csr"
     stores_activations = True
 
-    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        f, length = fibers.shape
-        return self.expected_bits(f, length, int(np.count_nonzero(fibers)), value_bits)
-
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
         nnz = round(nnz)
         meta = (n_fibers + 1) * pointer_bits(nnz) + nnz * self.coord_bits(length)
@@ -67,10 +55,6 @@ class COO(Indexed):
 
     name = "coo"
     stores_activations = True
-
-    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        f, length = fibers.shape
-        return self.expected_bits(f, length, int(np.count_nonzero(fibers)), value_bits)
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
         nnz = round(nnz)
