@@ -100,10 +100,8 @@ class ResultStore:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def done_keys(self, keys: Iterable[str] | None = None) -> set[str]:
-        """The keys already stored (of ``keys``, or all)."""
-        if keys is None:
-            return {r[0] for r in self._db.execute("SELECT key FROM points")}
+    def done_keys(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` already stored."""
         keys = list(keys)
         found: set[str] = set()
         for i in range(0, len(keys), 500):
@@ -116,13 +114,6 @@ class ResultStore:
         cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM points WHERE key = ?", (key,))
         row = cur.fetchone()
         return None if row is None else _row_dict(row)
-
-    def rows(self, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Rows in the order of ``keys`` (missing keys left out), or all rows by insertion time."""
-        if keys is None:
-            cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM points ORDER BY created_at, key")
-            return [_row_dict(r) for r in cur]
-        return [r for r in (self.get(k) for k in keys) if r is not None]
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM points").fetchone()[0])

@@ -86,7 +86,6 @@ class Pattern:
     nm_m: int = 4  # M of the N:M used by fallback "nm"
 
     name: ClassVar[str] = ""
-    group: ClassVar[str] = ""  # one line: what one pruning group is
     spelled: ClassVar[tuple[str, ...]] = ()  # the fields written in the spec (nm2:4: n, m)
 
     def __post_init__(self) -> None:
@@ -177,7 +176,6 @@ class Unstructured(Pattern):
     """Element-wise: any single weight may be pruned."""
 
     name: ClassVar[str] = "unstructured"
-    group: ClassVar[str] = "one weight"
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
         return keep_top(a.ravel(), n_pruned(sparsity, a.size)).reshape(a.shape)
@@ -196,7 +194,6 @@ class NM(Pattern):
     fallback: str = "dense"
 
     name: ClassVar[str] = "nm"
-    group: ClassVar[str] = "M consecutive input channels at fixed (k, r, s); N kept"
     spelled: ClassVar[tuple[str, ...]] = ("n", "m")
 
     def __post_init__(self) -> None:
@@ -242,7 +239,6 @@ class Block(Pattern):
     fallback: str = "dense"
 
     name: ClassVar[str] = "block"
-    group: ClassVar[str] = "rows x cols block of the [K, R*S*C] view, columns in (r, s, c) order"
     spelled: ClassVar[tuple[str, ...]] = ("rows", "cols")
 
     def __post_init__(self) -> None:

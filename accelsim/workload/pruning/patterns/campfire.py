@@ -49,7 +49,6 @@ class Window(Pattern):
     """Campfire intra-kernel (reading): exactly m of R*S kept in every window."""
 
     name: ClassVar[str] = "window"
-    group: ClassVar[str] = "exactly m of R*S kept inside every window W[k,c,:,:]"
 
     def kept_per_window(self, sparsity: float, window_size: int) -> int:
         return n_kept_in(1.0 - sparsity, window_size)
@@ -67,7 +66,6 @@ class Channel(Pattern):
     """Campfire within-filter (reading): whole windows, the same count dropped per filter."""
 
     name: ClassVar[str] = "channel"
-    group: ClassVar[str] = "whole windows W[k,c,:,:], the same number dropped in every filter"
 
     def fit_problem(self, kcrs, kind):
         return None if kcrs[1] > 1 else f"C={kcrs[1]} window per filter (depthwise): nothing to choose"
@@ -85,7 +83,6 @@ class Combined(Pattern):
     split: float = 0.5
 
     name: ClassVar[str] = "combined"
-    group: ClassVar[str] = "channel (same window count per filter) then window (m of R*S)"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.split <= 1.0:
