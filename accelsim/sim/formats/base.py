@@ -64,8 +64,8 @@ def n_choose_k_bits(n: int, k: int) -> int:
 
 @dataclass(frozen=True)
 class SparseFormat:
-    """Base of every format; subclasses set ``name``, implement ``bits`` and declare their config
-    keys as fields, what they let a datapath exploit and whether they can store activations."""
+    """Base of every format; subclasses (named by their registration) implement ``bits`` and declare
+    their config keys as fields, what they let a datapath exploit and whether they can store activations."""
 
     name: ClassVar[str] = ""
     general: ClassVar[bool] = True  # can store any mask (False: a mask may not fit, see fit_problem)

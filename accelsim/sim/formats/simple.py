@@ -13,7 +13,6 @@ from accelsim.sim.formats.base import Bits, Indexed, SparseFormat, pointer_bits
 class Dense(SparseFormat):
     """every value stored, no index: F * L * w bits"""
 
-    name = "dense"
     stores_activations = True
     exploitable = ()
 
@@ -26,7 +25,6 @@ class Dense(SparseFormat):
 class Bitmask(SparseFormat):
     """one presence bit per element (Cambricon-X direct indexing, SparTen, SIGMA) + the nonzeros"""
 
-    name = "bitmask"
     stores_activations = True
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
@@ -39,7 +37,6 @@ class CSR(Indexed):
     """compressed fibers: (F + 1) pointers of ceil(log2(nnz+1)) bits + one ceil(log2 L)-bit
     coordinate per nonzero (CSR over the [F, L] view; CSC of the [L, F] one)"""
 
-    name = "csr"
     stores_activations = True
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
@@ -53,7 +50,6 @@ class CSR(Indexed):
 class COO(Indexed):
     """coordinate list: (fiber, position) per nonzero, ceil(log2 F) + ceil(log2 L) bits"""
 
-    name = "coo"
     stores_activations = True
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:

@@ -18,9 +18,10 @@ from accelsim.spec.recipe import SCOPES
 
 
 def register_method(name: str):
-    """Class decorator: register an instance with default parameters under ``name``."""
+    """Class decorator: name the class ``name`` and register an instance with default parameters."""
 
     def deco(cls):
+        cls.name = name
         METHODS.add(name, cls())
         return cls
 
@@ -136,9 +137,7 @@ class Method:
     max_layer_sparsity: float | None = None
 
     name: ClassVar[str] = ""
-    needs_data: ClassVar[bool] = False
     trains: ClassVar[bool] = False  # trains the model in place (small models only)
-    iterative: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:

@@ -72,8 +72,6 @@ class _Training(Method):
     finetune_lr: float = 1e-3
 
     trains: ClassVar[bool] = True
-    iterative: ClassVar[bool] = True
-    needs_data: ClassVar[bool] = True
 
     def scores(self, model, layers, *, seed, data=None):
         """The importance the method ranks by at its next pruning step: |w| of the current weights."""
@@ -105,8 +103,6 @@ class AGP(_Training):
     steps: int = 10
     epochs_per_step: int = 1
     score: str = "magnitude"
-
-    name: ClassVar[str] = "agp"
 
     def _prune(self, model, layers, pattern, sparsity, *, seed, data):
         data = require_digits(data, self.name)
@@ -143,8 +139,6 @@ class IMP(_Training):
     rewind_step: int = 20
     pretrain_epochs: int = 0  # unused: the first round's training is the dense training
     finetune_epochs: int = 0
-
-    name: ClassVar[str] = "imp"
 
     def schedule(self, sparsity: float) -> list[float]:
         """The sparsity after each round; the last one is exactly the target."""
@@ -211,8 +205,6 @@ class DropPruning(_Training):
     p_in: float = 0.02
     candidate_fraction: float = 0.2
     anneal: bool = True
-
-    name: ClassVar[str] = "drop"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -36,9 +35,6 @@ class SynFlow(Method):
     iterations: int = 100
     input_shape: tuple[int, ...] | None = None
     scope: str = "global"
-
-    name: ClassVar[str] = "synflow"
-    iterative: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()

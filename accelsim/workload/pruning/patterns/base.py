@@ -79,7 +79,7 @@ def group_sum(abs_scores: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Pattern:
-    """Base of every pattern.  Subclasses set ``name`` and implement ``_mask4`` (on [K, C, R, S]
+    """Base of every pattern.  Subclasses (named by their registration) implement ``_mask4`` (on [K, C, R, S]
     |scores|, returning a bool [K, C, R, S]) and, if the pattern can fail to fit, ``fit_problem``."""
 
     fallback: str = "unstructured"
@@ -175,8 +175,6 @@ def _check_scores(scores: np.ndarray, kind: str, name: str) -> np.ndarray:
 class Unstructured(Pattern):
     """Element-wise: any single weight may be pruned."""
 
-    name: ClassVar[str] = "unstructured"
-
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
         return keep_top(a.ravel(), n_pruned(sparsity, a.size)).reshape(a.shape)
 
@@ -193,7 +191,6 @@ class NM(Pattern):
     m: int = 4
     fallback: str = "dense"
 
-    name: ClassVar[str] = "nm"
     spelled: ClassVar[tuple[str, ...]] = ("n", "m")
 
     def __post_init__(self) -> None:
@@ -238,7 +235,6 @@ class Block(Pattern):
     cols: int = 4
     fallback: str = "dense"
 
-    name: ClassVar[str] = "block"
     spelled: ClassVar[tuple[str, ...]] = ("rows", "cols")
 
     def __post_init__(self) -> None:

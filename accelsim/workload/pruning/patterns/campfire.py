@@ -22,7 +22,6 @@ window/combined, C == 1 for channel/combined).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
@@ -48,8 +47,6 @@ def channel_keep(a: np.ndarray, dropped_per_filter: int) -> np.ndarray:
 class Window(Pattern):
     """Campfire intra-kernel (reading): exactly m of R*S kept in every window."""
 
-    name: ClassVar[str] = "window"
-
     def kept_per_window(self, sparsity: float, window_size: int) -> int:
         return n_kept_in(1.0 - sparsity, window_size)
 
@@ -65,8 +62,6 @@ class Window(Pattern):
 class Channel(Pattern):
     """Campfire within-filter (reading): whole windows, the same count dropped per filter."""
 
-    name: ClassVar[str] = "channel"
-
     def fit_problem(self, kcrs, kind):
         return None if kcrs[1] > 1 else f"C={kcrs[1]} window per filter (depthwise): nothing to choose"
 
@@ -81,8 +76,6 @@ class Combined(Pattern):
     """Campfire combined (reading): channel, then window inside the surviving windows."""
 
     split: float = 0.5
-
-    name: ClassVar[str] = "combined"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.split <= 1.0:

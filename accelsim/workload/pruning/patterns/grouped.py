@@ -31,7 +31,6 @@ class _Grouped(Pattern):
 class Vector(_Grouped):
     """Kernel rows W[k,c,r,:] pruned whole (Mao et al. 2017 "1-D")."""
 
-    name: ClassVar[str] = "vector"
     axes: ClassVar[tuple[int, ...]] = (3,)
 
     def fit_problem(self, kcrs, kind):
@@ -43,7 +42,6 @@ class Vector(_Grouped):
 class Kernel(_Grouped):
     """Whole R x S windows W[k,c,:,:] pruned (Mao et al. 2017 "kernel-level")."""
 
-    name: ClassVar[str] = "kernel"
     axes: ClassVar[tuple[int, ...]] = (2, 3)
 
     def fit_problem(self, kcrs, kind):
@@ -55,7 +53,6 @@ class Kernel(_Grouped):
 class Filter(_Grouped):
     """Whole filters W[k,:,:,:] pruned (Li et al. 2017); removes GEMM rows."""
 
-    name: ClassVar[str] = "filter"
     axes: ClassVar[tuple[int, ...]] = (1, 2, 3)
 
 
@@ -64,7 +61,6 @@ class Filter(_Grouped):
 class InputChannel(_Grouped):
     """Whole input channels W[:,c,:,:] pruned; removes R*S GEMM columns each."""
 
-    name: ClassVar[str] = "input_channel"
     axes: ClassVar[tuple[int, ...]] = (0, 2, 3)
 
     def fit_problem(self, kcrs, kind):
