@@ -123,11 +123,7 @@ def roofline(report: Report, fig: Any) -> None:
         if traffic > 0 and layer.total_cycles > 0 and layer.macs_issued > 0:
             pts.append((layer.macs_issued / traffic, layer.macs_issued / layer.total_cycles,
                         layer.stall_cycles > 0.05 * layer.total_cycles))
-    if pts:
-        lo = min(p[0] for p in pts) / 4
-        hi = max(p[0] for p in pts) * 4
-    else:
-        lo, hi = 0.1, 1000.0
+    lo, hi = (min(p[0] for p in pts) / 4, max(p[0] for p in pts) * 4) if pts else (0.1, 1000.0)
     if bw > 0:
         ridge = peak / bw
         lo, hi = min(lo, ridge / 4), max(hi, ridge * 4)

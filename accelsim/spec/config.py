@@ -180,11 +180,9 @@ def string_list(allowed: Iterable[str] | None = None) -> Callable[[Any], tuple[s
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{value!r} is not a list of names")
-        if allowed_t is not None:
-            for v in value:
-                if v not in allowed_t:
-                    hint = did_you_mean(v, allowed_t)
-                    raise ValueError(f"{v!r} is not one of {', '.join(allowed_t)}{hint}")
+        if bad := [v for v in value if allowed_t is not None and v not in allowed_t]:
+            hint = did_you_mean(bad[0], allowed_t)
+            raise ValueError(f"{bad[0]!r} is not one of {', '.join(allowed_t)}{hint}")
         return tuple(value)
 
     return parse

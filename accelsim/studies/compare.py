@@ -1,17 +1,17 @@
 """Structured vs unstructured sparsity at equal density: every pattern on every hardware config.
 
 ``compare(hws, model, density, patterns)`` prunes the zoo model once per pattern at the same target
-(sparsity = 1 - density) with the pruning module, through the workload-recipe name grammar
-(``resnet50_70pct_window``: layer-wise magnitude, first conv dense, 1x1 convs and the FC layer
-pruned at the same rate where the pattern fits them, its own fallback where it does not; see
-accelsim.workload.recipes), so the workloads are cached like any ``--model`` name.  Each pruned workload and
-the dense model run on every config; speedup and energy are against the dense model on the same
-hardware.  N:M with a fixed N (``nm2:4``) fixes the density at N/M whatever ``density`` says:
-the achieved density is in every row and a note says so (``nm:4`` derives N from the density).
+(sparsity = 1 - density) through the recipe-name grammar (``resnet50_70pct_window``, with the
+defaults accelsim.spec.recipe states), so the workloads are cached like any ``--model`` name.
+Each pruned workload and the dense model run on every config; speedup and energy are against the
+dense model on the same hardware.  N:M with a fixed N (``nm2:4``) fixes the density at N/M
+whatever ``density`` says: the achieved density is in every row and a note says so (``nm:4``
+derives N from the density).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -163,27 +163,19 @@ def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns:
             notes.append(f"{spec} fixes the density at {p.n / p.m:.2f} (requested {d:.2f}); "
                          f"nm:{p.m} derives N from the density")
     names = {spec: workload_name(model, spec, d) for spec in ("dense", *specs)}
-    total = len(names) + len(hws) * len(names)
-    done = 0
-
-    def tick(what: str) -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total, what)
-
+    total, steps = len(names) * (1 + len(hws)), itertools.count(1)
+    progress = progress or (lambda done, total, item: None)
     workloads = {}
     for spec, name in names.items():
         workloads[spec] = load_workload(name, batch=batch, use_cache=use_cache)
-        tick(name)
+        progress(next(steps), total, name)
     rows = []
     for hw in hws:
         reports = {}
         for spec in names:
             reports[spec] = simulate(hw, workloads[spec])
-            tick(f"{hw.name}: {spec}")
-        for spec in specs:
-            rows.append(_row(hw, spec, workloads[spec], reports[spec], reports["dense"]))
+            progress(next(steps), total, f"{hw.name}: {spec}")
+        rows += [_row(hw, spec, workloads[spec], reports[spec], reports["dense"]) for spec in specs]
     return Comparison(model=model, density=d, patterns=specs, hardware=tuple(hw.name for hw in hws),
                       rows=tuple(rows), notes=tuple(notes))
 

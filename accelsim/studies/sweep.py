@@ -166,8 +166,6 @@ def recipe_name(model: str, density: Any, pattern: Any) -> str:
 def base_hardware_raw(ref: str) -> tuple[Any, str]:
     """The raw mapping ``load_hardware`` starts from, read once for every point."""
     if ref.endswith(".cfg"):
-        if not Path(ref).is_file():
-            raise AccelsimError(f"{ref}: file not found")
         from accelsim.spec.scalesim import read_scalesim_config
 
         return read_scalesim_config(ref), ref

@@ -84,8 +84,7 @@ def load_cached(cache_dir: Path, key: str) -> Workload | None:
                 shape = lm.pop("mask_shape")
                 mask = None
                 if shape is not None:
-                    size = int(np.prod(shape))
-                    mask = np.unpackbits(npz[f"m{i}"], count=size).astype(bool).reshape(shape)
+                    mask = np.unpackbits(npz[f"m{i}"], count=int(np.prod(shape))).astype(bool).reshape(shape)
                     mask.flags.writeable = False
                 if lm.get("conv") is not None:
                     lm["conv"] = ConvShape(**lm["conv"])

@@ -103,9 +103,8 @@ def masks_from_scores(
     if scope not in SCOPES:
         raise AccelsimError(f"scope {scope!r} is not one of {', '.join(SCOPES)}{did_you_mean(scope, SCOPES)}")
     if scope == "layer":
-        per_layer = {name: float(sparsity) for name in scores}
-        if max_layer_sparsity is not None:
-            per_layer = {n: min(s, float(max_layer_sparsity)) for n, s in per_layer.items()}
+        cap = 1.0 if max_layer_sparsity is None else float(max_layer_sparsity)
+        per_layer = {name: min(float(sparsity), cap) for name in scores}
     else:
         per_layer, exact = allocate_global(scores, sparsity, max_layer_sparsity)
         if _is_unstructured(pattern):

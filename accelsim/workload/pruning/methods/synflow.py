@@ -1,7 +1,4 @@
-"""SynFlow (Tanaka et al. 2020): iterative, data-free pruning that avoids layer collapse.
-
-Registered as ``synflow`` in ``METHODS``; see ``SynFlow`` for the procedure.
-"""
+"""SynFlow (Tanaka et al. 2020): iterative, data-free pruning that avoids layer collapse."""
 
 from __future__ import annotations
 

@@ -47,14 +47,11 @@ def channel_keep(a: np.ndarray, dropped_per_filter: int) -> np.ndarray:
 class Window(Pattern):
     """Campfire intra-kernel (reading): exactly m of R*S kept in every window."""
 
-    def kept_per_window(self, sparsity: float, window_size: int) -> int:
-        return n_kept_in(1.0 - sparsity, window_size)
-
     def fit_problem(self, kcrs, kind):
         return None if kcrs[2] * kcrs[3] > 1 else "1x1 kernel (or linear layer): a window is a single weight"
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
-        return window_keep(a, self.kept_per_window(sparsity, a.shape[2] * a.shape[3]))
+        return window_keep(a, n_kept_in(1.0 - sparsity, a.shape[2] * a.shape[3]))
 
 
 @PATTERNS.register("channel")
