@@ -23,13 +23,11 @@ PLOT_FILES = ("energy_breakdown.png", "layer_cycles.png", "roofline.png")
 
 def write_plots(report: Report, out_dir: str | Path) -> list[Path]:
     """Write the three figures of ``report`` into ``out_dir``; returns their paths."""
-    out = Path(out_dir)
-    figures = (energy_breakdown, layer_cycles, roofline)
     paths = []
-    for name, draw in zip(PLOT_FILES, figures, strict=True):
+    for name, draw in zip(PLOT_FILES, (energy_breakdown, layer_cycles, roofline), strict=True):
         fig = _figure()
         draw(report, fig)
-        paths.append(_save(fig, out / name))
+        paths.append(_save(fig, Path(out_dir) / name))
     return paths
 
 
