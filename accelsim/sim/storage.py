@@ -86,19 +86,13 @@ def weight_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
     return _breakdown(s.format, dense_bits, fmt.bits(fibers, w, geometry))
 
 
-def _input_fibers_shape(layer: Layer) -> tuple[int, int]:
-    c = layer.conv
-    if c is not None:
-        return c.batch * c.in_h * c.in_w, c.in_channels
-    return layer.groups * layer.m, layer.k
-
-
 def input_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
     """The activations in the hardware's input format: measured on ``activation_mask`` when the
     layer has one, else sized from the expected nonzero count."""
     w = hw.pe_array.precision_bits
     s = hw.sparsity.inputs
-    f, length = _input_fibers_shape(layer)
+    c = layer.conv  # fibers: one per pixel over C (a conv), one per GEMM row over K (else)
+    f, length = (c.batch * c.in_h * c.in_w, c.in_channels) if c else (layer.groups * layer.m, layer.k)
     dense_bits = f * length * w
     fmt = get_format(s.format, s.options)
     geometry = Geometry(1, length)

@@ -100,17 +100,11 @@ def check_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
     """Canonical specs; an unknown name raises UnknownNameError listing the pattern names."""
     from accelsim.workload.pruning.patterns import make_pattern
 
-    specs = []
-    for p in patterns:
-        p = str(p).strip()
-        if not p:
-            continue
-        spec = "dense" if p == "dense" else make_pattern(p).spec
-        if spec not in specs:
-            specs.append(spec)
+    names = [p for p in (str(p).strip() for p in patterns) if p]
+    specs = tuple(dict.fromkeys("dense" if p == "dense" else make_pattern(p).spec for p in names))
     if not specs:
         raise AccelsimError("no patterns given; write e.g. --patterns unstructured,nm2:4,window")
-    return tuple(specs)
+    return specs
 
 
 def workload_name(model: str, pattern: str, density: float) -> str:
@@ -121,18 +115,14 @@ def workload_name(model: str, pattern: str, density: float) -> str:
     return recipe_name(model, pattern, 1.0 - density if fixed is None else fixed)
 
 
-def _weight_density(workload) -> float:
+def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Report) -> CompareRow:
     size = sum(layer.weight_count for layer in workload.layers)
     nnz = sum(layer.weight_nonzeros for layer in workload.layers)
-    return nnz / size if size else 1.0
-
-
-def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Report) -> CompareRow:
     cycles = [layer.compute_cycles for layer in report.layers]
     imb = sum(layer.load_imbalance * c for layer, c in zip(report.layers, cycles, strict=True))
     w = report.storage_totals().get("weights")
     return CompareRow(
-        hardware=hw.name, pattern=pattern, workload=workload.name, density=_weight_density(workload),
+        hardware=hw.name, pattern=pattern, workload=workload.name, density=nnz / size if size else 1.0,
         total_cycles=report.total_cycles, dense_cycles=dense.total_cycles, energy_pj=report.energy_pj,
         dense_energy_pj=dense.energy_pj, macs_dense=report.macs_dense, macs_issued=report.macs_issued,
         imbalance=imb / sum(cycles) if sum(cycles) else 1.0, metadata_bits=int(report.total("metadata_bits")),

@@ -172,11 +172,9 @@ def to_json(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps(out, indent=1, default=json_default)
 
 
-def export_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    write_atomic(path, to_csv(rows))
-    return Path(path)
-
-
-def export_json(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    write_atomic(path, to_json(rows))
-    return Path(path)
+def export(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+    """``results.csv`` and ``results.json`` of ``rows`` in ``out_dir``, each written atomically."""
+    paths = [Path(out_dir) / "results.csv", Path(out_dir) / "results.json"]
+    write_atomic(paths[0], to_csv(rows))
+    write_atomic(paths[1], to_json(rows))
+    return paths

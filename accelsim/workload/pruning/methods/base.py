@@ -169,8 +169,10 @@ class Method:
             target = pattern.target_for(target)
         return method._prune(model, layers, pattern, target, seed=seed, data=data)
 
-    def _prune(self, model, layers, pattern, sparsity, *, seed, data):
-        """One shot: score once, mask once."""
-        scores = self.scores(model, layers, seed=seed, data=data)
+    def _masks(self, pattern, scores, layers, sparsity):
         return masks_from_scores(pattern, scores, layers, sparsity, scope=self.scope,
                                  max_layer_sparsity=self.max_layer_sparsity)
+
+    def _prune(self, model, layers, pattern, sparsity, *, seed, data):
+        """One shot: score once, mask once."""
+        return self._masks(pattern, self.scores(model, layers, seed=seed, data=data), layers, sparsity)

@@ -20,7 +20,7 @@ import numpy as np
 
 from accelsim.errors import AccelsimError
 from accelsim.registry import METHODS
-from accelsim.workload.pruning.methods.base import Method, masks_from_scores, register_method
+from accelsim.workload.pruning.methods.base import Method, register_method
 from accelsim.workload.pruning.training import apply_masks, require_digits, train
 
 
@@ -76,10 +76,6 @@ class _Training(Method):
     def scores(self, model, layers, *, seed, data=None):
         """The importance the method ranks by at its next pruning step: |w| of the current weights."""
         return _magnitudes(layers)
-
-    def _masks(self, pattern, scores, layers, sparsity):
-        return masks_from_scores(pattern, scores, layers, sparsity, scope=self.scope,
-                                 max_layer_sparsity=self.max_layer_sparsity)
 
     def _train(self, model, layers, data, epochs, masks, seed, lr=None, **kw):
         return train(model, data, epochs, self.lr if lr is None else lr,
@@ -168,8 +164,6 @@ class IMP(_Training):
             masks = self._masks(pattern, scores, layers, s)
             model.load_state_dict(rewind)
             self._train(model, layers, data, self.epochs, masks, seed + r)
-        if masks is None:
-            masks = {n: np.ones(tuple(m.weight.shape), dtype=bool) for n, m in layers.items()}
         if self.finetune_epochs:
             return self._finish(model, layers, data, masks, seed)
         return masks

@@ -1,7 +1,4 @@
-"""Patterns whose groups are whole slices of W[K, C, R, S]: vector, kernel, filter, input channel.
-
-Each group's score is the sum of |score| over the slice (the package docstring states the shared rules).
-"""
+"""Patterns whose groups are whole slices of W[K, C, R, S]: vector, kernel, filter, input channel."""
 
 from __future__ import annotations
 
