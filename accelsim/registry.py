@@ -1,5 +1,6 @@
 """Registry[T]: a name -> class (or factory) dict with a decorator and a lookup that lists choices,
-and the seven registries of accelsim -- the only lists of names there are.
+and the seven registries of accelsim -- the only lists of names there are.  A class registered
+gets its registry name as its ``name`` attribute (formats and patterns never spell it twice).
 
 Each registry names the package that holds its built-in entries; that package is imported on the
 first lookup (``get``, ``names``, ``in``), never at import time.  So the config reader on the spec
@@ -36,6 +37,8 @@ class Registry(Generic[T]):
             if name in self._items:
                 raise ValueError(f"{self.kind} {name!r} registered twice")
             self._items[name] = obj
+            if isinstance(obj, type):
+                obj.name = name  # a registered class knows its name
             return obj
 
         return deco

@@ -17,7 +17,7 @@ from accelsim.sim.energy import (
     table_from_dict,
 )
 from accelsim.sim.simulator import simulate
-from accelsim.sim.storage import dense_storage
+from accelsim.sim.storage import storage_of
 from accelsim.sim.traces import MemoryTraffic
 from accelsim.spec.hardware import load_hardware
 from accelsim.workload.layer import Layer, Workload
@@ -113,7 +113,7 @@ def test_energy_is_counts_times_table():
     hw = load_hardware("dense_ws")
     layer = _layer()
     compute = dense_compute(layer, hw, TIMING_MODELS.get("accelsim"))
-    storage = dense_storage(layer, hw)
+    storage = storage_of(layer, hw)
     fills = {"dram": {}, "filter_sram": {"weights": {"write_data_bytes": 4800, "write_metadata_bytes": 0}}}
     traffic = MemoryTraffic(10_000, 3_000, 0, fills)
     acts = count_actions(hw, compute, traffic, storage)

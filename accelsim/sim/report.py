@@ -169,13 +169,11 @@ class Report:
         out: dict[str, StorageBreakdown] = {}
         for layer in self.layers:
             for op, s in layer.storage.items():
-                prev = out.get(op)
-                fmt = s.format if prev is None or prev.format == s.format else "mixed"
-                out[op] = StorageBreakdown(
-                    dense_bits=s.dense_bits + (prev.dense_bits if prev else 0),
-                    data_bits=s.data_bits + (prev.data_bits if prev else 0),
-                    metadata_bits=s.metadata_bits + (prev.metadata_bits if prev else 0),
-                    format=fmt, padding_values=s.padding_values + (prev.padding_values if prev else 0))
+                p = out.get(op, StorageBreakdown(0, 0, 0, s.format))
+                out[op] = StorageBreakdown(p.dense_bits + s.dense_bits, p.data_bits + s.data_bits,
+                                           p.metadata_bits + s.metadata_bits,
+                                           s.format if p.format == s.format else "mixed",
+                                           p.padding_values + s.padding_values)
         return out
 
     def totals(self) -> dict[str, Any]:

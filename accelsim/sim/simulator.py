@@ -23,7 +23,6 @@ from accelsim.sim.mapping import choose_mapping, tile_model
 from accelsim.sim.memory import simulate_memory, stall_free_memory
 from accelsim.sim.report import LayerReport, Report
 from accelsim.sim.storage import storage_of
-from accelsim.sim.traces import ComputeTrace
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer, Workload
 
@@ -105,5 +104,3 @@ def provenance(hw: HardwareConfig, workload: Workload, table: EnergyTable) -> di
         "timing_model": hw.timing,
     }
 
-
-__all__ = ["simulate", "simulate_layer", "ComputeTrace"]
