@@ -202,8 +202,8 @@ def test_default_model_reports_stalls_and_mapping():
     report = simulate(hw, Workload("w", (_conv(cin=64, cout=128, h=28),)))
     lr = report.layers[0]
     assert lr.stall_cycles > 0 and lr.total_cycles == lr.compute_cycles + lr.stall_cycles
-    assert lr.mapping["loop_order"] in {"".join(o) for o in LOOP_ORDERS}
-    assert set(lr.mapping["tile"]) == {"m", "n", "k"}
+    assert lr.mapping.loop_order in LOOP_ORDERS
+    assert min(lr.mapping.tile_m, lr.mapping.tile_n, lr.mapping.tile_k) >= 1
 
 
 def test_groups_run_one_after_another():

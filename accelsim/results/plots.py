@@ -114,7 +114,7 @@ def roofline(report: Report, fig: Any) -> None:
     """Each layer at (issued MACs per DRAM byte, issued MACs per cycle) under the array's roofs."""
     ax = fig.subplots()
     peak = float(report.pe_count)
-    bw = float((report.hardware.get("dram") or {}).get("bandwidth_bytes_per_cycle") or 0.0)
+    bw = report.hardware.dram.bandwidth_bytes_per_cycle if report.hardware is not None else 0.0
     pts = []
     for layer in report.layers:
         traffic = layer.dram_read_bytes + layer.dram_write_bytes

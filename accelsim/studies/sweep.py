@@ -248,7 +248,7 @@ def explain(failures: dict[str, list[dict[str, Any]]], axes: tuple[Axis, ...], r
 
 def point_key(hw: HardwareConfig, workload: WorkloadRef, version: str = __version__) -> str:
     """The store key: hash of (resolved hardware, workload reference + fingerprint, accelsim version)."""
-    from accelsim.sim.simulator import hardware_dict
+    from accelsim.spec.hardware import hardware_dict
 
     blob = json.dumps({"hardware": hardware_dict(hw), "workload": workload.identity(), "version": version},
                       sort_keys=True, default=str)
