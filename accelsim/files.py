@@ -31,10 +31,11 @@ def write_atomic(path: str | Path, content: str | bytes | Callable[[BinaryIO], N
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:
-    """CSV text of flat dict rows, the first row's keys as the header ('' for no rows)."""
+    """CSV text of flat dict rows, every key of any row in the header in first-seen order ('' for no rows)."""
     buf = io.StringIO()
     if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for r in rows for k in r)),
+                                lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     return buf.getvalue()

@@ -16,63 +16,50 @@ _FREQ_UNITS = {"hz": 1e-6, "khz": 1e-3, "mhz": 1.0, "ghz": 1e3}
 _TIME_UNITS_NS = {"ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6}
 
 
-def _split(text: object) -> tuple[float, str] | None:
-    if isinstance(text, bool):
-        return None
-    if isinstance(text, int | float):
+def _split(text: object) -> tuple[float, str]:
+    """(number, unit as written); the unit is '' for a bare number and for anything not a quantity."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
         return float(text), ""
     m = re.fullmatch(_NUM + r"\s*([A-Za-z/]*)", str(text).strip())
-    if not m:
-        return None
-    return float(m.group(1)), m.group(2)
+    return (float(m.group(1)), m.group(2)) if m else (0.0, "")
 
 
 def parse_size_bytes(text: object) -> int:
     """'256 KiB' -> 262144.  Binary (KiB, MiB, GiB) and decimal (kB, MB, GB) units; 'KB' is refused
     as ambiguous.  A bare number is refused too: a size always says its unit."""
-    parts = _split(text)
-    if parts is not None and parts[1] in _SIZE_UNITS:
-        value, unit = parts
-        n_bytes = value * _SIZE_UNITS[unit]
-        if value >= 0 and float(n_bytes).is_integer():
-            return int(n_bytes)
+    value, unit = _split(text)
+    if unit in _SIZE_UNITS and value >= 0 and float(value * _SIZE_UNITS[unit]).is_integer():
+        return int(value * _SIZE_UNITS[unit])
     raise ValueError(f"{text!r} is not a size; write e.g. '64 KiB', '2 MiB' or '512 B'")
 
 
 def parse_frequency_mhz(text: object) -> float:
-    parts = _split(text)
-    if parts is not None and parts[1] and parts[1].lower() in _FREQ_UNITS:
-        return parts[0] * _FREQ_UNITS[parts[1].lower()]
+    value, unit = _split(text)
+    if unit.lower() in _FREQ_UNITS:
+        return value * _FREQ_UNITS[unit.lower()]
     raise ValueError(f"{text!r} is not a frequency; write e.g. '1 GHz' or '800 MHz'")
 
 
 def parse_bandwidth_bytes_per_cycle(text: object, clock_mhz: float) -> float:
     """'32 B/cycle' as is; 'N GB/s' (decimal) converted with the clock: bytes/s / Hz."""
-    parts = _split(text)
-    if parts is not None and parts[1]:
-        value, unit = parts
-        low = unit.lower()
-        if low in ("b/cycle", "bytes/cycle", "byte/cycle"):
-            return value
-        rates = {"b/s": 1.0, "kb/s": 1e3, "mb/s": 1e6, "gb/s": 1e9, "tb/s": 1e12,
-                 "kib/s": 1024.0, "mib/s": 1024.0**2, "gib/s": 1024.0**3}
-        if low in rates:
-            return value * rates[low] / (clock_mhz * 1e6)
+    value, unit = _split(text)
+    rates = {"b/s": 1.0, "kb/s": 1e3, "mb/s": 1e6, "gb/s": 1e9, "tb/s": 1e12,
+             "kib/s": 1024.0, "mib/s": 1024.0**2, "gib/s": 1024.0**3}
+    if unit.lower() in ("b/cycle", "bytes/cycle", "byte/cycle"):
+        return value
+    if unit.lower() in rates:
+        return value * rates[unit.lower()] / (clock_mhz * 1e6)
     raise ValueError(f"{text!r} is not a bandwidth; write e.g. '16 GB/s' or '32 B/cycle'")
 
 
 def parse_latency_cycles(text: object, clock_mhz: float) -> int:
     """'100 cycles' as is; '50 ns' converted with the clock and rounded up."""
-    parts = _split(text)
-    if parts is not None and parts[1]:
-        value, unit = parts
-        low = unit.lower()
-        if low in ("cycle", "cycles"):
-            if value.is_integer():
-                return int(value)
-        elif low in _TIME_UNITS_NS:
-            ns = value * _TIME_UNITS_NS[low]
-            return int(-(-ns * clock_mhz // 1000))
+    value, unit = _split(text)
+    if unit.lower() in ("cycle", "cycles") and value.is_integer():
+        return int(value)
+    if unit.lower() in _TIME_UNITS_NS:
+        ns = value * _TIME_UNITS_NS[unit.lower()]
+        return int(-(-ns * clock_mhz // 1000))
     raise ValueError(f"{text!r} is not a latency; write e.g. '100 cycles' or '50 ns'")
 
 

@@ -120,8 +120,8 @@ def findings(name, report) -> str:
         f"## {name}", "",
         f"- cycles: compute {t['compute_cycles']:,} + stall {t['stall_cycles']:,} = {t['total_cycles']:,}"
         f" ({100 * share:.1f} % stalled); worst layer {worst.name}: {worst.stall_cycles:,} stall cycles"
-        f" on {worst.compute_cycles:,} compute (mapping {worst.mapping.get('loop_order')},"
-        f" tile {worst.mapping.get('tile')})",
+        f" on {worst.compute_cycles:,} compute (mapping {''.join(worst.mapping.loop_order)},"
+        f" tile {worst.mapping.tile_m} x {worst.mapping.tile_n} x {worst.mapping.tile_k})",
         f"- DRAM: read {t['dram_read_bytes'] / 1e6:.2f} MB, write {t['dram_write_bytes'] / 1e6:.2f} MB",
         f"- energy {t['energy_pj'] / 1e6:,.0f} µJ, {t['pj_per_mac']:.2f} pJ per dense MAC;"
         f" by component (µJ): {comp}",

@@ -17,7 +17,7 @@ from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.dataflows.sparse import sparse_compute
 from accelsim.sim.energy import ACTIONS, breakdown, load_energy_table, table_from_dict
 from accelsim.sim.simulator import simulate
-from accelsim.sim.storage import dense_storage, storage_of
+from accelsim.sim.storage import storage_of
 from accelsim.sim.traces import MemoryTraffic
 from accelsim.spec.hardware import load_hardware
 from accelsim.workload.layer import Layer, Workload
@@ -151,7 +151,7 @@ def test_energy_is_counts_times_table():
     hw = load_hardware("dense_ws")
     layer = _layer()
     compute = dense_compute(layer, hw, TIMING_MODELS.get("accelsim"))
-    storage = dense_storage(layer, hw)
+    storage = storage_of(layer, hw)
     fills = {"dram": {}, "filter_sram": {"weights": {"write_data_bytes": 4800, "write_metadata_bytes": 0}}}
     traffic = MemoryTraffic(10_000, 3_000, 0, fills)
     acts = count_actions(hw, compute, traffic, storage)
@@ -204,7 +204,7 @@ def test_dense_hops_of_each_streamed_operand_and_flowing_sum_equal_the_macs(data
     hw = load_hardware("dense_ws", {"pe_array.dataflow": dataflow})
     layer = _layer()
     compute = dense_compute(layer, hw, TIMING_MODELS.get("accelsim"))
-    acts = count_actions(hw, compute, MemoryTraffic(0, 0), dense_storage(layer, hw))
+    acts = count_actions(hw, compute, MemoryTraffic(0, 0), storage_of(layer, hw))
     hops = [a.count for a in acts if a.action == "noc"]  # inputs, weights, outputs
     flow = DATAFLOWS.get(dataflow)
     moving = [op for op in ("inputs", "weights", "outputs") if flow.streams(op)]

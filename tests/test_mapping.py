@@ -11,7 +11,7 @@ from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.energy import load_energy_table
 from accelsim.sim.mapping import LOOP_ORDERS, OBJECTIVES, choose_mapping, evaluate, tile_model
-from accelsim.sim.storage import dense_storage
+from accelsim.sim.storage import storage_of
 from accelsim.sim.traces import StorageBreakdown
 from accelsim.spec.hardware import hardware_from_dict
 from accelsim.workload.layer import ConvShape, Layer, conv_gemm
@@ -44,12 +44,12 @@ def linear(m, n, k) -> Layer:
 
 def model_of(layer, hw):
     compute = dense_compute(layer, hw, TIMING_MODELS.get("accelsim"))
-    return tile_model(layer, hw, compute, dense_storage(layer, hw))
+    return tile_model(layer, hw, compute, storage_of(layer, hw))
 
 
 def mapping_for(layer, hw, storage=None, objective=None):
     compute = dense_compute(layer, hw, TIMING_MODELS.get("accelsim"))
-    storage = storage or dense_storage(layer, hw)
+    storage = storage or storage_of(layer, hw)
     model = tile_model(layer, hw, compute, storage)
     table = load_energy_table(hw.energy_table)
     return choose_mapping(layer, hw, compute, model, objective, table=table), compute, storage
@@ -76,7 +76,7 @@ def test_chosen_tiles_fit_every_buffer_and_align_to_folds(layer, cfg):
     mp, compute, _ = mapping_for(layer, hw)
     for level in hw.memories:
         assert mp.buffer_bytes.get(level.name, 0) <= level.size_bytes
-    model = tile_model(layer, hw, compute, dense_storage(layer, hw))
+    model = tile_model(layer, hw, compute, storage_of(layer, hw))
     for d in "mnk":
         t, extent, step = getattr(mp, f"tile_{d}"), getattr(layer, d), model.steps[d]
         assert 1 <= t <= extent and (t % step == 0 or t == extent)
@@ -160,7 +160,7 @@ def test_closed_form_matches_a_naive_loop_nest(m, n, k, tm, tn, tk, oi):
 def test_compressed_operand_needs_less_room_and_traffic():
     layer = linear(256, 256, 512)
     hw = hw_for(sizes=("8 KiB", "8 KiB", "8 KiB"))
-    dense = dense_storage(layer, hw)
+    dense = storage_of(layer, hw)
     n_w = 256 * 512
     sparse = dict(dense, weights=StorageBreakdown(n_w * 8, n_w * 8 // 4, n_w, "bitmask"))  # 25 % data + 1 bit
     a = mapping_for(layer, hw, dense)[0]

@@ -14,7 +14,7 @@ from accelsim.sim.dataflows.compute import dense_compute
 from accelsim.sim.mapping import LOOP_ORDERS, choose_mapping, evaluate, tile_model
 from accelsim.sim.memory import Schedule, build_schedule, run_pipeline, simulate_memory, stall_free_memory
 from accelsim.sim.simulator import simulate
-from accelsim.sim.storage import dense_storage
+from accelsim.sim.storage import storage_of
 from accelsim.spec.hardware import hardware_from_dict, load_hardware
 from accelsim.workload.layer import ConvShape, Layer, Workload, conv_gemm
 
@@ -112,7 +112,7 @@ def _hw(dataflow="ws", rows=8, cols=8, sizes=("4 KiB", "4 KiB", "4 KiB"), shared
 
 def _run(layer, hw):
     compute = dense_compute(layer, hw, TIMING_MODELS.get(hw.timing))
-    storage = dense_storage(layer, hw)
+    storage = storage_of(layer, hw)
     model = tile_model(layer, hw, compute, storage)
     mapping = choose_mapping(layer, hw, compute, model)
     return compute, storage, mapping, simulate_memory(hw, layer, compute, model, mapping)
@@ -126,7 +126,7 @@ def test_schedule_bytes_equal_the_closed_form(df, stride, k, h, cin, cout, oi, f
     layer = _conv(cin=cin, cout=cout, h=h, k=k, stride=stride, pad=k // 2)
     hw = _hw(dataflow=df)
     compute = dense_compute(layer, hw, TIMING_MODELS.get("accelsim"))
-    model = tile_model(layer, hw, compute, dense_storage(layer, hw))
+    model = tile_model(layer, hw, compute, storage_of(layer, hw))
     tiles = {d: min(getattr(layer, d), f * model.steps[d]) for d, f in (("m", fm), ("n", fn), ("k", fm + fn))}
     tiles[model.time_dim] = min(getattr(layer, model.time_dim), tm)
     order = LOOP_ORDERS[oi]
@@ -179,7 +179,7 @@ def test_scalesim_mode_never_stalls():
     hw = _hw(bw="1 B/cycle", timing="scalesim")
     assert not TIMING_MODELS.get("scalesim").models_stalls
     compute, _, mapping, _ = _run(layer, hw)
-    trace = stall_free_memory(hw, compute, tile_model(layer, hw, compute, dense_storage(layer, hw)), mapping)
+    trace = stall_free_memory(hw, compute, tile_model(layer, hw, compute, storage_of(layer, hw)), mapping)
     assert trace.stall_cycles == 0 and trace.total_cycles == compute.compute_cycles
     assert trace.dram_read_bytes == mapping.dram_read_bytes
     report = simulate(hw, Workload("one", (layer,)))  # the simulator picks the stall-free model
@@ -202,8 +202,8 @@ def test_default_model_reports_stalls_and_mapping():
     report = simulate(hw, Workload("w", (_conv(cin=64, cout=128, h=28),)))
     lr = report.layers[0]
     assert lr.stall_cycles > 0 and lr.total_cycles == lr.compute_cycles + lr.stall_cycles
-    assert lr.mapping["loop_order"] in {"".join(o) for o in LOOP_ORDERS}
-    assert set(lr.mapping["tile"]) == {"m", "n", "k"}
+    assert lr.mapping.loop_order in LOOP_ORDERS
+    assert min(lr.mapping.tile_m, lr.mapping.tile_n, lr.mapping.tile_k) >= 1
 
 
 def test_groups_run_one_after_another():

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from accelsim.errors import AccelsimError
-from accelsim.studies.store import METRICS, ResultStore, export_csv, export_json, to_csv
+from accelsim.studies.store import METRICS, ResultStore, export, to_csv
 
 TOTALS = {"total_cycles": 1200, "compute_cycles": 1000, "stall_cycles": 200, "latency_ms": 0.0012,
           "utilization": 0.5, "energy_pj": 3.5e6, "pj_per_mac": 1.25, "edp_pj_cycles": 4.2e9,
@@ -53,8 +53,7 @@ def test_a_key_is_stored_once(tmp_path):
         assert put(store, "k1", totals={**TOTALS, "total_cycles": 5}, replace=True)
         assert store.get("k1")["total_cycles"] == 5 and len(store) == 1
         put(store, "k2")
-        assert store.done_keys(["k2", "k3", "k1"]) == {"k1", "k2"} and store.done_keys() == {"k1", "k2"}
-        assert [r["key"] for r in store.rows(["k2", "missing", "k1"])] == ["k2", "k1"]
+        assert store.done_keys(["k2", "k3", "k1"]) == {"k1", "k2"}
 
 
 def test_wal_mode_and_plain_sql(tmp_path):
@@ -99,10 +98,9 @@ def test_exports(tmp_path):
     with ResultStore(tmp_path / "r.sqlite") as store:
         put(store, "k1")
         put(store, "k2", params={"pe_array.rows": 16, "memories.glb.size": "512 KiB"})
-        rows = store.rows(["k1", "k2"])
+        rows = [store.get("k1"), store.get("k2")]
     rows[0]["pareto"], rows[1]["pareto"] = True, False
-    csv_path = export_csv(rows, tmp_path / "out" / "results.csv")
-    json_path = export_json(rows, tmp_path / "out" / "results.json")
+    csv_path, json_path = export(rows, tmp_path / "out")
     table = list(csv.DictReader(io.StringIO(csv_path.read_text())))
     assert [r["pe_array.rows"] for r in table] == ["8", "16"]
     assert table[0]["energy_dram_pj"] == "2000000.0" and table[0]["pareto"] == "True"

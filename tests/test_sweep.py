@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from accelsim.cli.app import cli
 from accelsim.errors import AccelsimError, ConfigError
+from accelsim.spec.config import parse_scalar
 from accelsim.studies.executors import InlineExecutor, LocalExecutor
 from accelsim.studies.run import prepare_workloads, run_point, run_sweep
 from accelsim.studies.store import ResultStore
@@ -30,7 +31,6 @@ from accelsim.studies.sweep import (
     expand,
     pareto_mask,
     parse_axis,
-    parse_value,
     plan,
     recipe_name,
     set_path,
@@ -65,10 +65,10 @@ def tasks_for(topo: str, *axes: str):
 # --- parsing and expansion ----------------------------------------------------------------------------
 
 def test_values_are_yaml_scalars():
-    assert parse_value("8") == 8 and parse_value("0.5") == 0.5 and parse_value("true") is True
-    assert parse_value("128 KiB") == "128 KiB"
-    assert parse_value("2:4") == "2:4"  # not YAML 1.1 base 60 (124)
-    assert parse_value("[inputs, weights]") == ["inputs", "weights"]
+    assert parse_scalar("8") == 8 and parse_scalar("0.5") == 0.5 and parse_scalar("true") is True
+    assert parse_scalar("128 KiB") == "128 KiB"
+    assert parse_scalar("2:4") == "2:4"  # not YAML 1.1 base 60 (124)
+    assert parse_scalar("[inputs, weights]") == ["inputs", "weights"]
 
 
 def test_parse_axis_splits_outside_brackets():

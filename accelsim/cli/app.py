@@ -16,8 +16,21 @@ from accelsim.errors import AccelsimError
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="accelsim")
 @click.option("--debug", is_flag=True, help="Show tracebacks (also accepted after the subcommand).")
-def cli(debug: bool) -> None:
+@click.option("--plugin", "plugins", multiple=True, metavar="FILE.py|MODULE",
+              help="Load a plug-in first (a dataflow, format, pattern, ... it registers); repeatable.")
+@user_errors
+def cli(debug: bool, plugins: tuple[str, ...]) -> None:
     """accelsim: cycle-approximate accelerator simulation on real pruned PyTorch models."""
+    if plugins:
+        import os
+
+        from accelsim.registry import PLUGINS_ENV, load_plugin
+
+        for ref in plugins:
+            ref = os.path.abspath(ref) if ref.endswith(".py") else ref
+            load_plugin(ref)
+            known = os.environ.get(PLUGINS_ENV, "")
+            os.environ[PLUGINS_ENV] = os.pathsep.join(filter(None, [known, ref]))
 
 
 def main(argv: list[str] | None = None) -> None:

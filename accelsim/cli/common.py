@@ -96,8 +96,6 @@ def load_hw(ref: str, sets: tuple[str, ...]):
         _, note = resolve_hardware_path(ref)
         if note:
             click.echo(f"note: {note}", err=True)
-    elif not Path(ref).is_file():
-        raise AccelsimError(f"{ref}: file not found")
     return load_hardware(ref, parse_sets(sets))
 
 

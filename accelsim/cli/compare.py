@@ -29,30 +29,24 @@ def _split(values: tuple[str, ...]) -> list[str]:
 def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
     """Structured vs unstructured sparsity at equal density: cycles, speedup and energy over the
     dense model on the same hardware, MACs issued, load imbalance, metadata and weight footprint."""
-    from accelsim.cli.console import out, print_table, progress_bars, si
-    from accelsim.studies.compare import check_density, check_patterns
+    from accelsim.cli.console import out, print_table, progress_bars, si, table
     from accelsim.studies.compare import compare as run_compare
 
-    d = check_density(density)
-    specs = check_patterns(_split((patterns,)))
     refs = _split(hw_refs)
     if not refs:
         raise AccelsimError("--hw: give at least one hardware config")
     hws = [load_hw(ref, ()) for ref in refs]
     with progress_bars("comparing") as (advance,):
-        result = run_compare(hws, model, d, specs, batch=batch, progress=advance)
+        result = run_compare(hws, model, density, _split((patterns,)), batch=batch, progress=advance)
     if as_json:
         import json
 
         click.echo(json.dumps(result.to_json_dict(), indent=2))
     else:
-        from rich.table import Table
-
-        t = Table(title=f"{model} at density {d:g}: every pattern on every config", title_justify="left",
-                  header_style="bold", box=None, pad_edge=False)
-        for c in ("hardware", "pattern", "density", "cycles", "speedup", "energy µJ", "energy/dense",
-                  "MACs issued", "imbal", "metadata b", "weights b", "w footprint %", "notes"):
-            t.add_column(c, justify="left" if c in ("hardware", "pattern") else "right", no_wrap=True)
+        t = table(f"{model} at density {result.density:g}: every pattern on every config",
+                  ("hardware", "pattern", "density", "cycles", "speedup", "energy µJ", "energy/dense",
+                   "MACs issued", "imbal", "metadata b", "weights b", "w footprint %", "notes"),
+                  left=("hardware", "pattern"))
         for r in result.rows:
             t.add_row(r.hardware, r.pattern, f"{r.density:.3f}", f"{r.total_cycles:,}", f"{r.speedup:.2f}x",
                       f"{r.energy_pj / 1e6:,.1f}", f"{r.energy_ratio:.2f}", si(r.macs_issued),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -15,6 +15,14 @@ from accelsim.workload.layer import Workload
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
+
+
+def table(title: str, columns: Iterable[str], left: Collection[str] = ()) -> Table:
+    """A borderless table with a bold header; the ``left`` columns left-justified, the others right."""
+    t = Table(title=title, title_justify="left", header_style="bold", box=None, pad_edge=False)
+    for c in columns:
+        t.add_column(c, justify="left" if c in left else "right", no_wrap=True)
+    return t
 
 
 def print_table(table: Table) -> None:
@@ -61,14 +69,11 @@ def progress_bars(*stages: str) -> Iterator[list[Callable[[int, int, str], None]
 
 def print_report(report: Report) -> None:
     sparse = any(layer.metadata_bits or layer.macs_skipped or layer.macs_gated for layer in report.layers)
-    t = Table(title=f"{report.workload_name} on {report.hardware_name}", title_justify="left",
-              header_style="bold", pad_edge=False, box=None)
     cols = ["layer", "M", "N", "K", "G", "folds", "compute cyc", "stall cyc", "total cyc", "util %",
             "SRAM rd in", "SRAM rd w", "SRAM wr out", "energy µJ"]
     if sparse:
         cols += ["w dens", "MACs issued", "imbal", "meta bits", "idx ovh %"]
-    for c in cols:
-        t.add_column(c, justify="left" if c == "layer" else "right", no_wrap=True)
+    t = table(f"{report.workload_name} on {report.hardware_name}", cols, left=("layer",))
     for layer in report.layers:
         row = [layer.name, _n(layer.m), _n(layer.n), _n(layer.k), _n(layer.groups), _n(layer.folds),
                _n(layer.compute_cycles), _n(layer.stall_cycles), _n(layer.total_cycles),
@@ -98,11 +103,9 @@ def print_report(report: Report) -> None:
 
 
 def print_workload(workload: Workload) -> None:
-    t = Table(title=f"{workload.name}: {len(workload.layers)} layers, {si(workload.macs)} MACs",
-              title_justify="left", header_style="bold", box=None, pad_edge=False)
-    for c in ("layer", "kind", "M", "N", "K", "G", "MACs", "weights", "nonzeros", "pattern", "target %",
-              "achieved %", "act dens"):
-        t.add_column(c, justify="left" if c in ("layer", "kind", "pattern") else "right", no_wrap=True)
+    t = table(f"{workload.name}: {len(workload.layers)} layers, {si(workload.macs)} MACs",
+              ("layer", "kind", "M", "N", "K", "G", "MACs", "weights", "nonzeros", "pattern", "target %",
+               "achieved %", "act dens"), left=("layer", "kind", "pattern"))
     for layer in workload.layers:
         has_w = layer.weight_mask is not None
         t.add_row(layer.name, layer.kind, _n(layer.m), _n(layer.n), _n(layer.k), _n(layer.groups),

@@ -78,6 +78,7 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
           connect_timeout, out_dir, store_path, recompute, layers_csv, top, dry_run, no_plot):
     """Simulate every combination of the axes; store, resume, export and plot the Pareto frontier."""
     from accelsim.cli.console import err, progress_bars
+    from accelsim.results.plots import label
     from accelsim.studies.run import plan_sweep, run_sweep
     from accelsim.studies.store import ResultStore
     from accelsim.studies.sweep import SweepSpec, parse_axis
@@ -99,7 +100,7 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
                   f"{len(todo)} to run on {executor.describe()}")
 
     def on_outcome(outcome, done, total):
-        advance(done, total, _short(outcome.task.params))
+        advance(done, total, label(outcome.task.params, 48))
         if outcome.error:
             err.print(f"[red]point {outcome.task.index} failed[/red]: {outcome.error.splitlines()[0]}")
 
@@ -128,21 +129,14 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
         _finish(result, spec, out, top, no_plot)
 
 
-def _short(params: dict) -> str:
-    from accelsim.results.plots import label
-
-    return label(params, 48)
-
-
 def _finish(result, spec, out: Path, top: int, no_plot: bool) -> None:
     from accelsim.cli.console import err
-    from accelsim.studies.store import export_csv, export_json
+    from accelsim.results.plots import label, plot_pareto  # matplotlib loads only when a plot is drawn
+    from accelsim.studies.store import export
 
     rows = result.rows
-    written = [export_csv(rows, out / "results.csv"), export_json(rows, out / "results.json")]
+    written = export(rows, out)
     if rows and not no_plot:
-        from accelsim.results.plots import plot_pareto
-
         written.append(plot_pareto(rows, out / "pareto.png",
                                    title=f"{Path(spec.model).name} on {Path(spec.hw).name}: "
                                          f"{len(rows)} points"))
@@ -152,7 +146,7 @@ def _finish(result, spec, out: Path, top: int, no_plot: bool) -> None:
               + ", ".join(str(p) for p in written))
     if result.failed:
         for task, message in result.failed[:10]:
-            err.print(f"[red]failed[/red] point {task.index} ({_short(task.params)}): "
+            err.print(f"[red]failed[/red] point {task.index} ({label(task.params, 48)}): "
                       f"{message.splitlines()[0]}")
         if len(result.failed) > 10:
             err.print(f"... and {len(result.failed) - 10} more")
@@ -161,9 +155,7 @@ def _finish(result, spec, out: Path, top: int, no_plot: bool) -> None:
 
 
 def _print_best(rows: list[dict], top: int) -> None:
-    from rich.table import Table
-
-    from accelsim.cli.console import print_table
+    from accelsim.cli.console import print_table, table
 
     if not rows:
         return
@@ -173,10 +165,8 @@ def _print_best(rows: list[dict], top: int) -> None:
             "EDP": min(rows, key=lambda r: r["edp_pj_cycles"])["index"]}
     shown = sorted((r for r in rows if r["pareto"]), key=lambda r: r["total_cycles"])[:top]
     n_front = sum(r["pareto"] for r in rows)
-    t = Table(title=f"Pareto frontier (energy vs cycles): {n_front} of {len(rows)} points",
-              title_justify="left", header_style="bold", box=None, pad_edge=False)
-    for c in ["#", *axis_names, "cycles", "energy µJ", "EDP (µJ·Mcyc)", "util %", "best"]:
-        t.add_column(c, justify="left" if c in axis_names else "right", no_wrap=True)
+    t = table(f"Pareto frontier (energy vs cycles): {n_front} of {len(rows)} points",
+              ["#", *axis_names, "cycles", "energy µJ", "EDP (µJ·Mcyc)", "util %", "best"], left=axis_names)
     for r in shown:
         marks = ",".join(k for k, i in best.items() if i == r["index"])
         t.add_row(str(r["index"]), *(str(r["sweep_params"][a]) for a in axis_names), f"{r['total_cycles']:,}",
@@ -186,15 +176,11 @@ def _print_best(rows: list[dict], top: int) -> None:
 
 
 def _print_plan(tasks, done: set[str]) -> None:
-    from rich.table import Table
-
-    from accelsim.cli.console import out
+    from accelsim.cli.console import out, table
 
     names = list(tasks[0].params) if tasks else []
-    t = Table(title=f"{len(tasks)} points ({sum(t.key in done for t in tasks)} stored)", title_justify="left",
-              header_style="bold", box=None, pad_edge=False)
-    for c in ["#", *names, "workload", "key", "stored"]:
-        t.add_column(c, no_wrap=True)
+    cols = ["#", *names, "workload", "key", "stored"]
+    t = table(f"{len(tasks)} points ({sum(t.key in done for t in tasks)} stored)", cols, left=cols)
     for task in tasks:
         t.add_row(str(task.index), *(str(task.params[n]) for n in names), task.workload.ref, task.key[:12],
                   "yes" if task.key in done else "")

@@ -23,13 +23,11 @@ PLOT_FILES = ("energy_breakdown.png", "layer_cycles.png", "roofline.png")
 
 def write_plots(report: Report, out_dir: str | Path) -> list[Path]:
     """Write the three figures of ``report`` into ``out_dir``; returns their paths."""
-    out = Path(out_dir)
-    figures = (energy_breakdown, layer_cycles, roofline)
     paths = []
-    for name, draw in zip(PLOT_FILES, figures, strict=True):
+    for name, draw in zip(PLOT_FILES, (energy_breakdown, layer_cycles, roofline), strict=True):
         fig = _figure()
         draw(report, fig)
-        paths.append(_save(fig, out / name))
+        paths.append(_save(fig, Path(out_dir) / name))
     return paths
 
 
@@ -116,18 +114,14 @@ def roofline(report: Report, fig: Any) -> None:
     """Each layer at (issued MACs per DRAM byte, issued MACs per cycle) under the array's roofs."""
     ax = fig.subplots()
     peak = float(report.pe_count)
-    bw = float((report.hardware.get("dram") or {}).get("bandwidth_bytes_per_cycle") or 0.0)
+    bw = report.hardware.dram.bandwidth_bytes_per_cycle if report.hardware is not None else 0.0
     pts = []
     for layer in report.layers:
         traffic = layer.dram_read_bytes + layer.dram_write_bytes
         if traffic > 0 and layer.total_cycles > 0 and layer.macs_issued > 0:
             pts.append((layer.macs_issued / traffic, layer.macs_issued / layer.total_cycles,
                         layer.stall_cycles > 0.05 * layer.total_cycles))
-    if pts:
-        lo = min(p[0] for p in pts) / 4
-        hi = max(p[0] for p in pts) * 4
-    else:
-        lo, hi = 0.1, 1000.0
+    lo, hi = (min(p[0] for p in pts) / 4, max(p[0] for p in pts) * 4) if pts else (0.1, 1000.0)
     if bw > 0:
         ridge = peak / bw
         lo, hi = min(lo, ridge / 4), max(hi, ridge * 4)

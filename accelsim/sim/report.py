@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from accelsim.files import rows_to_csv
-from accelsim.sim.traces import StorageBreakdown
+from accelsim.sim.traces import LayerMapping, MemoryTrace, StorageBreakdown
+from accelsim.spec.hardware import HardwareConfig, hardware_dict
 
 SCHEMA_VERSION = 1
 
@@ -49,7 +50,8 @@ class LayerReport:
     pattern: str = "dense"
     target_sparsity: float = 0.0
     notes: tuple[str, ...] = ()
-    mapping: dict[str, Any] = field(default_factory=dict)
+    mapping: LayerMapping | None = None  # the chosen tiling
+    memory: MemoryTrace | None = None  # what the memory model measured under it
     bound: str = "compute"  # what limits the layer: compute, "<level> bandwidth" or "dram bandwidth"
 
     @property
@@ -97,7 +99,9 @@ class LayerReport:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "storage"}
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+             if f.name not in ("storage", "mapping", "memory")}
+        d["mapping"] = {**self.mapping.to_dict(), "memory": self.memory.to_dict()} if self.mapping else {}
         d["storage"] = {op: s.to_dict() for op, s in self.storage.items()}
         d.update(folds=self.folds, energy_pj=self.energy_pj, metadata_bits=self.metadata_bits,
                  data_bits=self.data_bits, notes=list(self.notes))
@@ -120,7 +124,7 @@ class Report:
     clock_mhz: float
     pe_count: int
     provenance: dict[str, Any] = field(default_factory=dict)
-    hardware: dict[str, Any] = field(default_factory=dict)
+    hardware: HardwareConfig | None = None
 
     def total(self, attr: str) -> int | float:
         return sum(getattr(layer, attr) for layer in self.layers)
@@ -170,13 +174,11 @@ class Report:
         out: dict[str, StorageBreakdown] = {}
         for layer in self.layers:
             for op, s in layer.storage.items():
-                prev = out.get(op)
-                fmt = s.format if prev is None or prev.format == s.format else "mixed"
-                out[op] = StorageBreakdown(
-                    dense_bits=s.dense_bits + (prev.dense_bits if prev else 0),
-                    data_bits=s.data_bits + (prev.data_bits if prev else 0),
-                    metadata_bits=s.metadata_bits + (prev.metadata_bits if prev else 0),
-                    format=fmt, padding_values=s.padding_values + (prev.padding_values if prev else 0))
+                p = out.get(op, StorageBreakdown(0, 0, 0, s.format))
+                out[op] = StorageBreakdown(p.dense_bits + s.dense_bits, p.data_bits + s.data_bits,
+                                           p.metadata_bits + s.metadata_bits,
+                                           s.format if p.format == s.format else "mixed",
+                                           p.padding_values + s.padding_values)
         return out
 
     def totals(self) -> dict[str, Any]:
@@ -202,7 +204,7 @@ class Report:
             "hardware_name": self.hardware_name,
             "workload_name": self.workload_name,
             "provenance": self.provenance,
-            "hardware": self.hardware,
+            "hardware": hardware_dict(self.hardware) if self.hardware is not None else {},
             "totals": self.totals(),
             "layers": [layer.to_dict() for layer in self.layers],
         }

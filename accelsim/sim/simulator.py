@@ -5,11 +5,8 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 from collections.abc import Callable
-from dataclasses import asdict
 
 import numpy as np
 
@@ -23,8 +20,7 @@ from accelsim.sim.mapping import choose_mapping, tile_model
 from accelsim.sim.memory import simulate_memory, stall_free_memory
 from accelsim.sim.report import LayerReport, Report
 from accelsim.sim.storage import storage_of
-from accelsim.sim.traces import ComputeTrace
-from accelsim.spec.hardware import HardwareConfig
+from accelsim.spec.hardware import HardwareConfig, hardware_hash
 from accelsim.workload.layer import Layer, Workload
 
 ProgressFn = Callable[[int, int, str], None]
@@ -45,7 +41,7 @@ def simulate(hw: HardwareConfig, workload: Workload, *, progress: ProgressFn | N
         clock_mhz=hw.clock_mhz,
         pe_count=hw.pe_array.rows * hw.pe_array.cols,
         provenance=provenance(hw, workload, table),
-        hardware=hardware_dict(hw),
+        hardware=hw,
     )
 
 
@@ -78,19 +74,8 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table:
         activation_density_source=layer.activation_density_source,
         pattern=str(layer.pattern), target_sparsity=layer.target_sparsity, notes=compute.notes,
         bound=traffic.bound,
-        mapping={**mapping.to_dict(), "memory": traffic.to_dict()},
+        mapping=mapping, memory=traffic,
     )
-
-
-def hardware_dict(hw: HardwareConfig) -> dict:
-    d = asdict(hw)
-    d.pop("raw", None)
-    return d
-
-
-def hardware_hash(hw: HardwareConfig) -> str:
-    blob = json.dumps(hardware_dict(hw), sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 def provenance(hw: HardwareConfig, workload: Workload, table: EnergyTable) -> dict:
@@ -106,5 +91,3 @@ def provenance(hw: HardwareConfig, workload: Workload, table: EnergyTable) -> di
         "timing_model": hw.timing,
     }
 
-
-__all__ = ["simulate", "simulate_layer", "ComputeTrace"]

@@ -86,19 +86,13 @@ def weight_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
     return _breakdown(s.format, dense_bits, fmt.bits(fibers, w, geometry))
 
 
-def _input_fibers_shape(layer: Layer) -> tuple[int, int]:
-    c = layer.conv
-    if c is not None:
-        return c.batch * c.in_h * c.in_w, c.in_channels
-    return layer.groups * layer.m, layer.k
-
-
 def input_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
     """The activations in the hardware's input format: measured on ``activation_mask`` when the
     layer has one, else sized from the expected nonzero count."""
     w = hw.pe_array.precision_bits
     s = hw.sparsity.inputs
-    f, length = _input_fibers_shape(layer)
+    c = layer.conv  # fibers: one per pixel over C (a conv), one per GEMM row over K (else)
+    f, length = (c.batch * c.in_h * c.in_w, c.in_channels) if c else (layer.groups * layer.m, layer.k)
     dense_bits = f * length * w
     fmt = get_format(s.format, s.options)
     geometry = Geometry(1, length)
@@ -128,15 +122,3 @@ def storage_of(layer: Layer, hw: HardwareConfig) -> dict[str, StorageBreakdown]:
         "outputs": StorageBreakdown(outputs, outputs, 0),
     }
 
-
-def operand_elements(layer: Layer) -> dict[str, int]:
-    """Elements of each operand as stored (the ifmap itself, not its im2col expansion)."""
-    c = layer.conv
-    inputs = c.batch * c.in_channels * c.in_h * c.in_w if c is not None else layer.groups * layer.m * layer.k
-    weights = layer.weight_count if layer.weight_mask is not None else layer.groups * layer.k * layer.n
-    return {"inputs": inputs, "weights": weights, "outputs": layer.groups * layer.m * layer.n}
-
-
-def dense_storage(layer: Layer, hw: HardwareConfig) -> dict[str, StorageBreakdown]:
-    bits = hw.pe_array.precision_bits
-    return {op: StorageBreakdown(n * bits, n * bits, 0) for op, n in operand_elements(layer).items()}

@@ -180,11 +180,9 @@ def string_list(allowed: Iterable[str] | None = None) -> Callable[[Any], tuple[s
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ValueError(f"{value!r} is not a list of names")
-        if allowed_t is not None:
-            for v in value:
-                if v not in allowed_t:
-                    hint = did_you_mean(v, allowed_t)
-                    raise ValueError(f"{v!r} is not one of {', '.join(allowed_t)}{hint}")
+        if bad := [v for v in value if allowed_t is not None and v not in allowed_t]:
+            hint = did_you_mean(bad[0], allowed_t)
+            raise ValueError(f"{bad[0]!r} is not one of {', '.join(allowed_t)}{hint}")
         return tuple(value)
 
     return parse
@@ -219,23 +217,20 @@ def set_dotted(raw: Any, dotted: str, value: Any, source: str) -> Any:
         if isinstance(node, list):
             names = [m.get("name") for m in node if isinstance(m, Mapping)]
             if part.isdigit() and int(part) < len(node):
-                idx = int(part)
+                key: Any = int(part)
             elif part in names:
-                idx = names.index(part)
+                key = names.index(part)
             else:
                 raise ConfigError(source, [f"{dotted}: no entry {part!r} in {here}{did_you_mean(part, names)}"
                                            f" (entries: {', '.join(map(str, names))})"])
-            if last:
-                node[idx] = value
-            else:
-                node = node[idx]
         elif isinstance(node, dict):
             if part not in node and not last:
                 raise ConfigError(source, [f"{dotted}: {here} has no key {part!r}{did_you_mean(part, node)}"])
-            if last:
-                node[part] = value
-            else:
-                node = node[part]
+            key = part
         else:
             raise ConfigError(source, [f"{dotted}: {here} is a value, not a mapping"])
+        if last:
+            node[key] = value
+        else:
+            node = node[key]
     return root

@@ -8,8 +8,10 @@ the ones the chosen format declares (``config_key`` fields of its class).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import Field, dataclass, field
+from dataclasses import Field, asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -392,3 +394,15 @@ def load_hardware(ref: str | Path, overrides: dict[str, Any] | None = None) -> H
     for dotted, value in (overrides or {}).items():
         raw = cfg.set_dotted(raw, dotted, value, str(path))
     return hardware_from_dict(raw, str(path))
+
+
+def hardware_dict(hw: HardwareConfig) -> dict:
+    """The resolved config as plain data (report.json's "hardware"; the sweep store's key)."""
+    d = asdict(hw)
+    d.pop("raw", None)
+    return d
+
+
+def hardware_hash(hw: HardwareConfig) -> str:
+    blob = json.dumps(hardware_dict(hw), sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -217,18 +217,12 @@ def _check_fixed(pattern: PatternSpec, sparsity: float, model: str, where: str) 
 
 
 def recipe_from_file(path: str | Path, *, validate_method: bool = True) -> Recipe:
-    path = Path(path)
-    raw = cfg.read_yaml(path)
-    return recipe_from_dict(raw, str(path), base_dir=path.parent, default_name=path.stem,
-                            validate_method=validate_method)
-
-
-def recipe_from_dict(raw: Any, source: str, *, base_dir: Path | None = None, default_name: str = "recipe",
-                     validate_method: bool = True) -> Recipe:
-    """A Recipe from parsed YAML; every problem is collected into one ConfigError(source, ...).
+    """A Recipe from a YAML file; every problem is collected into one ConfigError(path, ...).
     ``validate_method`` looks the method up in METHODS, which imports torch."""
+    path = Path(path)
+    source, base_dir = str(path), path.parent
     r = cfg.Reader(source)
-    raw = r.mapping(raw, "", RECIPE_KEYS, required=("version", "model"))
+    raw = r.mapping(cfg.read_yaml(path), "", RECIPE_KEYS, required=("version", "model"))
     if "version" in raw and raw["version"] != 1:
         r.problem("version", f"{raw['version']!r} is not a supported recipe version (write version: 1)")
     get = r.get
@@ -240,7 +234,7 @@ def recipe_from_dict(raw: Any, source: str, *, base_dir: Path | None = None, def
         r.problem("method", f"{method!r} is not a pruning method{did_you_mean(method, METHODS.names())} "
                             f"(known: {', '.join(METHODS.names())})")
     values = dict(
-        name=get(raw, "name", "", cfg.text, default_name),
+        name=get(raw, "name", "", cfg.text, path.stem),
         description=get(raw, "description", "", str, ""),
         method_params=get(raw, "method_params", "", _params, ()),
         scope=get(raw, "scope", "", cfg.choice(*SCOPES), "layer"),
@@ -341,13 +335,12 @@ def _optional(parse):
     return lambda value: None if value is None else parse(value)
 
 
-def _file_or(keyword: str | None, base_dir: Path | None, suffix: str | None):
+def _file_or(keyword: str | None, base_dir: Path, suffix: str | None):
     def parse(value: Any) -> str:
         value = cfg.text(value)
         if keyword is not None and value == keyword:
             return value
-        p = Path(value).expanduser()
-        p = p if p.is_absolute() or base_dir is None else base_dir / p
+        p = base_dir / Path(value).expanduser()  # relative to the recipe file; an absolute path as is
         if suffix and p.suffix != suffix:
             raise ValueError(f"{value!r} is neither {keyword!r} nor a {suffix} tensor file")
         if not p.is_file():

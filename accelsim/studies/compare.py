@@ -1,17 +1,17 @@
 """Structured vs unstructured sparsity at equal density: every pattern on every hardware config.
 
 ``compare(hws, model, density, patterns)`` prunes the zoo model once per pattern at the same target
-(sparsity = 1 - density) with the pruning module, through the workload-recipe name grammar
-(``resnet50_70pct_window``: layer-wise magnitude, first conv dense, 1x1 convs and the FC layer
-pruned at the same rate where the pattern fits them, its own fallback where it does not; see
-accelsim.workload.recipes), so the workloads are cached like any ``--model`` name.  Each pruned workload and
-the dense model run on every config; speedup and energy are against the dense model on the same
-hardware.  N:M with a fixed N (``nm2:4``) fixes the density at N/M whatever ``density`` says:
-the achieved density is in every row and a note says so (``nm:4`` derives N from the density).
+(sparsity = 1 - density) through the recipe-name grammar (``resnet50_70pct_window``, with the
+defaults accelsim.spec.recipe states), so the workloads are cached like any ``--model`` name.
+Each pruned workload and the dense model run on every config; speedup and energy are against the
+dense model on the same hardware.  N:M with a fixed N (``nm2:4``) fixes the density at N/M
+whatever ``density`` says: the achieved density is in every row and a note says so (``nm:4``
+derives N from the density).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -100,17 +100,11 @@ def check_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
     """Canonical specs; an unknown name raises UnknownNameError listing the pattern names."""
     from accelsim.workload.pruning.patterns import make_pattern
 
-    specs = []
-    for p in patterns:
-        p = str(p).strip()
-        if not p:
-            continue
-        spec = "dense" if p == "dense" else make_pattern(p).spec
-        if spec not in specs:
-            specs.append(spec)
+    names = [p for p in (str(p).strip() for p in patterns) if p]
+    specs = tuple(dict.fromkeys("dense" if p == "dense" else make_pattern(p).spec for p in names))
     if not specs:
         raise AccelsimError("no patterns given; write e.g. --patterns unstructured,nm2:4,window")
-    return tuple(specs)
+    return specs
 
 
 def workload_name(model: str, pattern: str, density: float) -> str:
@@ -121,18 +115,14 @@ def workload_name(model: str, pattern: str, density: float) -> str:
     return recipe_name(model, pattern, 1.0 - density if fixed is None else fixed)
 
 
-def _weight_density(workload) -> float:
+def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Report) -> CompareRow:
     size = sum(layer.weight_count for layer in workload.layers)
     nnz = sum(layer.weight_nonzeros for layer in workload.layers)
-    return nnz / size if size else 1.0
-
-
-def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Report) -> CompareRow:
     cycles = [layer.compute_cycles for layer in report.layers]
     imb = sum(layer.load_imbalance * c for layer, c in zip(report.layers, cycles, strict=True))
     w = report.storage_totals().get("weights")
     return CompareRow(
-        hardware=hw.name, pattern=pattern, workload=workload.name, density=_weight_density(workload),
+        hardware=hw.name, pattern=pattern, workload=workload.name, density=nnz / size if size else 1.0,
         total_cycles=report.total_cycles, dense_cycles=dense.total_cycles, energy_pj=report.energy_pj,
         dense_energy_pj=dense.energy_pj, macs_dense=report.macs_dense, macs_issued=report.macs_issued,
         imbalance=imb / sum(cycles) if sum(cycles) else 1.0, metadata_bits=int(report.total("metadata_bits")),
@@ -163,27 +153,19 @@ def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns:
             notes.append(f"{spec} fixes the density at {p.n / p.m:.2f} (requested {d:.2f}); "
                          f"nm:{p.m} derives N from the density")
     names = {spec: workload_name(model, spec, d) for spec in ("dense", *specs)}
-    total = len(names) + len(hws) * len(names)
-    done = 0
-
-    def tick(what: str) -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total, what)
-
+    total, steps = len(names) * (1 + len(hws)), itertools.count(1)
+    progress = progress or (lambda done, total, item: None)
     workloads = {}
     for spec, name in names.items():
         workloads[spec] = load_workload(name, batch=batch, use_cache=use_cache)
-        tick(name)
+        progress(next(steps), total, name)
     rows = []
     for hw in hws:
         reports = {}
         for spec in names:
             reports[spec] = simulate(hw, workloads[spec])
-            tick(f"{hw.name}: {spec}")
-        for spec in specs:
-            rows.append(_row(hw, spec, workloads[spec], reports[spec], reports["dense"]))
+            progress(next(steps), total, f"{hw.name}: {spec}")
+        rows += [_row(hw, spec, workloads[spec], reports[spec], reports["dense"]) for spec in specs]
     return Comparison(model=model, density=d, patterns=specs, hardware=tuple(hw.name for hw in hws),
                       rows=tuple(rows), notes=tuple(notes))
 

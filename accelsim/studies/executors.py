@@ -281,7 +281,6 @@ class DaskExecutor:
     def close(self) -> None:
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        for part in (client, cluster):
+            if part is not None:
+                part.close()

@@ -159,7 +159,7 @@ def run_sweep(spec: SweepSpec, executor: Any, store: ResultStore | str | Path, *
 
 
 def _store_result(store: ResultStore, task: Task, result: dict[str, Any], replace: bool) -> None:
-    from accelsim.sim.simulator import hardware_dict
+    from accelsim.spec.hardware import hardware_dict
 
     store.put(task.key, params=task.params, hardware=hardware_dict(task.hardware),
               hardware_name=task.hardware.name, workload=task.workload.ref,

@@ -9,8 +9,6 @@ writes (workers return results to it), so the store never needs to be on a share
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sqlite3
 import time
@@ -19,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim.errors import AccelsimError
-from accelsim.files import json_default, write_atomic
+from accelsim.files import json_default, rows_to_csv, write_atomic
 
 STORE_SCHEMA_VERSION = 1
 
@@ -102,10 +100,8 @@ class ResultStore:
 
     # --- reading ---------------------------------------------------------------------------------
 
-    def done_keys(self, keys: Iterable[str] | None = None) -> set[str]:
-        """The keys already stored (of ``keys``, or all)."""
-        if keys is None:
-            return {r[0] for r in self._db.execute("SELECT key FROM points")}
+    def done_keys(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` already stored."""
         keys = list(keys)
         found: set[str] = set()
         for i in range(0, len(keys), 500):
@@ -118,13 +114,6 @@ class ResultStore:
         cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM points WHERE key = ?", (key,))
         row = cur.fetchone()
         return None if row is None else _row_dict(row)
-
-    def rows(self, keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Rows in the order of ``keys`` (missing keys left out), or all rows by insertion time."""
-        if keys is None:
-            cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM points ORDER BY created_at, key")
-            return [_row_dict(r) for r in cur]
-        return [r for r in (self.get(k) for k in keys) if r is not None]
 
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM points").fetchone()[0])
@@ -170,15 +159,7 @@ def flat_row(row: dict[str, Any], params: dict[str, Any] | None = None) -> dict[
 
 
 def to_csv(rows: Sequence[dict[str, Any]]) -> str:
-    flat = [flat_row(r, r.get("sweep_params")) for r in rows]
-    fields: list[str] = []
-    for f in flat:
-        fields += [k for k in f if k not in fields]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(flat)
-    return buf.getvalue()
+    return rows_to_csv([flat_row(r, r.get("sweep_params")) for r in rows])
 
 
 def to_json(rows: Sequence[dict[str, Any]]) -> str:
@@ -191,11 +172,9 @@ def to_json(rows: Sequence[dict[str, Any]]) -> str:
     return json.dumps(out, indent=1, default=json_default)
 
 
-def export_csv(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    write_atomic(path, to_csv(rows))
-    return Path(path)
-
-
-def export_json(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
-    write_atomic(path, to_json(rows))
-    return Path(path)
+def export(rows: Sequence[dict[str, Any]], out_dir: str | Path) -> list[Path]:
+    """``results.csv`` and ``results.json`` of ``rows`` in ``out_dir``, each written atomically."""
+    paths = [Path(out_dir) / "results.csv", Path(out_dir) / "results.json"]
+    write_atomic(paths[0], to_csv(rows))
+    write_atomic(paths[1], to_json(rows))
+    return paths

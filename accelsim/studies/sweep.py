@@ -76,9 +76,6 @@ class Task:
 
 # --- parsing ------------------------------------------------------------------------------------
 
-parse_value = cfg.parse_scalar
-
-
 def _split_values(text: str) -> list[str]:
     """Split on commas outside brackets, so ``holds=[inputs,weights],[weights]`` has two values."""
     parts, depth, cur = [], 0, []
@@ -104,7 +101,7 @@ def parse_axis(text: str) -> Axis:
     if not name:
         raise AccelsimError(f"--axis {text!r}: the path before '=' is empty")
     try:
-        values = tuple(parse_value(v) for v in _split_values(raw))
+        values = tuple(cfg.parse_scalar(v) for v in _split_values(raw))
     except ValueError:
         raise AccelsimError(f"--axis {text!r}: a value is empty; separate values with single commas"
                             ) from None
@@ -169,8 +166,6 @@ def recipe_name(model: str, density: Any, pattern: Any) -> str:
 def base_hardware_raw(ref: str) -> tuple[Any, str]:
     """The raw mapping ``load_hardware`` starts from, read once for every point."""
     if ref.endswith(".cfg"):
-        if not Path(ref).is_file():
-            raise AccelsimError(f"{ref}: file not found")
         from accelsim.spec.scalesim import read_scalesim_config
 
         return read_scalesim_config(ref), ref
@@ -253,7 +248,7 @@ def explain(failures: dict[str, list[dict[str, Any]]], axes: tuple[Axis, ...], r
 
 def point_key(hw: HardwareConfig, workload: WorkloadRef, version: str = __version__) -> str:
     """The store key: hash of (resolved hardware, workload reference + fingerprint, accelsim version)."""
-    from accelsim.sim.simulator import hardware_dict
+    from accelsim.spec.hardware import hardware_dict
 
     blob = json.dumps({"hardware": hardware_dict(hw), "workload": workload.identity(), "version": version},
                       sort_keys=True, default=str)

@@ -18,7 +18,6 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.files import write_atomic
-from accelsim.spec.recipe import PatternSpec
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
 CACHE_FORMAT = 1
@@ -84,12 +83,10 @@ def load_cached(cache_dir: Path, key: str) -> Workload | None:
                 shape = lm.pop("mask_shape")
                 mask = None
                 if shape is not None:
-                    size = int(np.prod(shape))
-                    mask = np.unpackbits(npz[f"m{i}"], count=size).astype(bool).reshape(shape)
+                    mask = np.unpackbits(npz[f"m{i}"], count=int(np.prod(shape))).astype(bool).reshape(shape)
                     mask.flags.writeable = False
                 if lm.get("conv") is not None:
                     lm["conv"] = ConvShape(**lm["conv"])
-                lm["pattern"] = PatternSpec.parse(lm["pattern"])
                 layers.append(Layer(weight_mask=mask, **lm))
     except (OSError, ValueError, KeyError, TypeError, ConfigError):
         return None

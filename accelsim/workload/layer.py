@@ -125,8 +125,3 @@ def conv_gemm(shape: ConvShape) -> tuple[int, int, int]:
     n = shape.out_channels // shape.groups
     k = (shape.in_channels // shape.groups) * shape.kernel_h * shape.kernel_w
     return m, n, k
-
-
-def conv_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
-    """PyTorch's output size rule."""
-    return (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1

@@ -50,14 +50,6 @@ def resolve_recipe(name_or_path: str | Path, *, validate_method: bool = True) ->
     return recipe
 
 
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _code_fingerprint() -> str:
     """sha256 over the source of everything a cached workload depends on (stale caches in dev)."""
     here = Path(__file__).resolve().parent
@@ -75,7 +67,8 @@ def recipe_hash(recipe: Recipe) -> str:
     for key in _PATH_FIELDS:
         value = canon[key]
         if value not in (None, "synthetic"):
-            canon[key] = "sha256:" + _file_sha256(value)
+            with open(value, "rb") as f:
+                canon[key] = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
     payload = json.dumps({"recipe": canon, "accelsim": __version__, "code": _code_fingerprint()},
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]

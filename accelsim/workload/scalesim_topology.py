@@ -108,16 +108,10 @@ def _conv_row(fields: list[str], lineno: int, problems: list[str]) -> Layer | No
         return None
     in_h, in_w, f_h, f_w, channels, filters, stride_h = values
     stride_w = stride_w or stride_h
-    bad = False
-    if f_h > in_h:
-        problems.append(f"line {lineno}, column 4 (Filter Height): {f_h} is larger than the IFMAP height"
-                        f" {in_h}")
-        bad = True
-    if f_w > in_w:
-        problems.append(f"line {lineno}, column 5 (Filter Width): {f_w} is larger than the IFMAP width"
-                        f" {in_w}")
-        bad = True
-    if bad:
+    too_big = [f"line {lineno}, column {col} (Filter {d.title()}): {f} is larger than the IFMAP {d} {size}"
+               for col, d, f, size in ((4, "height", f_h, in_h), (5, "width", f_w, in_w)) if f > size]
+    if too_big:
+        problems += too_big
         return None
     out_h, out_w = scalesim_output_size(in_h, f_h, stride_h), scalesim_output_size(in_w, f_w, stride_w)
     depthwise = "DP" in name
@@ -145,5 +139,3 @@ def scalesim_output_size(size: int, kernel: int, stride: int) -> int:
     size - kernel: SCALE-Sim keeps a last window that hangs over the edge."""
     return -(-(size - kernel + stride) // stride)
 
-
-__all__ = ["read_scalesim_topology", "scalesim_output_size"]

@@ -18,6 +18,7 @@ Weight masks are read, in this order, from a ``weight_mask`` buffer (torch.nn.ut
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import linecache
 import math
@@ -188,7 +189,11 @@ def _layer(gm: fx.GraphModule, node: fx.Node, rec: dict[str, Any], source: str, 
 
 def _weight_mask(mod: nn.Module, layer: str, model_name: str) -> np.ndarray:
     buffers = dict(mod.named_buffers(recurse=False))
-    masks = [buffers["weight_mask"]] if "weight_mask" in buffers else _parametrization_masks(mod)
+    if "weight_mask" in buffers:
+        masks = [buffers["weight_mask"]]
+    else:
+        params = mod.parametrizations.weight if parametrize.is_parametrized(mod, "weight") else ()
+        masks = [p.mask for p in params if isinstance(getattr(p, "mask", None), torch.Tensor)]
     if not masks:  # an ASP mask, else the weight's exact zeros
         masks = [buffers.get("__weight_mma_mask", mod.weight)]
     weight_shape = tuple(mod.weight.shape)
@@ -196,19 +201,9 @@ def _weight_mask(mod: nn.Module, layer: str, model_name: str) -> np.ndarray:
         if tuple(m.shape) != weight_shape:
             raise ConfigError(model_name, [f"layer {layer!r}: weight mask shape {tuple(m.shape)} does not "
                                            f"match weight shape {weight_shape}"])
-    mask = masks[0] != 0
-    for extra in masks[1:]:
-        mask = mask & (extra != 0)
-    array = mask.detach().cpu().numpy()
+    array = functools.reduce(operator.and_, (m != 0 for m in masks)).detach().cpu().numpy()
     array.flags.writeable = False
     return array
-
-
-def _parametrization_masks(mod: nn.Module) -> list[torch.Tensor]:
-    if not parametrize.is_parametrized(mod, "weight"):
-        return []
-    masks = (getattr(p, "mask", None) for p in mod.parametrizations.weight)
-    return [m for m in masks if isinstance(m, torch.Tensor)]
 
 
 def _untraceable(model: nn.Module, name: str, exc: Exception) -> SimulationError:

@@ -1,6 +1,5 @@
 """Dataflows (the dims table), the dense fold plan and the timing models."""
 
-from accelsim.sim.dataflows import is_, os, ws  # noqa: F401  (registers the three dataflows)
 from accelsim.sim.dataflows.base import DATAFLOWS, Dataflow, FoldPlan, plan_folds
 from accelsim.sim.dataflows.timing import TIMING_MODELS, TimingModel
 

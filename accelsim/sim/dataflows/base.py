@@ -69,6 +69,17 @@ class Dataflow:
         return not self.streams("outputs")
 
 
+for _row in (  # the dims table above, one row per dataflow
+    Dataflow("os", "m", "n", "k", "outputs",
+             "output stationary: rows take output pixels (M), columns filters (N), K streams in time"),
+    Dataflow("ws", "k", "n", "m", "weights",
+             "weight stationary: rows take the reduction (K), columns filters (N), output pixels stream"),
+    Dataflow("is", "k", "m", "n", "inputs",
+             "input stationary: rows take the reduction (K), columns output pixels (M), filters stream"),
+):
+    DATAFLOWS.add(_row.name, _row)
+
+
 @dataclass(frozen=True)
 class FoldPlan:
     """The dense tile plan of one GEMM group on an R x C array."""

@@ -3,7 +3,7 @@
 Free ``@njit(cache=True)`` functions over numpy arrays and scalars; each has a pure-numpy
 reference in tests/test_sparse_kernels.py and runs unchanged with NUMBA_DISABLE_JIT=1.
 Masks are uint8 [groups, N, K] (0 / 1, C-contiguous): ``groups`` GEMM groups, N filters (one
-fiber each), K the reduction in (r, s, c) order -- ``accelsim.sim.formats.weight_fibers`` reshaped.
+fiber each), K the reduction in (r, s, c) order -- ``accelsim.sim.storage.weight_fibers`` reshaped.
 A "group id" array ``gid[K]`` maps each K position to a pruning group of one filter (a window, a
 kernel row, a block column, ...).
 

@@ -189,11 +189,6 @@ def _spread(values: np.ndarray) -> tuple[int, ...]:
     return tuple(int(x) for x in np.diff(cum, prepend=0))
 
 
-def _tiles_of(plan: FoldPlan, group_cycles: int) -> tuple[int, ...]:
-    """A regular compressed schedule's cycles spread evenly over the dense folds of one group."""
-    return _spread(np.full(plan.folds, group_cycles / plan.folds))
-
-
 def _fold_cycles(timing: TimingModel, plan: FoldPlan, fold_t: np.ndarray) -> np.ndarray:
     """Cycles of every fold given its time-dim length (0 -> the fold is dropped)."""
     out = np.zeros(fold_t.shape, np.int64)
@@ -235,7 +230,8 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
         cacc = timing.sram_accesses(cplan, m, nc, kc)
         empty = min(cplan.sr, cplan.sc, cplan.t) <= 0
         cycles = 0 if empty else timing.layer_cycles(cplan, g)
-        tiles = _tiles_of(plan, 0 if empty else timing.group_cycles(cplan))
+        group = 0 if empty else timing.group_cycles(cplan)
+        tiles = _spread(np.full(plan.folds, group / plan.folds))  # spread evenly over the dense folds
         slots = g * kc * nc
         inputs_reads = g * cacc.inputs_reads * (k / kc if gran == "nm" and kc else 1.0)
         if gran == "compact":

@@ -9,16 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import accelsim.sim.formats.block  # noqa: F401  (the imports register the formats)
-import accelsim.sim.formats.nm  # noqa: F401
-import accelsim.sim.formats.rle  # noqa: F401
-import accelsim.sim.formats.simple  # noqa: F401
-import accelsim.sim.formats.window  # noqa: F401
 from accelsim.registry import SPARSE_FORMATS
-from accelsim.sim.formats.base import Geometry, Indexed, SparseFormat, as_fibers, clog2
+from accelsim.sim.formats import block, nm, rle, simple, window  # noqa: F401  (the imports register them)
+from accelsim.sim.formats.base import Geometry, SparseFormat, as_fibers
 from accelsim.spec.config import config_keys
 
-__all__ = ["SPARSE_FORMATS", "Geometry", "Indexed", "SparseFormat", "as_fibers", "clog2", "get_format"]
+__all__ = ["SPARSE_FORMATS", "Geometry", "SparseFormat", "as_fibers", "get_format"]
 
 
 def get_format(name: str, options: Mapping[str, Any] | None = None) -> SparseFormat:

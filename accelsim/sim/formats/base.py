@@ -64,8 +64,8 @@ def n_choose_k_bits(n: int, k: int) -> int:
 
 @dataclass(frozen=True)
 class SparseFormat:
-    """Base of every format; subclasses set ``name``, implement ``bits`` and declare their config
-    keys as fields, what they let a datapath exploit and whether they can store activations."""
+    """Base of every format; subclasses (named by their registration) implement ``bits`` and declare
+    their config keys as fields, what they let a datapath exploit and whether they can store activations."""
 
     name: ClassVar[str] = ""
     general: ClassVar[bool] = True  # can store any mask (False: a mask may not fit, see fit_problem)
@@ -75,7 +75,9 @@ class SparseFormat:
     exploitable: ClassVar[tuple[str, ...] | None] = None
 
     def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        raise NotImplementedError
+        """``expected_bits`` at the mask's real nonzero count (formats sized by the count alone)."""
+        f, length = fibers.shape
+        return self.expected_bits(f, length, int(np.count_nonzero(fibers)), value_bits)
 
     def fit_problem(self, fibers: np.ndarray, geometry: Geometry) -> str | None:
         """Why this mask cannot be stored in the format (None: it can)."""

@@ -24,8 +24,6 @@ class Block(Indexed):
 
     block: tuple[int, int] = config_key((4, 4), dims)
 
-    name = "block"
-
     def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
         br, bc = self.block
         f, length = fibers.shape

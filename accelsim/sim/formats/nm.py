@@ -36,7 +36,6 @@ class NM(Indexed):
     nm: tuple[int, int] = config_key((2, 4), nm_ratio)
     nm_encoding: str = config_key("positional", choice(*ENCODINGS))
 
-    name = "nm"
     general = False
     exploitable = ("nm",)
 

@@ -25,7 +25,6 @@ class RLE(SparseFormat):
 
     run_bits: int = config_key(4, positive_int)
 
-    name = "rle"
     stores_activations = True
 
     def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:

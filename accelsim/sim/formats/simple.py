@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from accelsim.registry import SPARSE_FORMATS
-from accelsim.sim.formats.base import Bits, Geometry, Indexed, SparseFormat, pointer_bits
+from accelsim.sim.formats.base import Bits, Indexed, SparseFormat, pointer_bits
 
 
 @SPARSE_FORMATS.register("dense")
@@ -15,12 +13,8 @@ from accelsim.sim.formats.base import Bits, Geometry, Indexed, SparseFormat, poi
 class Dense(SparseFormat):
     """every value stored, no index: F * L * w bits"""
 
-    name = "dense"
     stores_activations = True
     exploitable = ()
-
-    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        return int(fibers.size) * value_bits, 0, 0
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
         return n_fibers * length * value_bits, 0, 0
@@ -31,11 +25,7 @@ class Dense(SparseFormat):
 class Bitmask(SparseFormat):
     """one presence bit per element (Cambricon-X direct indexing, SparTen, SIGMA) + the nonzeros"""
 
-    name = "bitmask"
     stores_activations = True
-
-    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        return int(np.count_nonzero(fibers)) * value_bits, int(fibers.size), 0
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
         return round(nnz) * value_bits, n_fibers * length, 0
@@ -47,12 +37,7 @@ class CSR(Indexed):
     """compressed fibers: (F + 1) pointers of ceil(log2(nnz+1)) bits + one ceil(log2 L)-bit
     coordinate per nonzero (CSR over the [F, L] view; CSC of the [L, F] one)"""
 
-    name = "csr"
     stores_activations = True
-
-    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        f, length = fibers.shape
-        return self.expected_bits(f, length, int(np.count_nonzero(fibers)), value_bits)
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
         nnz = round(nnz)
@@ -65,12 +50,7 @@ class CSR(Indexed):
 class COO(Indexed):
     """coordinate list: (fiber, position) per nonzero, ceil(log2 F) + ceil(log2 L) bits"""
 
-    name = "coo"
     stores_activations = True
-
-    def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        f, length = fibers.shape
-        return self.expected_bits(f, length, int(np.count_nonzero(fibers)), value_bits)
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
         nnz = round(nnz)

@@ -40,8 +40,6 @@ class Window(Indexed):
 
     nm_encoding: str = config_key("positional", choice(*ENCODINGS))
 
-    name = "window"
-
     def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
         counts = window_counts(fibers, geometry)
         m = int(counts.max()) if counts.size else 0
@@ -63,8 +61,6 @@ class Channel(SparseFormat):
     The tensor keeps its shape (a filter-pruned, physically smaller tensor would need no index and
     is simply a smaller dense layer).  On a 1x1 kernel or a linear layer this is a bitmask.
     """
-
-    name = "channel"
 
     def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
         counts = window_counts(fibers, geometry)

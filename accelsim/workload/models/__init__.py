@@ -26,8 +26,6 @@ class ModelSpec:
     description: str
 
 
-
-
 def _lazy(module: str, function: str, **kwargs: Any) -> Callable[[], Any]:
     def factory() -> Any:
         return getattr(importlib.import_module(f"accelsim.workload.models.{module}"), function)(**kwargs)
@@ -37,21 +35,21 @@ def _lazy(module: str, function: str, **kwargs: Any) -> Callable[[], Any]:
 
 
 for _name, _factory, _shape, _description in (
-    ("lenet5", _lazy("lenet", "lenet5"), (1, 32, 32),
+    ("lenet5", _lazy("lenet", "LeNet5"), (1, 32, 32),
      "LeNet-5 (ReLU, max-pool): 2 convs 5x5 + 3 linear, 1x32x32 input, 10 classes"),
-    ("lenet5_digits", _lazy("lenet", "lenet5", in_size=8), (1, 8, 8),
+    ("lenet5_digits", _lazy("lenet", "LeNet5", in_size=8), (1, 8, 8),
      "LeNet-5 with padded convs for scikit-learn's 8x8 digits, 10 classes"),
-    ("mlp_digits", _lazy("mlp", "mlp_digits"), (64,),
+    ("mlp_digits", _lazy("mlp", "MLPDigits"), (64,),
      "MLP 64-128-64-10 for scikit-learn's 8x8 digits (flattened)"),
-    ("vgg16", _lazy("vgg", "vgg16"), (3, 32, 32),
+    ("vgg16", _lazy("vgg", "VGG"), (3, 32, 32),
      "VGG-16 with batch norm for CIFAR-10: 13 convs 3x3, classifier 512 -> 10"),
     ("resnet18", _lazy("resnet", "resnet18"), (3, 224, 224),
      "ResNet-18, torchvision layout and key names, 1000 classes"),
     ("resnet50", _lazy("resnet", "resnet50"), (3, 224, 224),
      "ResNet-50 v1.5, torchvision layout and key names, 1000 classes"),
-    ("mobilenet_v2", _lazy("mobilenet", "mobilenet_v2"), (3, 224, 224),
+    ("mobilenet_v2", _lazy("mobilenet", "MobileNetV2"), (3, 224, 224),
      "MobileNetV2 1.0, torchvision layout (depthwise 3x3 convs), 1000 classes"),
-    ("bert_block", _lazy("transformer", "bert_block"), (128, 768),
+    ("bert_block", _lazy("transformer", "TransformerBlock"), (128, 768),
      "one BERT-base encoder block: hidden 768, 12 heads, FFN 3072, sequence 128"),
 ):
     MODELS.add(_name, ModelSpec(_factory, _shape, _description))

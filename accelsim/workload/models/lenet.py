@@ -1,6 +1,6 @@
 """LeNet-5 (ReLU and max-pool variant of LeCun et al. 1998) for 1x32x32 images, and its 8x8 twin.
 
-``lenet5(in_size=8)`` keeps every layer's kernel and channel counts and pads the two 5x5 convs by 2,
+``LeNet5(in_size=8)`` keeps every layer's kernel and channel counts and pads the two 5x5 convs by 2,
 so scikit-learn's 8x8 digits run through the same architecture (fc1 then sees 16*2*2 = 64 inputs).
 """
 
@@ -30,7 +30,3 @@ class LeNet5(nn.Module):
         x = self.relu(self.fc1(x))
         x = self.relu(self.fc2(x))
         return self.fc3(x)
-
-
-def lenet5(in_size: int = 32) -> LeNet5:
-    return LeNet5(in_size)

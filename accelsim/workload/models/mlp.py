@@ -19,7 +19,3 @@ class MLPDigits(nn.Module):
         x = self.relu(self.fc1(x))
         x = self.relu(self.fc2(x))
         return self.fc3(x)
-
-
-def mlp_digits() -> MLPDigits:
-    return MLPDigits()

@@ -70,7 +70,3 @@ class MobileNetV2(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.adaptive_avg_pool2d(self.features(x), (1, 1))
         return self.classifier(torch.flatten(x, 1))
-
-
-def mobilenet_v2() -> MobileNetV2:
-    return MobileNetV2()

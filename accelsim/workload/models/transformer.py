@@ -45,7 +45,3 @@ class TransformerBlock(nn.Module):
         x = self.attn_norm(x + self.dropout(self.attn_out(context)))
         h = F.gelu(self.ffn_in(x))
         return self.ffn_norm(x + self.dropout(self.ffn_out(h)))
-
-
-def bert_block() -> TransformerBlock:
-    return TransformerBlock()

@@ -33,7 +33,3 @@ class VGG(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.features(x)
         return self.classifier(torch.flatten(x, 1))
-
-
-def vgg16() -> VGG:
-    return VGG(CFG_16)

@@ -202,11 +202,10 @@ def prune_model(
     pattern = make_pattern(pattern)
     s = check_sparsity(sparsity)
     target = pattern.target_for(s)
-    if scope is not None:
-        _check_choice(scope, SCOPES, "scope")
-    _check_choice(first_conv, FIRST_CONV_RULES, "first_conv")
-    _check_choice(rule_1x1, RULES, "rule_1x1")
-    _check_choice(rule_fc, RULES, "rule_fc")
+    for value, allowed, what in ((scope or "layer", SCOPES, "scope"),
+                                 (first_conv, FIRST_CONV_RULES, "first_conv"),
+                                 (rule_1x1, RULES, "rule_1x1"), (rule_fc, RULES, "rule_fc")):
+        _check_choice(value, allowed, what)
     if scope == "global" and isinstance(pattern, NM) and pattern.n is not None:
         raise ConfigError("scope", [f"global scope needs a pattern whose density follows the target; "
                                     f"{pattern.spec} fixes it at {1 - target:.0%} (use scope: layer)"])

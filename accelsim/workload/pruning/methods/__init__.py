@@ -13,8 +13,9 @@ and ``prune(..., **params)`` overrides them for one call.  Every method has
 
 ``layers`` maps a name to a module with a 2-D (linear) or 4-D (conv) ``weight`` that belongs to
 ``model``.  ``data`` is a ``DigitsData`` (training.py) or an ``(inputs, labels)`` batch.  The target
-goes through ``pattern.target_for`` first (``nm2:4`` is 50 % whatever the request).  Class flags
-tell a caller what a method needs: ``needs_data``, ``trains`` (small models only), ``iterative``.
+goes through ``pattern.target_for`` first (``nm2:4`` is 50 % whatever the request).  The class
+flag ``trains`` marks the methods that train the model (small models only); the table says which
+need data.
 
 Scope (field ``scope``): ``"layer"`` prunes every layer to the target; ``"global"`` ranks all
 weights of all layers together, keeps the top ``(1 - sparsity)`` of them (one threshold), and

@@ -18,9 +18,10 @@ from accelsim.spec.recipe import SCOPES
 
 
 def register_method(name: str):
-    """Class decorator: register an instance with default parameters under ``name``."""
+    """Class decorator: name the class ``name`` and register an instance with default parameters."""
 
     def deco(cls):
+        cls.name = name
         METHODS.add(name, cls())
         return cls
 
@@ -102,9 +103,8 @@ def masks_from_scores(
     if scope not in SCOPES:
         raise AccelsimError(f"scope {scope!r} is not one of {', '.join(SCOPES)}{did_you_mean(scope, SCOPES)}")
     if scope == "layer":
-        per_layer = {name: float(sparsity) for name in scores}
-        if max_layer_sparsity is not None:
-            per_layer = {n: min(s, float(max_layer_sparsity)) for n, s in per_layer.items()}
+        cap = 1.0 if max_layer_sparsity is None else float(max_layer_sparsity)
+        per_layer = {name: min(float(sparsity), cap) for name in scores}
     else:
         per_layer, exact = allocate_global(scores, sparsity, max_layer_sparsity)
         if _is_unstructured(pattern):
@@ -136,9 +136,7 @@ class Method:
     max_layer_sparsity: float | None = None
 
     name: ClassVar[str] = ""
-    needs_data: ClassVar[bool] = False
     trains: ClassVar[bool] = False  # trains the model in place (small models only)
-    iterative: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:
@@ -171,8 +169,10 @@ class Method:
             target = pattern.target_for(target)
         return method._prune(model, layers, pattern, target, seed=seed, data=data)
 
-    def _prune(self, model, layers, pattern, sparsity, *, seed, data):
-        """One shot: score once, mask once."""
-        scores = self.scores(model, layers, seed=seed, data=data)
+    def _masks(self, pattern, scores, layers, sparsity):
         return masks_from_scores(pattern, scores, layers, sparsity, scope=self.scope,
                                  max_layer_sparsity=self.max_layer_sparsity)
+
+    def _prune(self, model, layers, pattern, sparsity, *, seed, data):
+        """One shot: score once, mask once."""
+        return self._masks(pattern, self.scores(model, layers, seed=seed, data=data), layers, sparsity)

@@ -20,7 +20,7 @@ import numpy as np
 
 from accelsim.errors import AccelsimError
 from accelsim.registry import METHODS
-from accelsim.workload.pruning.methods.base import Method, masks_from_scores, register_method
+from accelsim.workload.pruning.methods.base import Method, register_method
 from accelsim.workload.pruning.training import apply_masks, require_digits, train
 
 
@@ -72,16 +72,10 @@ class _Training(Method):
     finetune_lr: float = 1e-3
 
     trains: ClassVar[bool] = True
-    iterative: ClassVar[bool] = True
-    needs_data: ClassVar[bool] = True
 
     def scores(self, model, layers, *, seed, data=None):
         """The importance the method ranks by at its next pruning step: |w| of the current weights."""
         return _magnitudes(layers)
-
-    def _masks(self, pattern, scores, layers, sparsity):
-        return masks_from_scores(pattern, scores, layers, sparsity, scope=self.scope,
-                                 max_layer_sparsity=self.max_layer_sparsity)
 
     def _train(self, model, layers, data, epochs, masks, seed, lr=None, **kw):
         return train(model, data, epochs, self.lr if lr is None else lr,
@@ -105,8 +99,6 @@ class AGP(_Training):
     steps: int = 10
     epochs_per_step: int = 1
     score: str = "magnitude"
-
-    name: ClassVar[str] = "agp"
 
     def _prune(self, model, layers, pattern, sparsity, *, seed, data):
         data = require_digits(data, self.name)
@@ -144,8 +136,6 @@ class IMP(_Training):
     pretrain_epochs: int = 0  # unused: the first round's training is the dense training
     finetune_epochs: int = 0
 
-    name: ClassVar[str] = "imp"
-
     def schedule(self, sparsity: float) -> list[float]:
         """The sparsity after each round; the last one is exactly the target."""
         if sparsity <= 0:
@@ -174,8 +164,6 @@ class IMP(_Training):
             masks = self._masks(pattern, scores, layers, s)
             model.load_state_dict(rewind)
             self._train(model, layers, data, self.epochs, masks, seed + r)
-        if masks is None:
-            masks = {n: np.ones(tuple(m.weight.shape), dtype=bool) for n, m in layers.items()}
         if self.finetune_epochs:
             return self._finish(model, layers, data, masks, seed)
         return masks
@@ -211,8 +199,6 @@ class DropPruning(_Training):
     p_in: float = 0.02
     candidate_fraction: float = 0.2
     anneal: bool = True
-
-    name: ClassVar[str] = "drop"
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -56,8 +55,6 @@ def _loss_grads(model: nn.Module, layers: Mapping[str, nn.Module], x, y) -> dict
 class Magnitude(Method):
     """|w|.  Layer-wise by default: global magnitude on untrained weights collapses layers."""
 
-    name: ClassVar[str] = "magnitude"
-
     def scores(self, model, layers, *, seed, data=None):
         # float32 is exact for |w| of float32 weights and halves the time on ResNet-50.
         return {n: np.abs(m.weight.detach().cpu().numpy()) for n, m in layers.items()}
@@ -67,8 +64,6 @@ class Magnitude(Method):
 @dataclass(frozen=True)
 class Random(Method):
     """Uniform random scores, reproducible: the stream depends only on (seed, layer name)."""
-
-    name: ClassVar[str] = "random"
 
     def scores(self, model, layers, *, seed, data=None):
         return {
@@ -82,8 +77,6 @@ class Random(Method):
 class L1Filter(Method):
     """Li et al. 2017: the L1 norm of each filter (output channel / row), broadcast to every weight
     of that filter.  Pair it with the ``filter`` pattern to drop whole filters."""
-
-    name: ClassVar[str] = "l1_filter"
 
     def scores(self, model, layers, *, seed, data=None):
         out = {}
@@ -106,9 +99,6 @@ class Taylor(Method):
 
     batches: int = 4
     batch_size: int = 128
-
-    name: ClassVar[str] = "taylor"
-    needs_data: ClassVar[bool] = True
 
     def scores(self, model, layers, *, seed, data=None):
         data = _needs(data, self.name)
@@ -134,9 +124,6 @@ class Snip(Method):
 
     batch_size: int = 256
     scope: str = "global"
-
-    name: ClassVar[str] = "snip"
-    needs_data: ClassVar[bool] = True
 
     def scores(self, model, layers, *, seed, data=None):
         data = _needs(data, self.name)

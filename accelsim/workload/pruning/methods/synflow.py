@@ -1,20 +1,16 @@
-"""SynFlow (Tanaka et al. 2020): iterative, data-free pruning that avoids layer collapse.
-
-Registered as ``synflow`` in ``METHODS``; see ``SynFlow`` for the procedure.
-"""
+"""SynFlow (Tanaka et al. 2020): iterative, data-free pruning that avoids layer collapse."""
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from accelsim.errors import AccelsimError
-from accelsim.workload.pruning.methods.base import Method, check_layers, masks_from_scores, register_method
+from accelsim.workload.pruning.methods.base import Method, check_layers, register_method
 from accelsim.workload.pruning.training import DigitsData, split_batch
 
 
@@ -37,9 +33,6 @@ class SynFlow(Method):
     input_shape: tuple[int, ...] | None = None
     scope: str = "global"
 
-    name: ClassVar[str] = "synflow"
-    iterative: ClassVar[bool] = True
-
     def __post_init__(self) -> None:
         super().__post_init__()
         if int(self.iterations) < 1:
@@ -59,7 +52,8 @@ class SynFlow(Method):
             return (first.in_features,)
         raise AccelsimError("synflow needs the input shape: pass input_shape=(C, H, W) or data")
 
-    def _linearized(self, model, layers):
+    def _linearized(self, model, layers, data):
+        """A float64 |.| copy of the model, its layers, and the all-ones input."""
         qual = {id(m): n for n, m in model.named_modules()}
         for name, m in layers.items():
             if id(m) not in qual:
@@ -71,7 +65,7 @@ class SynFlow(Method):
         clayers = {name: clone.get_submodule(qual[id(m)]) for name, m in layers.items()}
         for m in clayers.values():
             m.weight.requires_grad_(True)
-        return clone, clayers
+        return clone, clayers, torch.ones((1, *self._input_shape(model, data)), dtype=torch.float64)
 
     @staticmethod
     def _score(clone, clayers, ones) -> dict[str, np.ndarray]:
@@ -86,13 +80,10 @@ class SynFlow(Method):
     def scores(self, model, layers, *, seed, data=None):
         """One SynFlow pass (no pruning): the score of the first iteration."""
         check_layers(layers)
-        clone, clayers = self._linearized(model, layers)
-        ones = torch.ones((1, *self._input_shape(model, data)), dtype=torch.float64)
-        return self._score(clone, clayers, ones)
+        return self._score(*self._linearized(model, layers, data))
 
     def _prune(self, model, layers, pattern, sparsity, *, seed, data):
-        clone, clayers = self._linearized(model, layers)
-        ones = torch.ones((1, *self._input_shape(model, data)), dtype=torch.float64)
+        clone, clayers, ones = self._linearized(model, layers, data)
         density, n = 1.0 - sparsity, int(self.iterations)
         masks = None
         for k in range(1, n + 1):
@@ -101,6 +92,5 @@ class SynFlow(Method):
                     for name, m in clayers.items():
                         m.weight.mul_(torch.from_numpy(masks[name]).to(torch.float64))
             scores = self._score(clone, clayers, ones)
-            masks = masks_from_scores(pattern, scores, layers, 1.0 - density ** (k / n), scope=self.scope,
-                                      max_layer_sparsity=self.max_layer_sparsity)
+            masks = self._masks(pattern, scores, layers, 1.0 - density ** (k / n))
         return masks

@@ -49,9 +49,8 @@ Rules shared by every pattern
 from __future__ import annotations
 
 from accelsim.registry import PATTERNS
-from accelsim.spec.recipe import check_sparsity, pattern_names
+from accelsim.spec.recipe import pattern_names
 from accelsim.workload.pruning.patterns import campfire, grouped  # noqa: F401  (registers their patterns)
-from accelsim.workload.pruning.patterns.base import FALLBACKS, NM, Pattern, achieved, make_pattern
+from accelsim.workload.pruning.patterns.base import NM, Pattern, achieved, make_pattern
 
-__all__ = ["FALLBACKS", "NM", "PATTERNS", "Pattern", "achieved", "check_sparsity", "make_pattern",
-           "pattern_names"]
+__all__ = ["NM", "PATTERNS", "Pattern", "achieved", "make_pattern", "pattern_names"]

@@ -30,11 +30,6 @@ def achieved(mask: np.ndarray) -> float:
     return 0.0 if mask.size == 0 else 1.0 - np.count_nonzero(mask) / mask.size
 
 
-def as_kcrs(a: np.ndarray) -> np.ndarray:
-    """View a linear (out, in) or conv (out, in/g, kh, kw) array as 4-D [K, C, R, S]."""
-    return a[:, :, None, None] if a.ndim == 2 else a
-
-
 def n_pruned(sparsity: float, groups: int) -> int:
     """How many of ``groups`` to prune for a target: round half up, at least one group kept."""
     return max(0, min(round_half_up(sparsity * groups), groups - 1))
@@ -79,14 +74,13 @@ def group_sum(abs_scores: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Pattern:
-    """Base of every pattern.  Subclasses set ``name`` and implement ``_mask4`` (on [K, C, R, S]
+    """Base of every pattern.  Subclasses (named by their registration) implement ``_mask4`` (on [K, C, R, S]
     |scores|, returning a bool [K, C, R, S]) and, if the pattern can fail to fit, ``fit_problem``."""
 
     fallback: str = "unstructured"
     nm_m: int = 4  # M of the N:M used by fallback "nm"
 
     name: ClassVar[str] = ""
-    group: ClassVar[str] = ""  # one line: what one pruning group is
     spelled: ClassVar[tuple[str, ...]] = ()  # the fields written in the spec (nm2:4: n, m)
 
     def __post_init__(self) -> None:
@@ -114,8 +108,7 @@ class Pattern:
     def resolve(self, shape: tuple[int, ...], kind: str, name: str = "") -> tuple[Pattern | None, str]:
         """The pattern actually applied to a weight of ``shape`` (None = left dense) and a note
         saying why it is not this one ('' when it is)."""
-        kcrs = _kcrs_shape(shape)
-        problem = self.fit_problem(kcrs, kind)
+        problem = self.fit_problem(_kcrs(shape), kind)
         if problem is None:
             return self, ""
         where = f"layer {name!r}" if name else "layer"
@@ -139,17 +132,15 @@ class Pattern:
         pattern, _ = self.resolve(scores.shape, kind, name)
         if pattern is None:
             return np.ones(scores.shape, dtype=bool)
-        return pattern._mask4(np.abs(as_kcrs(scores)), s).reshape(scores.shape)
+        return pattern._mask4(np.abs(scores).reshape(_kcrs(scores.shape)), s).reshape(scores.shape)
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-def _kcrs_shape(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    if len(shape) == 2:
-        return shape[0], shape[1], 1, 1
-    k, c, r, s = shape
-    return k, c, r, s
+def _kcrs(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """A weight's shape as [K, C, R, S]: a linear (out, in) is [K, C, 1, 1]."""
+    return (*shape, 1, 1)[:4]
 
 
 def _check_scores(scores: np.ndarray, kind: str, name: str) -> np.ndarray:
@@ -176,9 +167,6 @@ def _check_scores(scores: np.ndarray, kind: str, name: str) -> np.ndarray:
 class Unstructured(Pattern):
     """Element-wise: any single weight may be pruned."""
 
-    name: ClassVar[str] = "unstructured"
-    group: ClassVar[str] = "one weight"
-
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
         return keep_top(a.ravel(), n_pruned(sparsity, a.size)).reshape(a.shape)
 
@@ -195,8 +183,6 @@ class NM(Pattern):
     m: int = 4
     fallback: str = "dense"
 
-    name: ClassVar[str] = "nm"
-    group: ClassVar[str] = "M consecutive input channels at fixed (k, r, s); N kept"
     spelled: ClassVar[tuple[str, ...]] = ("n", "m")
 
     def __post_init__(self) -> None:
@@ -220,10 +206,7 @@ class NM(Pattern):
         return self.n if self.n is not None else n_kept_in(1.0 - sparsity, self.m)
 
     def fit_problem(self, kcrs, kind):
-        c = kcrs[1]
-        if c % self.m:
-            return f"C={c} input channels is not a multiple of M={self.m}"
-        return None
+        return f"C={kcrs[1]} input channels is not a multiple of M={self.m}" if kcrs[1] % self.m else None
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
         k, c, r, s = a.shape
@@ -241,8 +224,6 @@ class Block(Pattern):
     cols: int = 4
     fallback: str = "dense"
 
-    name: ClassVar[str] = "block"
-    group: ClassVar[str] = "rows x cols block of the [K, R*S*C] view, columns in (r, s, c) order"
     spelled: ClassVar[tuple[str, ...]] = ("rows", "cols")
 
     def __post_init__(self) -> None:

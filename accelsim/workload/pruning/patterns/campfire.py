@@ -22,7 +22,6 @@ window/combined, C == 1 for channel/combined).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
@@ -48,26 +47,17 @@ def channel_keep(a: np.ndarray, dropped_per_filter: int) -> np.ndarray:
 class Window(Pattern):
     """Campfire intra-kernel (reading): exactly m of R*S kept in every window."""
 
-    name: ClassVar[str] = "window"
-    group: ClassVar[str] = "exactly m of R*S kept inside every window W[k,c,:,:]"
-
-    def kept_per_window(self, sparsity: float, window_size: int) -> int:
-        return n_kept_in(1.0 - sparsity, window_size)
-
     def fit_problem(self, kcrs, kind):
         return None if kcrs[2] * kcrs[3] > 1 else "1x1 kernel (or linear layer): a window is a single weight"
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
-        return window_keep(a, self.kept_per_window(sparsity, a.shape[2] * a.shape[3]))
+        return window_keep(a, n_kept_in(1.0 - sparsity, a.shape[2] * a.shape[3]))
 
 
 @PATTERNS.register("channel")
 @dataclass(frozen=True)
 class Channel(Pattern):
     """Campfire within-filter (reading): whole windows, the same count dropped per filter."""
-
-    name: ClassVar[str] = "channel"
-    group: ClassVar[str] = "whole windows W[k,c,:,:], the same number dropped in every filter"
 
     def fit_problem(self, kcrs, kind):
         return None if kcrs[1] > 1 else f"C={kcrs[1]} window per filter (depthwise): nothing to choose"
@@ -83,9 +73,6 @@ class Combined(Pattern):
     """Campfire combined (reading): channel, then window inside the surviving windows."""
 
     split: float = 0.5
-
-    name: ClassVar[str] = "combined"
-    group: ClassVar[str] = "channel (same window count per filter) then window (m of R*S)"
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.split <= 1.0:

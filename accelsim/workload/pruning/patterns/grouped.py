@@ -1,7 +1,4 @@
-"""Patterns whose groups are whole slices of W[K, C, R, S]: vector, kernel, filter, input channel.
-
-Each group's score is the sum of |score| over the slice (the package docstring states the shared rules).
-"""
+"""Patterns whose groups are whole slices of W[K, C, R, S]: vector, kernel, filter, input channel."""
 
 from __future__ import annotations
 
@@ -31,8 +28,6 @@ class _Grouped(Pattern):
 class Vector(_Grouped):
     """Kernel rows W[k,c,r,:] pruned whole (Mao et al. 2017 "1-D")."""
 
-    name: ClassVar[str] = "vector"
-    group: ClassVar[str] = "kernel row W[k,c,r,:]"
     axes: ClassVar[tuple[int, ...]] = (3,)
 
     def fit_problem(self, kcrs, kind):
@@ -44,8 +39,6 @@ class Vector(_Grouped):
 class Kernel(_Grouped):
     """Whole R x S windows W[k,c,:,:] pruned (Mao et al. 2017 "kernel-level")."""
 
-    name: ClassVar[str] = "kernel"
-    group: ClassVar[str] = "whole window W[k,c,:,:]"
     axes: ClassVar[tuple[int, ...]] = (2, 3)
 
     def fit_problem(self, kcrs, kind):
@@ -57,8 +50,6 @@ class Kernel(_Grouped):
 class Filter(_Grouped):
     """Whole filters W[k,:,:,:] pruned (Li et al. 2017); removes GEMM rows."""
 
-    name: ClassVar[str] = "filter"
-    group: ClassVar[str] = "whole filter W[k,:,:,:]"
     axes: ClassVar[tuple[int, ...]] = (1, 2, 3)
 
 
@@ -67,8 +58,6 @@ class Filter(_Grouped):
 class InputChannel(_Grouped):
     """Whole input channels W[:,c,:,:] pruned; removes R*S GEMM columns each."""
 
-    name: ClassVar[str] = "input_channel"
-    group: ClassVar[str] = "whole input channel W[:,c,:,:]"
     axes: ClassVar[tuple[int, ...]] = (0, 2, 3)
 
     def fit_problem(self, kcrs, kind):

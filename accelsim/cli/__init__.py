@@ -1,0 +1,1 @@
+"""The command line: click commands; parse -> library call -> print / save."""
