@@ -180,3 +180,65 @@ def test_operands_are_strings_in_dicts_and_json():
     assert all(type(op) is Operand for op in hw.memory("glb").holds)
     assert {Operand.INPUTS: 1}["inputs"] == 1
     assert json.loads(json.dumps(asdict(hw)["memories"]))[1]["holds"] == ["weights", "inputs"]
+
+
+# ---------------------------------------------------------------- flexible arrays (spec/pe_array.py)
+
+FLEX = GOOD.replace("pe_array: {rows: 4, cols: 8, dataflow: os}", "pe_array: {multipliers: 16}") + """
+sparsity:
+  weights: {format: bitmask, skip: skip, exploits: [unstructured]}
+"""
+
+
+def test_a_flexible_array_is_a_line_of_multipliers_with_full_bandwidth_by_default():
+    from accelsim.spec.pe_array import FlexiblePEArray
+
+    pe = _hw(FLEX).pe_array
+    assert isinstance(pe, FlexiblePEArray) and (pe.rows, pe.cols, pe.multipliers) == (16, 1, 16)
+    assert (pe.dataflow, pe.distribution_ports, pe.reduction_ports, pe.tile) == ("ws", 16, 16, None)
+    pe = _hw(FLEX.replace("{multipliers: 16}", "{multipliers: 16, distribution: {ports: 4},"
+                                               " reduction: {ports: 2}}")).pe_array
+    assert (pe.distribution_ports, pe.reduction_ports) == (4, 2)
+    dense = FLEX.replace("skip: skip, exploits: [unstructured]", "skip: none")
+    assert _hw(dense.replace("{multipliers: 16}", "{multipliers: 16, tile: {m: 2, n: 2, k: 4}}")
+               ).pe_array.tile == (2, 2, 4)
+
+
+def test_grid_and_flexible_keys_do_not_mix():
+    with pytest.raises(ConfigError) as err:
+        _hw(FLEX.replace("{multipliers: 16}", "{multipliers: 16, rows: 4, cols: 4}"))
+    line = "a flexible array is a line of multipliers, not rows x cols; remove it"
+    assert set(err.value.problems) == {f"pe_array.rows: {line}", f"pe_array.cols: {line}"}
+    with pytest.raises(ConfigError, match="pe_array.distribution: applies to a flexible array"
+                                          r" \(pe_array.multipliers\), not a rows x cols grid"):
+        _hw(GOOD.replace("dataflow: os}", "dataflow: os, distribution: {ports: 4}}"))
+
+
+def test_network_parameters_are_checked_all_at_once():
+    with pytest.raises(ConfigError) as err:
+        _hw(FLEX.replace("16}", "24, distribution: {ports: 32}, reduction: {ports: 32}}"))
+    assert set(err.value.problems) == {
+        "pe_array.multipliers: 24 is not a power of two >= 2",
+        "pe_array.distribution.ports: 32 is not a power of two between 1 and the 24 multipliers",
+        "pe_array.reduction.ports: 32 is not between 1 and the 24 multipliers"}
+    with pytest.raises(ConfigError) as err:  # a value that does not parse: no range check on a stand-in
+        _hw(FLEX.replace("16}", "24, reduction: {ports: 0}}"))
+    assert err.value.problems == ("pe_array.reduction.ports: 0 is not a positive whole number",)
+    with pytest.raises(ConfigError, match=r"pe_array.tile: T_M \* T_N \* T_K = 32 MACs must fit the 16"):
+        _hw(FLEX.replace("skip: skip, exploits: [unstructured]", "skip: none")
+            .replace("{multipliers: 16}", "{multipliers: 16, tile: {m: 2, n: 2, k: 8}}"))
+
+
+@pytest.mark.parametrize("text,path,needle", [
+    (FLEX + "timing: scalesim\n", "timing", "not from a timing model"),
+    (FLEX.replace("16}", "16, dataflow: os}"), "pe_array.dataflow", "'os' does not hold the weights"),
+    (FLEX.replace("16}", "16, tile: {m: 1, n: 1, k: 4}}"), "pe_array.tile", "takes no tile"),
+    (FLEX.replace("skip: skip, exploits: [unstructured]", "skip: gate"), "pe_array.tile", "needs its tile"),
+    (FLEX.replace("[unstructured]", "[unstructured, window]"), "sparsity.weights.exploits",
+     "write exploits: [unstructured]"),
+    (FLEX + "  inputs: {format: bitmask, skip: skip}\n", "sparsity.inputs.skip", "zero or not"),
+], ids=["timing", "dataflow", "tile with skip", "no tile", "exploits", "inputs skip"])
+def test_what_a_flexible_controller_cannot_run_is_refused(text, path, needle):
+    with pytest.raises(ConfigError) as err:
+        _hw(text)
+    assert [p for p in err.value.problems if p.startswith(f"{path}: ") and needle in p], err.value.problems

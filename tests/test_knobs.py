@@ -70,6 +70,8 @@ def _changes(key: str, value):
     """Other values for a field (tried in order until one acts)."""
     if isinstance(value, bool):
         return [not value]
+    if key == "ports":  # twice, half, or one port: a tile may leave half a network's lines idle
+        return [value * 2, max(1, value // 2), 1]
     if isinstance(value, int):
         return [value * 2, max(1, value // 2)]
     if isinstance(value, list):

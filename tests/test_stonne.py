@@ -1,4 +1,5 @@
-"""STONNE (commit 22634b8) reproduced: the TPU-like OS mesh to the cycle, SIGMA and MAERI within 15 %.
+"""STONNE (commit 22634b8) reproduced: the TPU-like OS mesh to the cycle, SIGMA and MAERI within 15 %,
+as library functions and through the shipped configs (tpu_os_mesh, sigma_like, maeri_like).
 
 Every STONNE number here is a run of STONNE built from that commit (g++ -O3) on this machine class:
 the table of the project's validation targets, and a few more runs recorded the same way (the
@@ -256,3 +257,81 @@ def test_array_parameters_are_checked():
         FlexibleArray(48, 64, 0)
     assert len(err.value.problems) == 3
     assert reduction_of([(0, 4), (4, 8)], FlexibleArray(8, 8, 1)) == (2, 2)  # one line for both
+
+
+# ---------------------------------------------------------------- the shipped flexible configs
+
+
+WIDE = {"pe_array.distribution.ports": 256, "pe_array.reduction.ports": 256}  # as --set PATH=VALUE
+
+
+def one_gemm(hw, mask: np.ndarray, m: int, density: float = 1.0):
+    """accelsim.simulate on one linear layer: the weights [N filters x K] are STONNE's A (SIGMA's
+    stationary operand, MAERI's B), the M x K activations the streamed operand."""
+    n, k = mask.shape
+    layer = Layer("fc", "linear", m, n, k, weight_mask=mask, pattern="unstructured",
+                  activation_density=density)
+    return accelsim.simulate(hw, Workload("one_gemm", (layer,))).layers[0]
+
+
+@pytest.mark.parametrize("sparsity", list(SIGMA_64))
+def test_sigma_like_config_reproduces_stonne(sparsity):
+    """SIGMA 128^3 on the shipped 64 multipliers, dn_bw = rn_bw = 64, at STONNE's four densities;
+    the config runs exactly the library's SIGMA on the layer's mask."""
+    hw, array = accelsim.load_hardware("sigma_like"), FlexibleArray(64, 64, 64)
+    _, reconfigs, cycles = SIGMA_64[sparsity]
+    got = []
+    for seed in range(4):
+        a = stonne_mask(np.random.default_rng(seed), 128, 128, sparsity)
+        report, run = one_gemm(hw, a, 128), sigma_sparse_gemm(a, np.ones((128, 128), bool), array)
+        assert report.compute_cycles == run.cycles
+        assert f"configured {run.reconfigurations}x" in report.notes[0]
+        assert report.macs_issued == 128 * a.sum() and report.macs_issued + report.macs_skipped == 128**3
+        assert report.sram_reads == {"inputs": run.sram_reads["streamed"], "weights": a.sum(),
+                                     "outputs": run.sram_reads["psums"]}  # folded rows read psums back
+        assert report.total_cycles >= report.compute_cycles  # STONNE has no DRAM; the config does
+        got.append(report.compute_cycles)
+    assert within(np.mean(got), cycles, 0.15)
+
+
+def test_sigma_like_at_256_multipliers_dense():
+    hw = accelsim.load_hardware("sigma_like", {"pe_array.multipliers": 256, **WIDE})
+    report = one_gemm(hw, stonne_mask(np.random.default_rng(0), 128, 128, 0), 128)
+    assert within(report.compute_cycles, 9160, 0.15) and "configured 64x" in report.notes[0]
+    assert (hw.pe_array.rows, hw.pe_array.cols) == (256, 1)  # a line of multipliers: 256 PEs
+
+
+def test_maeri_like_config_reproduces_stonne():
+    """MAERI 64^3 on the shipped 256 multipliers, tile 4 x 4 x 16: dn_bw = rn_bw = 64 as shipped, then
+    256 by override; distribution-bound, then bound by the stream of tiles."""
+    hw = accelsim.load_hardware("maeri_like")
+    wide = accelsim.load_hardware("maeri_like", WIDE)
+    narrow, fast = (one_gemm(h, np.ones((64, 64), bool), 64) for h in (hw, wide))
+    assert within(narrow.compute_cycles, 4544, 0.15) and within(fast.compute_cycles, 1264, 0.15)
+    assert within(narrow.compute_cycles / fast.compute_cycles, 4544 / 1264, 0.10)
+    assert "distribution bound" in narrow.notes[0] and "stream bound" in fast.notes[0]
+    # STONNE's counters: 16,384 + 262,144 deliveries; weights read once, inputs once per N tile
+    assert "278,528 packages delivered" in narrow.notes[0]
+    assert narrow.sram_reads == {"inputs": 64 * 64 * 16, "weights": 64 * 64, "outputs": 0}
+    assert narrow.sram_writes == {"outputs": 64 * 64} and narrow.macs_issued == 64 ** 3
+
+
+def test_shipped_flexible_configs_say_what_they_are_validated_against():
+    for name in ("sigma_like", "maeri_like"):
+        hw = accelsim.load_hardware(name)
+        assert "validated against STONNE" in hw.description and "15 %" in hw.description
+        assert "22634b8" in hw.source and "HPCA 2020" in hw.source and "ASPLOS 2018" in hw.source
+
+
+def test_flexible_array_gating_and_activation_reads():
+    """MAERI's cycles ignore the mask (dense tiles); skip: gate gates the zero weights' MACs.  SIGMA
+    sends zero activations too: a bitmap of half-zero activations halves their reads, not the cycles."""
+    mask = np.random.default_rng(1).random((32, 48)) < 0.4
+    maeri, gate = accelsim.load_hardware("maeri_like"), {"format": "bitmask", "skip": "gate"}
+    gated = accelsim.load_hardware("maeri_like", {"sparsity": {"weights": gate}})
+    a, b = one_gemm(maeri, mask, 20), one_gemm(gated, mask, 20)
+    assert a.compute_cycles == b.compute_cycles and (a.macs_gated, b.macs_gated) == (0, 20 * (~mask).sum())
+    sigma = accelsim.load_hardware("sigma_like")
+    full, half = one_gemm(sigma, mask, 20), one_gemm(sigma, mask, 20, density=0.5)
+    assert full.compute_cycles == half.compute_cycles
+    assert half.sram_reads["inputs"] == pytest.approx(full.sram_reads["inputs"] / 2, rel=0.01)

@@ -13,7 +13,7 @@ import numpy as np
 from accelsim import __version__
 from accelsim.sim.actions import count_actions
 from accelsim.sim.dataflows import TIMING_MODELS
-from accelsim.sim.dataflows.sparse import sparse_compute
+from accelsim.sim.dataflows.flexible_compute import compute_stage
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.energy import EnergyTable, breakdown, load_energy_table
 from accelsim.sim.mapping import choose_mapping, tile_model
@@ -47,7 +47,7 @@ def simulate(hw: HardwareConfig, workload: Workload, *, progress: ProgressFn | N
 
 def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: EnergyTable) -> LayerReport:
     storage = storage_of(layer, hw)
-    compute = sparse_compute(layer, hw, timing, storage)
+    compute = compute_stage(hw)(layer, hw, timing, storage)  # a flexible array's own, or sparse_compute
     model = tile_model(layer, hw, compute, storage)
     mapping = choose_mapping(layer, hw, compute, model, table=table)
     if timing.models_stalls:

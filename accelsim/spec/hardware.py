@@ -3,7 +3,8 @@
 Every name in a config is checked against its registry (``accelsim.registry``: dataflow, timing
 model, sparse format, exploited pattern, energy table), so a plug-in registered at run time is
 accepted like a built-in; the keys under ``sparsity.<operand>`` beyond format / skip / exploits are
-the ones the chosen format declares (``config_key`` fields of its class).
+the ones the chosen format declares (``config_key`` fields of its class).  The ``pe_array`` (a grid
+of PEs or a flexible array of multipliers) is read by spec/pe_array.py.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 
 from accelsim import units
 from accelsim.errors import UnknownNameError, did_you_mean
-from accelsim.registry import DATAFLOWS, ENERGY_MODELS, PATTERNS, SPARSE_FORMATS, TIMING_MODELS
+from accelsim.registry import ENERGY_MODELS, PATTERNS, SPARSE_FORMATS, TIMING_MODELS
 from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
+from accelsim.spec.pe_array import PEArray, check_flexible, read_pe_array
 
 
 class Operand(StrEnum):
@@ -34,15 +36,6 @@ class Operand(StrEnum):
 OPERANDS = tuple(Operand)
 SKIP_NAMES = ("none", "gate", "skip")
 HW_DIR = Path(__file__).resolve().parent.parent / "data" / "hw_configs"
-
-
-@dataclass(frozen=True)
-class PEArray:
-    rows: int
-    cols: int
-    dataflow: str
-    precision_bits: int = 8
-    accumulator_bits: int = 32
 
 
 @dataclass(frozen=True)
@@ -213,15 +206,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
     version = r.get(top, "version", "", _version, 1)
     clock = r.get(top, "clock", "", units.parse_frequency_mhz, 1000.0)
 
-    pa_raw = r.mapping(top.get("pe_array"), "pe_array",
-                       ("rows", "cols", "dataflow", "precision", "accumulator"), required=("rows", "cols"))
-    pe = PEArray(
-        rows=r.get(pa_raw, "rows", "pe_array", cfg.positive_int, 1),
-        cols=r.get(pa_raw, "cols", "pe_array", cfg.positive_int, 1),
-        dataflow=r.get(pa_raw, "dataflow", "pe_array", cfg.choice(*DATAFLOWS), "ws"),
-        precision_bits=r.get(pa_raw, "precision", "pe_array", _bits, 8),
-        accumulator_bits=r.get(pa_raw, "accumulator", "pe_array", _bits, 32),
-    )
+    pe = read_pe_array(r, top.get("pe_array"))
 
     mem_raw = top.get("memories", [])
     memories: list[MemoryLevel] = []
@@ -270,6 +255,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
     )
     _check_sparsity(r, hw)
     _check_stall_free(r, hw)
+    check_flexible(r, hw, "timing" in top)
     r.finish()
     return hw
 
@@ -342,16 +328,6 @@ def _version(value: Any) -> int:
     if value != 1:
         raise ValueError(f"{value!r} is not a supported version; this accelsim reads version: 1")
     return 1
-
-
-def _bits(value: Any) -> int:
-    if isinstance(value, str) and value.lower().startswith(("int", "uint", "fp")):
-        digits = value.lower().lstrip("uintfp")
-        if digits.isdigit():
-            return int(digits)
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64:
-        return value
-    raise ValueError(f"{value!r} is not a precision; write e.g. 8, int8 or fp16")
 
 
 def _positive(x: float) -> float:

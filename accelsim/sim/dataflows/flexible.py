@@ -55,8 +55,10 @@ the tree and each output is written once.  The next N tile waits until every res
     per N tile: max(S, DN, RN) + lat,   S = F + F * ceil(M/T_M) steps (one per cycle)
     DN = max over ports of the packages of all S steps on the port,  RN = ceil(M/T_M) * l
 
-Checked against STONNE runs in tests/test_stonne.py and benchmarks/bench_stonne.py (reconfigurations,
-deliveries and SRAM counts equal STONNE's counters on its own masks; cycles within 5 %).  Not
+A layer on a flexible array (``pe_array.multipliers``, spec/pe_array.py) runs these through
+flexible_compute.py.  Checked against STONNE runs in tests/test_stonne.py and
+benchmarks/bench_stonne.py (reconfigurations, deliveries and SRAM counts equal STONNE's counters on
+its own masks; cycles within 5 %).  Not
 modelled: the few cycles more STONNE takes when a result crosses augmented links or when the
 accumulation buffer releases a tile's outputs over several cycles, so a phase can be 1-4 cycles short.
 """
@@ -69,24 +71,19 @@ from functools import lru_cache
 import numpy as np
 
 from accelsim.errors import ConfigError
+from accelsim.spec.pe_array import network_problems
 
 
 @dataclass(frozen=True)
 class FlexibleArray:
     num_ms: int  # multipliers, a power of two
     dn_bw: int  # distribution ports (SRAM read ports), a power of two <= num_ms
-    rn_bw: int  # collection-bus lines (SRAM write ports)
+    rn_bw: int  # collection-bus lines (SRAM write ports), 1 to num_ms
 
     def __post_init__(self):
-        problems = []
-        if self.num_ms < 2 or self.num_ms & (self.num_ms - 1):
-            problems.append(f"num_ms: {self.num_ms} is not a power of two >= 2")
-        if self.dn_bw < 1 or self.dn_bw & (self.dn_bw - 1) or self.dn_bw > self.num_ms:
-            problems.append(f"dn_bw: {self.dn_bw} is not a power of two between 1 and num_ms")
-        if self.rn_bw < 1:
-            problems.append(f"rn_bw: {self.rn_bw} must be >= 1")
+        problems = network_problems(self.num_ms, self.dn_bw, self.rn_bw)  # the config's rules
         if problems:
-            raise ConfigError("flexible array", problems)
+            raise ConfigError("flexible array", [f"{key}: {message}" for key, message in problems])
 
     @property
     def levels(self) -> int:

@@ -1,0 +1,145 @@
+"""The ``pe_array`` of a hardware config: a grid of PEs, or a flexible array of multipliers.
+
+A grid (``rows``, ``cols``, ``dataflow``) is timed by its dataflow's row of the dims table and the
+timing model.  A flexible array (``multipliers``; STONNE's MAERI and SIGMA fabric, commit 22634b8)
+is a line of multipliers under two networks (sim/dataflows/flexible.py has the model):
+
+    multipliers          a power of two (STONNE's num_ms)
+    distribution.ports   SRAM read ports, each feeding multipliers / ports of them (dn_bw; a power
+                         of two, at most multipliers; default multipliers)
+    reduction.ports      collection-bus lines writing results (rn_bw; 1 to multipliers, default
+                         multipliers)
+    tile: {m, n, k}      T_M x T_N x T_K, the dense controller's tile (MAERI; STONNE takes it as input,
+                         so does accelsim), at most multipliers MACs
+
+Its controller follows from ``sparsity.weights.skip`` (STONNE's mem_ctrl): ``skip`` packs each
+filter's nonzero weights (SIGMA's sparse GEMM, bitmaps) and takes no tile; ``none`` or ``gate`` runs
+dense tiles (MAERI) and needs ``tile``.  Both hold the weights and stream the activations, the row
+of ``ws``: ``dataflow`` may only name a weight-stationary row.  It is stored as ``rows`` =
+multipliers, ``cols`` = 1 (so PE counts stay rows x cols), and takes its cycles from its networks,
+not from a timing model, so ``timing`` is refused; memory stalls are simulated as with the default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from accelsim.registry import DATAFLOWS
+from accelsim.spec import config as cfg
+from accelsim.spec.config import Reader
+
+_GRID_KEYS = ("rows", "cols")
+_FLEXIBLE_KEYS = ("multipliers", "distribution", "reduction", "tile")
+
+
+@dataclass(frozen=True)
+class PEArray:
+    rows: int
+    cols: int
+    dataflow: str
+    precision_bits: int = 8
+    accumulator_bits: int = 32
+
+
+@dataclass(frozen=True)
+class FlexiblePEArray(PEArray):
+    """A line of ``rows`` multipliers (``cols`` = 1) under distribution and reduction networks."""
+
+    distribution_ports: int = 1
+    reduction_ports: int = 1
+    tile: tuple[int, int, int] | None = None  # (T_M, T_N, T_K) of the dense controller (MAERI)
+
+    @property
+    def multipliers(self) -> int:
+        return self.rows * self.cols
+
+
+def network_problems(multipliers: int, distribution_ports: int, reduction_ports: int,
+                     tile: tuple[int, int, int] | None = None) -> list[tuple[str, str]]:
+    """(key, message) of every parameter a flexible array cannot have."""
+    problems = []
+    if multipliers < 2 or multipliers & (multipliers - 1):
+        problems.append(("multipliers", f"{multipliers} is not a power of two >= 2"))
+    dn = distribution_ports
+    if dn < 1 or dn & (dn - 1) or dn > multipliers:
+        problems.append(("distribution.ports", f"{dn} is not a power of two between 1 and the {multipliers}"
+                                               " multipliers"))
+    if not 1 <= reduction_ports <= multipliers:
+        problems.append(("reduction.ports", f"{reduction_ports} is not between 1 and the {multipliers}"
+                                            " multipliers"))
+    if tile is not None and tile[0] * tile[1] * tile[2] > multipliers:
+        problems.append(("tile", f"T_M * T_N * T_K = {tile[0] * tile[1] * tile[2]} MACs must fit the"
+                                 f" {multipliers} multipliers"))
+    return problems
+
+
+def read_pe_array(r: Reader, raw: Any) -> PEArray:
+    """A grid, or a flexible array when ``multipliers`` is given (module docstring)."""
+    head = raw if isinstance(raw, Mapping) else {}
+    if "multipliers" not in head:
+        other = "applies to a flexible array (pe_array.multipliers), not a rows x cols grid"
+        m = r.mapping(raw, "pe_array", (*_GRID_KEYS, "dataflow", "precision", "accumulator"),
+                      required=_GRID_KEYS, elsewhere=dict.fromkeys(_FLEXIBLE_KEYS, other))
+        return PEArray(r.get(m, "rows", "pe_array", cfg.positive_int, 1),
+                       r.get(m, "cols", "pe_array", cfg.positive_int, 1), *_common(r, m))
+    grid = "a flexible array is a line of multipliers, not rows x cols; remove it"
+    m = r.mapping(raw, "pe_array", (*_FLEXIBLE_KEYS, "dataflow", "precision", "accumulator"),
+                  elsewhere=dict.fromkeys(_GRID_KEYS, grid))
+    before = len(r.problems)
+    ms = r.get(m, "multipliers", "pe_array", cfg.positive_int, 2)
+    ports = [r.get(r.mapping(m.get(net), f"pe_array.{net}", ("ports",)), "ports", f"pe_array.{net}",
+                   cfg.positive_int, ms) for net in ("distribution", "reduction")]
+    tile = None
+    if "tile" in m:
+        t = r.mapping(m["tile"], "pe_array.tile", ("m", "n", "k"), required=("m", "n", "k"))
+        tile = tuple(r.get(t, d, "pe_array.tile", cfg.positive_int, 1) for d in "mnk")
+    if len(r.problems) == before:
+        for key, message in network_problems(ms, *ports, tile):
+            r.problem(f"pe_array.{key}", message)
+    return FlexiblePEArray(ms, 1, *_common(r, m), *ports, tile)
+
+
+def _common(r: Reader, m: dict) -> tuple[str, int, int]:
+    return (r.get(m, "dataflow", "pe_array", cfg.choice(*DATAFLOWS), "ws"),
+            r.get(m, "precision", "pe_array", _bits, 8), r.get(m, "accumulator", "pe_array", _bits, 32))
+
+
+def check_flexible(r: Reader, hw: Any, timing_given: bool) -> None:
+    """What a flexible array's controller cannot run (``hw``: the HardwareConfig; module docstring)."""
+    pe = hw.pe_array
+    if not isinstance(pe, FlexiblePEArray):
+        return
+    if timing_given:
+        r.problem("timing", "a flexible array takes its cycles from its distribution and reduction networks,"
+                            " not from a timing model (memory stalls are simulated); remove 'timing'")
+    if pe.dataflow in DATAFLOWS and DATAFLOWS.get(pe.dataflow).stationary != "weights":
+        r.problem("pe_array.dataflow", f"{pe.dataflow!r} does not hold the weights; a flexible array's"
+                                       " controllers (SIGMA, MAERI) hold the weights and stream the"
+                                       " activations: write dataflow: ws, or leave it out")
+    sparse = hw.sparsity.weights.skip == "skip"
+    if sparse and pe.tile is not None:
+        r.problem("pe_array.tile", "with sparsity.weights.skip: skip the array packs each filter's nonzeros"
+                                   " (SIGMA) and takes no tile; remove it, or set skip: none / gate for"
+                                   " dense tiles (MAERI)")
+    if not sparse and pe.tile is None:
+        r.problem("pe_array.tile", "a flexible array running dense GEMMs (MAERI; sparsity.weights.skip:"
+                                   f" {hw.sparsity.weights.skip}) needs its tile, e.g. tile: {{m: 4, n: 4,"
+                                   " k: 16}; or set sparsity.weights.skip: skip to pack nonzeros (SIGMA)")
+    if sparse and hw.sparsity.weights.exploits and tuple(hw.sparsity.weights.exploits) != ("unstructured",):
+        r.problem("sparsity.weights.exploits", "SIGMA packs nonzero weights one by one, whatever their"
+                                               " pattern: write exploits: [unstructured]")
+    if hw.sparsity.inputs.skip == "skip":
+        r.problem("sparsity.inputs.skip", "a flexible array sends every activation a stationary weight needs,"
+                                          " zero or not (STONNE); use skip: none or gate")
+
+
+def _bits(value: Any) -> int:
+    if isinstance(value, str) and value.lower().startswith(("int", "uint", "fp")):
+        digits = value.lower().lstrip("uintfp")
+        if digits.isdigit():
+            return int(digits)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64:
+        return value
+    raise ValueError(f"{value!r} is not a precision; write e.g. 8, int8 or fp16")
