@@ -278,7 +278,7 @@ def test_a_dense_systolic_array_never_waits_for_its_edge_bandwidth(df):
     limited = _with(hw, memories=[{**m, "bandwidth": f"{edge} B/cycle"} for m in hw.raw["memories"]])
     a, b = simulate(hw, Workload("one", (layer,))), simulate(limited, Workload("one", (layer,)))
     assert b.total_cycles == a.total_cycles
-    feed = b.layers[0].mapping["memory"]["delivery_cycles"]
+    feed = b.layers[0].memory.delivery_cycles
     assert feed and all(c <= b.layers[0].compute_cycles for c in feed.values())
 
 
