@@ -325,3 +325,26 @@ def test_fingerprint():
     prune.random_unstructured(model.fc1, "weight", amount=0.3)
     assert trace_model(model, shape).fingerprint != a.fingerprint
     assert trace_model(build_model("lenet5")[0], shape, batch=2).fingerprint != a.fingerprint
+
+
+def test_each_layer_knows_which_layers_feed_it():
+    """input_from follows activations through the ops between GEMMs (ReLU, pooling, residual adds);
+    "" is the model input.  The memory model uses it to keep activations on chip between layers."""
+    import torch
+    from torch import nn
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+            self.c, self.fc = nn.Conv2d(8, 8, 1), nn.Linear(8, 4)
+
+        def forward(self, x):
+            y = torch.relu(self.a(x))
+            z = self.c(torch.max_pool2d(self.b(y) + y, 2))
+            return self.fc(z.mean(dim=(2, 3)))
+
+    from accelsim.workload.tracing import trace_model
+
+    layers = {layer.name: layer.input_from for layer in trace_model(Residual(), (3, 8, 8)).layers}
+    assert layers == {"a": ("",), "b": ("a",), "c": ("a", "b"), "fc": ("c",)}

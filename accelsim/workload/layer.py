@@ -62,9 +62,11 @@ class Layer:
     conv: ConvShape | None = None
     pattern: PatternSpec = PatternSpec("dense")
     target_sparsity: float = 0.0
+    input_from: tuple[str, ...] = ()  # the layers whose outputs feed this one ("": the model input)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pattern", PatternSpec.parse(self.pattern))
+        object.__setattr__(self, "input_from", tuple(self.input_from))
 
     @property
     def macs(self) -> int:

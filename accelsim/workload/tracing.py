@@ -82,7 +82,9 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch:
     finally:
         for m, training in modes.items():
             m.training = training
-    layers = tuple(_layer(gm, node, rec, source, name) for node, rec in recorder.records)
+    producers = _producers(gm, recorder.records)
+    layers = tuple(replace(_layer(gm, node, rec, source, name), input_from=producers[node])
+                   for node, rec in recorder.records)
     if root is not model:
         layers = tuple(replace(layer, name=name) for layer in layers)
     workload = Workload(name=name, layers=layers, source=f"torch.fx trace of {type(model).__qualname__}",
@@ -143,6 +145,27 @@ class _Recorder(fx.Interpreter):
                 rec["name"] = n.target if calls == 1 else f"{n.target}#{calls}"
             self.records.append((n, rec))
         return out
+
+
+def _producers(gm: fx.GraphModule, records: list[tuple[fx.Node, dict[str, Any]]]) -> dict[fx.Node, tuple]:
+    """For each layer node, the layers whose outputs reach its activation operand(s) through the
+    ops between them (activations, norms, pooling, adds, reshapes); "" stands for the model input."""
+    names = {node: rec.get("name", node.name) for node, rec in records}
+    reach: dict[fx.Node, frozenset[str]] = {}
+    out = {}
+    for node in gm.graph.nodes:
+        operands = node.all_input_nodes
+        if node in names:
+            kind = records[[n for n, _ in records].index(node)][1]["kind"]
+            operands = [a for a in node.args[: 2 if kind == "matmul" else 1] if isinstance(a, fx.Node)]
+        sources = frozenset().union(*(reach.get(a, frozenset()) for a in operands))
+        if node.op == "placeholder":
+            sources = frozenset({""})
+        if node in names:
+            out[node] = tuple(sorted(sources))
+            sources = frozenset({names[node]})
+        reach[node] = sources
+    return out
 
 
 def _kind(gm: fx.GraphModule, n: fx.Node) -> str | None:
