@@ -37,7 +37,8 @@ tile's load overlaps the previous tile's compute but pays its DRAM latency, so
 
 (without double buffering everything adds up), which keeps tiles from getting so small that
 latency shows.  A timing model that does not stall (``TimingModel.models_stalls``) keeps its
-untiled cycles whatever the tiling: the estimate is those, and the DRAM bytes decide.
+untiled cycles whatever the tiling: its cycles (objective ``cycles``, and the delay of ``edp``) are
+those, so the DRAM bytes decide, then the estimate.
 """
 
 from __future__ import annotations
@@ -259,11 +260,11 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, mode
     base = single_pass(model, tm, tn, tk)
     n_tiles = base["m"] * base["n"] * base["k"]
     g = model.groups
+    stalls = TIMING_MODELS.get(hw.timing).models_stalls
     busy = estimated_compute(compute, model, tm, tn, tk)
-    feed = delivery_cycles(hw, compute, model, base[model.time_dim])
+    feed = delivery_cycles(hw, compute, model, base[model.time_dim] if stalls else 1)
     compute_total = functools.reduce(np.maximum, feed.values(), busy)
     bw, lat = hw.dram.total_bandwidth_bytes_per_cycle, hw.dram.latency_cycles
-    stalls = TIMING_MODELS.get(hw.timing).models_stalls
     double = all(lv.double_buffered for lv, _ in need.values())
     pj_per_byte = None
     if objective in ("energy", "edp"):
@@ -280,9 +281,7 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, mode
         first = tiles["inputs"] + tiles["weights"]
         last = tm * tn * model.bpe("outputs")
         xfer = (reads + writes) / bw
-        if not stalls:  # the timing model never stalls: its cycles are the compute cycles
-            est = compute_total
-        elif double:
+        if double:
             est = np.maximum.reduce([compute_total, xfer, (compute_total + nt * lat + xfer) / 2])
             est = est + lat + first / bw + last / bw
         else:
@@ -292,7 +291,8 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, mode
     order_idx, reads, writes, est, nt, energy = (np.concatenate(c) for c in zip(*rows, strict=True))
     rep = len(LOOP_ORDERS)
     tm_a, tn_a, tk_a = np.tile(tm, rep), np.tile(tn, rep), np.tile(tk, rep)
-    primary = {"dram": reads + writes, "cycles": est, "energy": energy, "edp": energy * est}[objective]
+    cycles = est if stalls else np.full(est.shape, float(compute.compute_cycles))  # what the run will report
+    primary = {"dram": reads + writes, "cycles": cycles, "energy": energy, "edp": energy * cycles}[objective]
     best = int(np.lexsort((order_idx, nt, est, np.round(reads + writes, 6), np.round(primary, 6)))[0])
     order = LOOP_ORDERS[int(order_idx[best])]
     i = best % len(tm)
