@@ -71,7 +71,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from accelsim.sim.dataflows.base import FoldPlan, plan_folds
-from accelsim.sim.dataflows.compute import dense_compute
+from accelsim.sim.dataflows.compute import dense_compute, tile_cycles
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.storage import storage_of, weight_fibers, weight_geometry
 from accelsim.sim.traces import ComputeTrace, FoldSchedule, StorageBreakdown
@@ -182,15 +182,6 @@ def _widths(total: int, width: int) -> np.ndarray:
     return np.minimum(width, total - np.arange(0, total, width, dtype=np.int64))
 
 
-def _fold_cycles(timing: TimingModel, plan: FoldPlan, fold_t: np.ndarray) -> np.ndarray:
-    """Cycles of every fold given its time-dim length (0 -> the fold is dropped)."""
-    out = np.zeros(fold_t.shape, np.int64)
-    for t in np.unique(fold_t):
-        if t > 0:
-            out[fold_t == t] = timing.fold_cycles(replace(plan, t=int(t)))
-    return out
-
-
 def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
                    storage: dict[str, StorageBreakdown] | None = None) -> ComputeTrace:
     """The ComputeTrace of ``layer`` on ``hw`` with its real mask (see the module docstring);
@@ -270,32 +261,27 @@ def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Lay
     total = int(sm.sum())
     imbalance = float((mx * _widths(units.shape[1], width)).sum()) / total if total else 1.0
     slots = total
-    t_ref = plan.t
+    t_ref, share = plan.t, None
     need = None  # [g, N folds]: K folds each fold of filters runs (none when K is in time)
     if flow.time_dim == "k":
         fold_t = _fold_grid(plan, _ceil_scale(mx, d_stream), flow.axis("n"))
-    elif flow.time_dim == "m":
+    elif flow.time_dim == "m":  # a fold of filters runs `need` K folds, spread over its dense K folds
         need = -(-mx // plan.width("k"))
         t_ref = int(_ceil_scale(m, d_stream))
-        run = np.where(np.arange(fk)[None, None, :] < need[:, :, None], t_ref, 0)  # [g, N fold, K fold]
-        fold_t = (run if flow.axis("n") == "cols" else run.transpose(0, 2, 1)).reshape(g, plan.folds)
+        spread = np.broadcast_to((need / fk)[:, :, None], (g, need.shape[1], fk))  # [g, N fold, K fold]
+        share = (spread if flow.axis("n") == "cols" else spread.transpose(0, 2, 1)).reshape(g, plan.folds)
+        fold_t = np.where(share > 0, t_ref, 0)
     else:
         fold_t = _fold_grid(plan, _ceil_scale(mx, d_stream), flow.axis("k"))
         need = np.count_nonzero(mx, axis=1)[:, None]  # every filter runs each K fold with work
-    per_fold = _fold_cycles(timing, plan, fold_t)
-    runs = int(np.count_nonzero(per_fold.any(axis=1)))  # groups with any fold left
-    cycles = int(per_fold.sum())
-    if cycles and t_ref > 0:  # the dense schedule's fill and drain, once per group that runs
-        ref = replace(plan, t=t_ref)
-        cycles += runs * (timing.group_cycles(ref) - ref.folds * timing.fold_cycles(ref))
-        # the model's layer-level convention (SCALE-Sim: a last-cycle index per group), per group run
-        cycles += round((timing.layer_cycles(plan, g) - g * timing.group_cycles(plan)) * runs / g)
-    share = None
-    if need is not None and flow.time_dim == "m":  # packed filters spread over their dense K folds
-        spread = np.broadcast_to((need / fk)[:, :, None], (g, need.shape[1], fk))
-        share = (spread if flow.axis("n") == "cols" else spread.transpose(0, 2, 1)).reshape(g, plan.folds)
-        fold_t = np.where(share > 0, t_ref, 0)
     schedule = FoldSchedule(timing, plan, fold_t=np.asarray(fold_t, np.int64), fold_share=share, t_ref=t_ref)
+    # the layer as one tile: the fold slots plus the dense schedule's fill and drain per group that runs
+    whole = tile_cycles(schedule, (np.zeros(1, np.int64), np.array([plan.sr])),
+                        (np.zeros(1, np.int64), np.array([plan.sc])), np.array([plan.t]))[:, 0]
+    runs = int(np.count_nonzero(whole))
+    # and the model's layer-level convention (SCALE-Sim: a last-cycle index per group), per group run
+    convention = timing.layer_cycles(plan, g) - g * timing.group_cycles(plan)
+    cycles = round(whole.sum()) + round(convention * runs / g)
     union = _kernels().chunk_union(work.issued, work.sizes, n_width).sum()  # K positions per N fold
     inputs_reads = g * acc.inputs_reads * union / (g * k * plan.folds_of("n")) if k else 0
     if need is None:  # outputs stationary: written once, never read back
