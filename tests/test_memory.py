@@ -307,3 +307,18 @@ def test_no_on_chip_buffer_is_an_error_not_a_silent_default():
         hardware_from_dict(raw, "t.yaml")
     with pytest.raises(ConfigError, match="memories: required key is missing"):
         hardware_from_dict({k: v for k, v in raw.items() if k != "memories"}, "t.yaml")
+
+
+def test_a_trace_without_a_fold_schedule_splits_its_cycles_by_folds():
+    """A datapath with cycles of its own (a flexible array) gives no FoldSchedule: its tiles share its
+    compute cycles by the folds and time they cover, and the layer keeps exactly those cycles."""
+    layer = _conv(cin=64, cout=64, h=28)
+    hw = _hw()
+    compute, storage, _, _ = _run(layer, hw)
+    bare = dataclasses.replace(compute, schedule=None, compute_cycles=123_457)
+    model = tile_model(layer, hw, bare, storage)
+    mapping = choose_mapping(layer, hw, bare, model)
+    assert mapping.tiles > 1
+    sched = build_schedule(model, mapping, hw, bare)
+    assert sched.compute_cycles.sum() == pytest.approx(123_457)
+    assert simulate_memory(hw, layer, bare, model, mapping).compute_cycles == 123_457

@@ -234,9 +234,10 @@ def test_the_report_counts_the_chosen_tiles_and_scalesim_keeps_its_untiled_cycle
     rng = np.random.default_rng(3)
     wl = Workload("w", (conv(rng.random((64, 32, 3, 3)) < 0.3, h=28, pattern="unstructured"),))
     report = simulate(load_hardware("sparse_pe"), wl).layers[0]
-    assert report.compute_cycles == report.mapping["memory"]["compute_cycles"]
+    mapping = report.to_dict()["mapping"]
+    assert report.compute_cycles == mapping["memory"]["compute_cycles"]
     assert report.total_cycles == report.compute_cycles + report.stall_cycles
-    assert report.mapping["objective"] == "cycles"
+    assert mapping["objective"] == "cycles"
     hw = load_hardware("sparse_pe", {"timing": "scalesim"})
     scalesim = simulate(hw, wl).layers[0]
     untiled = sparse_compute(wl.layers[0], hw, TIMING_MODELS.get("scalesim"))
@@ -244,5 +245,5 @@ def test_the_report_counts_the_chosen_tiles_and_scalesim_keeps_its_untiled_cycle
     # its cycles do not depend on the tiling: the tiles are those of the least DRAM traffic
     by_dram = load_hardware("sparse_pe", {"timing": "scalesim", "mapping_objective": "dram"})
     dram = simulate(by_dram, wl).layers[0]
-    assert scalesim.mapping["tile"] == dram.mapping["tile"]
+    assert scalesim.to_dict()["mapping"]["tile"] == dram.to_dict()["mapping"]["tile"]
     assert scalesim.dram_read_bytes == dram.dram_read_bytes

@@ -20,7 +20,7 @@ mapping's (``accelsim.sim.mapping``), in its loop order, for each GEMM group in 
 * A tile's compute cycles are what the dataflow's timing says for its size
   (``dataflows/compute.py``, ``tile_cycles``: its own fill and drain, its folds' slots, mask-aware
   on a sparse datapath); the layer's compute cycles are their sum over all tiles and groups.  (A
-  trace without a FoldSchedule splits its ``compute_cycles`` in proportion instead.)
+  trace without a FoldSchedule, a flexible array's, splits its ``compute_cycles`` in proportion.)
 * Stalls are measured: ``stall = end of the last write-back - compute cycles``; they include the
   first load and the last write-back, which nothing can overlap.
 * More than ``MAX_TILES`` tiles in a layer (all groups): runs of ``coarsening`` consecutive tiles
@@ -134,18 +134,13 @@ def build_schedule(model: TileModel, mapping: LayerMapping, hw: HardwareConfig,
 
 def _folds_share(compute: ComputeTrace, mapping: LayerMapping, start: dict, ext: dict, time_extent: int):
     """A trace without a FoldSchedule: each tile takes the share of ``compute.compute_cycles`` of the
-    folds it covers (``compute.tile_cycles``, else uniform) times the share of the time dim."""
+    folds it covers times its share of the time dim."""
     plan, df = compute.plan, compute.plan.flow
-    cyc = np.asarray(compute.tile_cycles, dtype=np.float64)
-    cyc = (cyc if cyc.size == plan.folds else np.ones(plan.folds)).reshape(plan.col_folds, plan.row_folds)
-    prefix = np.zeros((cyc.shape[0] + 1, cyc.shape[1] + 1))
-    prefix[1:, 1:] = cyc.cumsum(0).cumsum(1)
-    r0, r1 = start[df.rows_dim] // plan.rows, -(-(start[df.rows_dim] + ext[df.rows_dim]) // plan.rows)
-    c0, c1 = start[df.cols_dim] // plan.cols, -(-(start[df.cols_dim] + ext[df.cols_dim]) // plan.cols)
-    block = prefix[c1, r1] - prefix[c0, r1] - prefix[c1, r0] + prefix[c0, r0]
-    cycles = block * ext[df.time_dim] / max(1, time_extent)
-    target, total = compute.compute_cycles / max(1, mapping.groups), cycles.sum()
-    return cycles * (target / total) if total > 0 else np.full(len(cycles), target / len(cycles))
+    r, c = df.rows_dim, df.cols_dim
+    folds = ((-(-(start[r] + ext[r]) // plan.rows) - start[r] // plan.rows)
+             * (-(-(start[c] + ext[c]) // plan.cols) - start[c] // plan.cols))
+    cycles = folds * ext[df.time_dim] / max(1, time_extent)
+    return cycles * (compute.compute_cycles / max(1, mapping.groups) / cycles.sum())
 
 
 def _slot_wait(changed: np.ndarray, slots: int) -> np.ndarray:

@@ -101,9 +101,8 @@ class ComputeTrace:
     load_imbalance: float
     sram_reads: dict[str, int]
     sram_writes: dict[str, int]
-    tile_cycles: tuple[int, ...] = ()  # without a schedule: per fold of one group, column fold outer
     notes: tuple[str, ...] = field(default=())
-    schedule: FoldSchedule | None = None  # None: a tile takes its folds' share of compute_cycles
+    schedule: FoldSchedule | None = None  # None (a flexible array): tiles split compute_cycles by folds
 
 
 @dataclass(frozen=True)

@@ -180,6 +180,8 @@ def time_tiles(compute: ComputeTrace, mapping: LayerMapping) -> int:
 
 def tiled_compute(compute: ComputeTrace, mapping: LayerMapping, compute_cycles: int) -> ComputeTrace:
     """The trace of the layer as the mapping's tiles run it: their cycles (summed by the memory model),
-    the reloads of the held operand."""
+    the reloads of the held operand (a trace without a FoldSchedule keeps its own accesses)."""
+    if compute.schedule is None:
+        return replace(compute, compute_cycles=int(compute_cycles))
     reads, writes = tiled_accesses(compute, time_tiles(compute, mapping))
     return replace(compute, compute_cycles=int(compute_cycles), sram_reads=reads, sram_writes=writes)
