@@ -17,9 +17,9 @@ stalls (``tile_cycles``; the mapper sums the same over a tiling with ``tiling_cy
 For the whole layer as one tile both are exactly the layer's ``compute_cycles`` (an irregular
 layer's is computed so; SCALE-Sim's adds its last-cycle-index convention, and is never tiled).
 Cutting a dense GEMM's tiles again never makes it cheaper: every tile pays its own fill and drain,
-and a time slice shorter than the array's rows still takes a whole fold slot per fold.  The operand held in the PEs
-is loaded once per time slice (outputs: drained, and read back for all but the first):
-``tiled_accesses``.
+and a time slice shorter than the array's rows still takes a whole fold slot per fold.  The
+operand held in the PEs is loaded once per time slice (outputs: drained, and read back for all but
+the first): ``tiled_accesses``.
 """
 
 from __future__ import annotations
