@@ -1,12 +1,13 @@
-"""What the mapping search + simpy memory model add to a ResNet-50 run (issue 5), and what they find.
+"""What the mapping search + simpy memory model add to a ResNet-50 run (issue 5), and what they find:
+among it, what the chosen tiles cost in compute over the layer run untiled (each tile pays its own
+fill and drain, a time slice shorter than the array a whole fold slot per fold).
 
     python benchmarks/bench_memory.py            # prints a markdown report
     python benchmarks/bench_memory.py --record   # also writes benchmarks/results/memory.md
 
 For each hardware config: the compute traces and storage of all layers are built first, then
 ``choose_mapping`` + ``simulate_memory`` are timed over all layers (best of ``--repeat``; wall and
-CPU time, since a loaded machine inflates wall time).  The full ``simulate`` is timed too, against
-the same pipeline with the memory model replaced by the old compulsory-traffic line.
+CPU time, since a loaded machine inflates wall time).  The full ``simulate`` is timed too.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def main() -> None:
         coarse = max(t.coarsening for _, t in traces)
         lines.append(f"| {name} | {wall:.3f} | {cpu:.3f} | {tiles:,} | {transfers:,} | {coarse} |"
                      f" {whole:.2f} |")
-        details.append(findings(name, report))
+        details.append(findings(name, report, sum(c.compute_cycles for _, c, _ in items)))
     notes = ["", "Columns: *mapping + memory* is `choose_mapping` + `simulate_memory` over all layers,",
              f"best of {args.repeat} runs (wall and CPU seconds: CPU time is what the model costs when the",
              "machine is shared); *tiles* and *DRAM transfers* are summed over layers (one simpy event",
@@ -108,7 +109,7 @@ def main() -> None:
         print(f"wrote {out}", file=sys.stderr)
 
 
-def findings(name, report) -> str:
+def findings(name, report, untiled: int) -> str:
     t = report.totals()
     comp = ", ".join(f"{k} {v / 1e6:,.0f}" for k, v in sorted(t["energy_by_component_pj"].items(),
                                                              key=lambda kv: -kv[1]) if v)
@@ -122,6 +123,8 @@ def findings(name, report) -> str:
         f" ({100 * share:.1f} % stalled); worst layer {worst.name}: {worst.stall_cycles:,} stall cycles"
         f" on {worst.compute_cycles:,} compute (mapping {''.join(worst.mapping.loop_order)},"
         f" tile {worst.mapping.tile_m} x {worst.mapping.tile_n} x {worst.mapping.tile_k})",
+        f"- compute as tiled {t['compute_cycles']:,} = {t['compute_cycles'] / max(untiled, 1):.3f} x the"
+        f" layers run untiled ({untiled:,}); mapping objective {report.layers[0].mapping.objective}",
         f"- DRAM: read {t['dram_read_bytes'] / 1e6:.2f} MB, write {t['dram_write_bytes'] / 1e6:.2f} MB",
         f"- energy {t['energy_pj'] / 1e6:,.0f} µJ, {t['pj_per_mac']:.2f} pJ per dense MAC;"
         f" by component (µJ): {comp}",

@@ -25,7 +25,7 @@ from accelsim.workload.load import load_workload
 
 PROSE = {"description", "source"}
 OPTIONAL = {  # fields a shipped config may leave out, each with a value that is not the default
-    "mapping_objective": "cycles",
+    "mapping_objective": "dram",
     "dram.channels": 3,
     "memories[-1].double_buffered": False,
     "memories[-1].bandwidth": "2 B/cycle",

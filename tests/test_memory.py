@@ -11,7 +11,7 @@ from accelsim.registry import DATAFLOWS
 from accelsim.sim import memory
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import dense_compute
-from accelsim.sim.mapping import LOOP_ORDERS, choose_mapping, evaluate, tile_model
+from accelsim.sim.mapping import LOOP_ORDERS, choose_mapping, estimated_compute, evaluate, tile_model
 from accelsim.sim.memory import Schedule, build_schedule, run_pipeline, simulate_memory, stall_free_memory
 from accelsim.sim.simulator import simulate
 from accelsim.sim.storage import storage_of
@@ -139,7 +139,10 @@ def test_schedule_bytes_equal_the_closed_form(df, stride, k, h, cin, cout, oi, f
     closed = evaluate(model, *(np.array([tiles[d]]) for d in "mnk"), order)
     for key, value in closed.items():
         assert sched.totals[key] == pytest.approx(float(value[0]), rel=1e-9, abs=1e-6), key
-    assert sched.compute_cycles.sum() == pytest.approx(compute.compute_cycles)
+    # the tiles' cycles: what the mapper sums in closed form, never less than the untiled layer
+    busy = estimated_compute(compute, model, *(np.array([tiles[d]]) for d in "mnk"))[0]
+    assert sched.compute_cycles.sum() == pytest.approx(busy)
+    assert busy >= compute.compute_cycles
     assert sched.tiles == mapping.tiles
 
 
@@ -147,7 +150,8 @@ def test_layer_total_is_compute_plus_measured_stall_and_traffic_matches_mapping(
     layer = _conv(cin=64, cout=64, h=28)
     hw = _hw(bw="2 B/cycle")  # starved: stalls must show
     compute, _, mapping, trace = _run(layer, hw)
-    assert trace.total_cycles == compute.compute_cycles + trace.stall_cycles
+    assert trace.total_cycles == trace.compute_cycles + trace.stall_cycles
+    assert trace.compute_cycles >= compute.compute_cycles  # each tile pays its own fill and drain
     assert trace.stall_cycles > 0
     assert abs(trace.dram_read_bytes - mapping.dram_read_bytes) <= 8
     assert abs(trace.dram_write_bytes - mapping.dram_write_bytes) <= 8
@@ -210,7 +214,8 @@ def test_groups_run_one_after_another():
     layer = _conv("dw", cin=32, cout=32, h=14, groups=32)
     compute, _, mapping, trace = _run(layer, _hw())
     assert trace.tiles == mapping.tiles * 32
-    assert trace.total_cycles == compute.compute_cycles + trace.stall_cycles
+    assert trace.total_cycles == trace.compute_cycles + trace.stall_cycles
+    assert trace.compute_cycles == compute.compute_cycles  # one tile per group: the untiled cycles
 
 
 def test_many_tiles_are_coarsened_keeping_bytes(monkeypatch):
@@ -255,8 +260,8 @@ def test_a_slower_input_buffer_makes_an_irregular_sparse_schedule_slower():
     for bw in (128, 32, 16):
         layer = simulate(load_hardware("sparse_pe", {"memories.ifmap_sram.bandwidth": f"{bw} B/cycle"}),
                          wl).layers[0]
-        assert layer.compute_cycles == free.compute_cycles  # the array's busy time is the same ...
-        totals.append(layer.total_cycles)  # ... but it waits for its operands
+        assert layer.sram_reads["inputs"] == free.sram_reads["inputs"]  # the array reads the same ...
+        totals.append(layer.total_cycles)  # ... but waits for its operands
         need = free.sram_reads["inputs"] / bw  # int8 words, the activations are dense (no metadata)
         assert layer.total_cycles >= need
         if need > free.total_cycles:
@@ -302,3 +307,18 @@ def test_no_on_chip_buffer_is_an_error_not_a_silent_default():
         hardware_from_dict(raw, "t.yaml")
     with pytest.raises(ConfigError, match="memories: required key is missing"):
         hardware_from_dict({k: v for k, v in raw.items() if k != "memories"}, "t.yaml")
+
+
+def test_a_trace_without_a_fold_schedule_splits_its_cycles_by_folds():
+    """A datapath with cycles of its own (a flexible array) gives no FoldSchedule: its tiles share its
+    compute cycles by the folds and time they cover, and the layer keeps exactly those cycles."""
+    layer = _conv(cin=64, cout=64, h=28)
+    hw = _hw()
+    compute, storage, _, _ = _run(layer, hw)
+    bare = dataclasses.replace(compute, schedule=None, compute_cycles=123_457)
+    model = tile_model(layer, hw, bare, storage)
+    mapping = choose_mapping(layer, hw, bare, model)
+    assert mapping.tiles > 1
+    sched = build_schedule(model, mapping, hw, bare)
+    assert sched.compute_cycles.sum() == pytest.approx(123_457)
+    assert simulate_memory(hw, layer, bare, model, mapping).compute_cycles == 123_457

@@ -1,5 +1,8 @@
-"""Dense fold plans and the SCALE-Sim timing, on cases worked by hand."""
+"""Dense fold plans and the SCALE-Sim timing, on cases worked by hand; the vectorised forms."""
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -55,3 +58,22 @@ def test_dense_cycles_at_least_ideal(df, r, c, m, n, k):
         assert cycles + 1 >= m * n * k / (r * c)
         assert model.layer_cycles(plan_folds(df, r, c, m + 1, n, k), 1) >= cycles
         assert model.layer_cycles(plan_folds(df, r, c, m, n, k + 1), 1) >= cycles
+
+
+@given(st.sampled_from(DATAFLOWS.names()), st.integers(1, 40), st.integers(1, 40),
+       st.lists(st.tuples(*[st.integers(0, 300)] * 3), min_size=1, max_size=8))
+def test_vectorised_forms_are_the_scalar_methods(df, r, c, shapes):
+    """fold_cycles_at / group_cycles_at / fill_drain_cycles (what tiles cost) equal the scalar methods
+    shape by shape, for every timing model (0 for an empty tile)."""
+    sr, sc, t = (np.array(x) for x in zip(*shapes, strict=True))
+    for name in TIMING_MODELS:
+        model = TIMING_MODELS.get(name)
+        p = plan_folds(df, r, c, 1, 1, 1)
+        plans = [replace(p, sr=a, sc=b, t=d) for a, b, d in shapes]
+        live = [min(s) > 0 for s in shapes]
+        fold = [model.fold_cycles(q) if ok else 0 for q, ok in zip(plans, live, strict=True)]
+        group = [model.group_cycles(q) if ok else 0 for q, ok in zip(plans, live, strict=True)]
+        assert model.fold_cycles_at(p, sr, sc, t).tolist() == fold, name
+        assert model.group_cycles_at(p, sr, sc, t).tolist() == group, name
+        fill = [g - q.folds * f if ok else 0 for g, f, q, ok in zip(group, fold, plans, live, strict=True)]
+        assert model.fill_drain_cycles(p, sr, sc, t).tolist() == fill, name

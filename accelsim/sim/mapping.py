@@ -22,22 +22,28 @@ while partial sums are still being added, else at their stored width.
 
 The search tries every loop order with every tile size from a small candidate set per dimension
 (powers of two and near-even splits of the fold count: a few thousand points) in one numpy pass, and
-keeps the best by the objective: ``dram`` bytes by default, or ``cycles``, ``energy`` (DRAM plus the
-buffer fills and drains it causes, from the hardware's energy table) or ``edp``, taken from the
-``objective`` argument or a ``mapping_objective`` attribute of the hardware config.  Ties go to the
-lower estimated cycles, then to fewer tiles.  The cycle estimate is the memory model's steady state
-(``accelsim.sim.memory``) in closed form: with double buffering a tile's load overlaps the previous
-tile's compute but pays its DRAM latency, so
+keeps the best by the objective: estimated ``cycles`` by default, or ``dram`` bytes, ``energy``
+(DRAM plus the buffer fills and drains it causes, from the hardware's energy table) or ``edp``,
+taken from the ``objective`` argument or a ``mapping_objective`` attribute of the hardware config.
+Ties go to the fewer DRAM bytes, then the lower estimated cycles, then fewer tiles.  The compute
+cycles are those of the tiles themselves (``dataflows/compute.py``: each tile pays its own fill and
+drain, a short time slice a whole fold slot per fold), and the buffers must deliver the array's
+reads, the held operand reloaded once per time slice (``delivery_cycles``).  The cycle estimate is
+the memory model's steady state (``accelsim.sim.memory``) in closed form: with double buffering a
+tile's load overlaps the previous tile's compute but pays its DRAM latency, so
 
     cycles ~ max(compute, bytes / bandwidth, (compute + tiles * latency + bytes / bandwidth) / 2)
              + first load + last write-back
 
 (without double buffering everything adds up), which keeps tiles from getting so small that
-latency shows.
+latency shows.  A timing model that does not stall (``TimingModel.models_stalls``) keeps its
+untiled cycles whatever the tiling: its cycles (objective ``cycles``, and the delay of ``edp``) are
+those, so the DRAM bytes decide, then the estimate.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +51,9 @@ from typing import Any
 import numpy as np
 
 from accelsim.errors import SimulationError
+from accelsim.registry import TIMING_MODELS
 from accelsim.sim.dataflows.base import DATAFLOWS
+from accelsim.sim.dataflows.compute import edges, tiled_accesses, tiling_cycles
 from accelsim.sim.energy import EnergyTable
 from accelsim.sim.traces import ComputeTrace, LayerMapping, StorageBreakdown
 from accelsim.spec.hardware import MAPPING_OBJECTIVES, HardwareConfig, MemoryLevel
@@ -138,17 +146,21 @@ def tile_model(layer: Layer, hw: HardwareConfig, compute: ComputeTrace,
                      hw.pe_array.accumulator_bits / 8, channels, conv)
 
 
-def delivery_cycles(hw: HardwareConfig, compute: ComputeTrace, model: TileModel) -> dict[str, float]:
+def delivery_cycles(hw: HardwareConfig, compute: ComputeTrace, model: TileModel,
+                    time_tiles: Any = 1) -> dict[str, Any]:
     """Cycles each on-chip level with a ``bandwidth`` needs to serve the array's reads and writes of
-    one layer: the words of ComputeTrace.sram_reads / sram_writes (``precision`` bits each) plus the
-    index metadata read with them, over the level's bandwidth.  Levels without one are not limits."""
+    one layer run in ``time_tiles`` slices of its time dim (``tiled_accesses``; an array of tilings
+    gives arrays): the words read and written (``precision`` bits each) plus the index metadata read
+    with them, over the level's bandwidth.  Levels without one are not limits."""
     word_bytes = hw.pe_array.precision_bits / 8
-    need: dict[str, float] = {}
+    reads, writes = (tiled_accesses(compute, time_tiles) if compute.schedule is not None
+                     else (compute.sram_reads, compute.sram_writes))
+    need: dict[str, Any] = {}
     for op in OPERANDS:
         level = hw.buffer_for(op)
         if level is None or level.bandwidth_bytes_per_cycle is None:
             continue
-        words = compute.sram_reads.get(op, 0) + compute.sram_writes.get(op, 0)
+        words = reads.get(op, 0) + writes.get(op, 0)
         meta = model.meta_bpe[op] / model.data_bpe[op] if model.data_bpe[op] else 0.0
         cycles = words * word_bytes * (1 + meta) / level.bandwidth_bytes_per_cycle
         need[level.name] = need.get(level.name, 0.0) + cycles
@@ -165,17 +177,10 @@ def _candidates(extent: int, step: int) -> np.ndarray:
     return np.array(sorted({min(extent, f * step) for f in counts}), dtype=np.int64)
 
 
-def _edges(extent: int, tile: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    """[(tile length, how many tiles of it)]: the full tiles and the ragged last one."""
-    full = extent // tile
-    rem = extent - full * tile
-    return [(tile, full), (np.maximum(rem, 1), (rem > 0).astype(np.int64))]
-
-
 def single_pass(model: TileModel, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray) -> dict[str, np.ndarray]:
     """What does not depend on the loop order: trips per dim and input elements of one pass over M x K."""
     in_elems = sum(ca * cb * model.input_elements(a, b)
-                   for a, ca in _edges(model.m, tm) for b, cb in _edges(model.k, tk))
+                   for a, ca in edges(model.m, tm) for b, cb in edges(model.k, tk))
     return {"m": -(-model.m // tm), "n": -(-model.n // tn), "k": -(-model.k // tk), "in_elems": in_elems}
 
 
@@ -221,10 +226,21 @@ def buffer_needs(hw: HardwareConfig, tiles: dict[str, np.ndarray]) -> dict[str, 
     return need
 
 
+def estimated_compute(compute: ComputeTrace, model: TileModel, tm, tn, tk) -> np.ndarray:
+    """Compute cycles of the layer (all groups) under each tiling: what its tiles cost on a timing
+    model with stalls (``dataflows/compute.py``); else the untiled cycles, whatever the tiling."""
+    s = compute.schedule
+    if s is None or not s.timing.models_stalls:
+        return np.full(np.shape(tm), float(compute.compute_cycles))
+    tile = {"m": tm, "n": tn, "k": tk}
+    flow = s.plan.flow
+    return tiling_cycles(s, model.groups, tile[flow.rows_dim], tile[flow.cols_dim], tile[flow.time_dim])
+
+
 def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, model: TileModel,
                    objective: str | None = None, *, table: EnergyTable | None = None) -> LayerMapping:
-    """The tiling with the least DRAM traffic (or ``objective``) whose tiles fit every buffer."""
-    objective = objective or getattr(hw, "mapping_objective", None) or "dram"
+    """The tiling with the least estimated cycles (or ``objective``) whose tiles fit every buffer."""
+    objective = objective or getattr(hw, "mapping_objective", None) or "cycles"
     if objective not in OBJECTIVES:
         raise SimulationError(f"mapping objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
     axes = [_candidates(getattr(model, d), model.steps[d]) for d in DIMS]
@@ -244,8 +260,10 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, mode
     base = single_pass(model, tm, tn, tk)
     n_tiles = base["m"] * base["n"] * base["k"]
     g = model.groups
-    feed = max(delivery_cycles(hw, compute, model).values(), default=0.0)
-    compute_total = max(float(compute.compute_cycles), feed)
+    stalls = TIMING_MODELS.get(hw.timing).models_stalls
+    busy = estimated_compute(compute, model, tm, tn, tk)
+    feed = delivery_cycles(hw, compute, model, base[model.time_dim] if stalls else 1)
+    compute_total = functools.reduce(np.maximum, feed.values(), busy)
     bw, lat = hw.dram.total_bandwidth_bytes_per_cycle, hw.dram.latency_cycles
     double = all(lv.double_buffered for lv, _ in need.values())
     pj_per_byte = None
@@ -264,8 +282,7 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, mode
         last = tm * tn * model.bpe("outputs")
         xfer = (reads + writes) / bw
         if double:
-            est = np.maximum.reduce([np.full(tm.shape, compute_total), xfer,
-                                     (compute_total + nt * lat + xfer) / 2])
+            est = np.maximum.reduce([compute_total, xfer, (compute_total + nt * lat + xfer) / 2])
             est = est + lat + first / bw + last / bw
         else:
             est = compute_total + nt * lat + xfer + last / bw
@@ -274,8 +291,9 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, mode
     order_idx, reads, writes, est, nt, energy = (np.concatenate(c) for c in zip(*rows, strict=True))
     rep = len(LOOP_ORDERS)
     tm_a, tn_a, tk_a = np.tile(tm, rep), np.tile(tn, rep), np.tile(tk, rep)
-    primary = {"dram": reads + writes, "cycles": est, "energy": energy, "edp": energy * est}[objective]
-    best = int(np.lexsort((order_idx, nt, est, np.round(primary, 6)))[0])
+    cycles = est if stalls else np.full(est.shape, float(compute.compute_cycles))  # what the run will report
+    primary = {"dram": reads + writes, "cycles": cycles, "energy": energy, "edp": energy * cycles}[objective]
+    best = int(np.lexsort((order_idx, nt, est, np.round(reads + writes, 6), np.round(primary, 6)))[0])
     order = LOOP_ORDERS[int(order_idx[best])]
     i = best % len(tm)
     chosen = {"inputs": tiles["inputs"][i], "weights": tiles["weights"][i], "outputs": tiles["outputs"][i]}

@@ -17,9 +17,10 @@ mapping's (``accelsim.sim.mapping``), in its loop order, for each GEMM group in 
 * Outputs: when the output tile changes, the finished tile (or its partial sums) is written back
   behind the compute; a new output tile needs a free output slot (the one two output tiles back
   written out if double-buffered, else the previous one).
-* A tile's compute cycles come from ``compute.tile_cycles`` (per fold of one group, column fold
-  outer, mask-aware when the sparse path fills it): the folds a tile covers, times the share of the
-  time dimension it covers; scaled so the layer sums to ``compute.compute_cycles`` exactly.
+* A tile's compute cycles are what the dataflow's timing says for its size
+  (``dataflows/compute.py``, ``tile_cycles``: its own fill and drain, its folds' slots, mask-aware
+  on a sparse datapath); the layer's compute cycles are their sum over all tiles and groups.  (A
+  trace without a FoldSchedule, a flexible array's, splits its ``compute_cycles`` in proportion.)
 * Stalls are measured: ``stall = end of the last write-back - compute cycles``; they include the
   first load and the last write-back, which nothing can overlap.
 * More than ``MAX_TILES`` tiles in a layer (all groups): runs of ``coarsening`` consecutive tiles
@@ -39,7 +40,7 @@ import numpy as np
 import simpy
 
 from accelsim.errors import SimulationError
-from accelsim.sim.dataflows.base import DATAFLOWS
+from accelsim.sim.dataflows.compute import tile_cycles, time_tiles
 from accelsim.sim.mapping import OPERANDS, TileModel, delivery_cycles, evaluate
 from accelsim.sim.traces import ComputeTrace, LayerMapping, MemoryTrace
 from accelsim.spec.hardware import HardwareConfig
@@ -66,15 +67,6 @@ class Schedule:
     @property
     def tiles(self) -> int:
         return len(self.compute_cycles)
-
-
-def fold_cycles(compute: ComputeTrace) -> np.ndarray:
-    """Per-fold cycles of one group as [col_fold, row_fold] (uniform if the trace has none)."""
-    plan = compute.plan
-    cyc = np.asarray(compute.tile_cycles, dtype=np.float64)
-    if cyc.size != plan.folds:
-        cyc = np.ones(plan.folds)
-    return cyc.reshape(plan.col_folds, plan.row_folds)
 
 
 def build_schedule(model: TileModel, mapping: LayerMapping, hw: HardwareConfig,
@@ -118,26 +110,17 @@ def build_schedule(model: TileModel, mapping: LayerMapping, hw: HardwareConfig,
     load = in_el * model.bpe("inputs") + w_el * model.bpe("weights") + psum_el * model.psum_bpe
     write = final_el * model.bpe("outputs") + spill_el * model.psum_bpe
 
-    df = DATAFLOWS.get(compute.plan.dataflow)
-    folds = fold_cycles(compute)
-    prefix = np.zeros((folds.shape[0] + 1, folds.shape[1] + 1))
-    prefix[1:, 1:] = folds.cumsum(0).cumsum(1)
-    plan = compute.plan
-
-    def fold_range(d: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-        start = idx[d] * tile[d]
-        return start // size, -(-(start + ext[d]) // size)
-
-    r0, r1 = fold_range(df.rows_dim, plan.rows)
-    c0, c1 = fold_range(df.cols_dim, plan.cols)
-    block = prefix[c1, r1] - prefix[c0, r1] - prefix[c1, r0] + prefix[c0, r0]
-    cycles = block * ext[df.time_dim] / max(1, extent[df.time_dim])
-    target = compute.compute_cycles / max(1, mapping.groups)
-    total = cycles.sum()
-    cycles = cycles * (target / total) if total > 0 else np.full(n, target / n)
+    df = compute.plan.flow
+    start = {d: idx[d] * tile[d] for d in "mnk"}
+    if compute.schedule is not None:  # what each tile costs, per group
+        per_group = tile_cycles(compute.schedule, (start[df.rows_dim], ext[df.rows_dim]),
+                                (start[df.cols_dim], ext[df.cols_dim]), ext[df.time_dim])
+        cycles = (per_group.mean(axis=0) if groups == 1 else np.broadcast_to(per_group, (groups, n))).ravel()
+    else:
+        cycles = np.tile(_folds_share(compute, mapping, start, ext, extent[df.time_dim]), groups)
     if groups > 1:  # groups run one after another, nothing shared between them
-        load, psum_read, cycles, new_out, write, ch_in, ch_w = (
-            np.tile(a, groups) for a in (load, psum_read, cycles, new_out, write, ch_in, ch_w))
+        load, psum_read, new_out, write, ch_in, ch_w = (
+            np.tile(a, groups) for a in (load, psum_read, new_out, write, ch_in, ch_w))
         totals = {k: v * groups for k, v in totals.items()}
     slots = {op: (2 if lv.double_buffered else 1) for op in OPERANDS if (lv := hw.buffer_for(op)) is not None}
     wait_in, wait_w = _slot_wait(ch_in, slots.get("inputs", 2)), _slot_wait(ch_w, slots.get("weights", 2))
@@ -147,6 +130,17 @@ def build_schedule(model: TileModel, mapping: LayerMapping, hw: HardwareConfig,
     out_lv = hw.buffer_for("outputs")
     return Schedule(load, load_slots, np.maximum(wait_in, wait_w), psum_read, cycles, new_out, write,
                     2 if out_lv is None or out_lv.double_buffered else 1, totals)
+
+
+def _folds_share(compute: ComputeTrace, mapping: LayerMapping, start: dict, ext: dict, time_extent: int):
+    """A trace without a FoldSchedule: each tile takes the share of ``compute.compute_cycles`` of the
+    folds it covers times its share of the time dim."""
+    plan, df = compute.plan, compute.plan.flow
+    r, c = df.rows_dim, df.cols_dim
+    folds = ((-(-(start[r] + ext[r]) // plan.rows) - start[r] // plan.rows)
+             * (-(-(start[c] + ext[c]) // plan.cols) - start[c] // plan.cols))
+    cycles = folds * ext[df.time_dim] / max(1, time_extent)
+    return cycles * (compute.compute_cycles / max(1, mapping.groups) / cycles.sum())
 
 
 def _slot_wait(changed: np.ndarray, slots: int) -> np.ndarray:
@@ -281,7 +275,8 @@ def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace, mod
             f" give them more room (buffer use {mapping.buffer_bytes})")
     sched = build_schedule(model, mapping, hw, compute, mapping.groups)
     busy = float(sched.compute_cycles.sum())
-    need = delivery_cycles(hw, compute, model)
+    compute_cycles = int(round(busy))
+    need = delivery_cycles(hw, compute, model, time_tiles(compute, mapping))
     slowest = max(need.values(), default=0.0)
     if busy > 0 and slowest > busy:  # a buffer cannot feed the array as fast as it computes
         sched = replace(sched, compute_cycles=sched.compute_cycles * (slowest / busy))
@@ -295,7 +290,7 @@ def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace, mod
     limits = {"compute": busy, **{f"{name} bandwidth": c for name, c in need.items()},
               "dram bandwidth": (reads + writes) / bw}
     return MemoryTrace(reads, writes, stall_cycles=stall, by_level=by_level,
-                       total_cycles=compute.compute_cycles + stall, compute_cycles=compute.compute_cycles,
+                       total_cycles=compute_cycles + stall, compute_cycles=compute_cycles,
                        tiles=sched.tiles, transfers=transfers, coarsening=factor,
                        bound=max(limits, key=limits.get),
                        delivery_cycles={k: int(np.ceil(v)) for k, v in need.items()})

@@ -13,6 +13,7 @@ import numpy as np
 from accelsim import __version__
 from accelsim.sim.actions import count_actions
 from accelsim.sim.dataflows import TIMING_MODELS
+from accelsim.sim.dataflows.compute import tiled_compute
 from accelsim.sim.dataflows.flexible_compute import compute_stage
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.energy import EnergyTable, breakdown, load_energy_table
@@ -50,8 +51,9 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table:
     compute = compute_stage(hw)(layer, hw, timing, storage)  # a flexible array's own, or sparse_compute
     model = tile_model(layer, hw, compute, storage)
     mapping = choose_mapping(layer, hw, compute, model, table=table)
-    if timing.models_stalls:
+    if timing.models_stalls:  # the chosen tiles fix the compute: their cycles, the held operand's reloads
         traffic = simulate_memory(hw, layer, compute, model, mapping)
+        compute = tiled_compute(compute, mapping, traffic.compute_cycles)
     else:
         traffic = stall_free_memory(hw, compute, model, mapping)
     energy = breakdown(count_actions(hw, compute, traffic, storage), hw, table)

@@ -2,6 +2,7 @@
 
     storage      StorageBreakdown   bits of one operand: payload, index metadata, the dense size
     compute      ComputeTrace       what the array does: cycles, MACs by fate, buffer accesses
+                 FoldSchedule       how it runs its folds: what any tile of the layer costs
     mapping      LayerMapping       the chosen tiling and loop order
     memory       MemoryTrace        DRAM traffic and stalls measured by the memory model
     actions      Action             counted events; energy = counts x the energy table
@@ -15,9 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from accelsim.sim.dataflows.base import FoldPlan
+
+if TYPE_CHECKING:
+    from accelsim.sim.dataflows.timing import TimingModel
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,41 @@ class StorageBreakdown:
         return d
 
 
+@dataclass(frozen=True, eq=False)
+class FoldSchedule:
+    """How the array runs the folds of one layer: enough to cost any tile of it
+    (``dataflows/compute.py``, ``tile_cycles``).  A tile is a block of the dense ``plan``'s folds and a
+    slice of its time dim.
+
+    A regular datapath (dense, gated, N:M, compacted) runs ``regular``, a dense GEMM of compressed
+    dims: a tile is the smaller dense GEMM of its share of those dims.  An irregular (skip) one runs
+    per fold: ``fold_t`` [groups, plan.folds] is the time-dim length each fold streams (0: dropped;
+    column fold outer), ``fold_share`` the share of a fold slot it takes (a fold of packed filters
+    spread over its dense K folds; None: 1), and each tile with work pays the fill and drain of the
+    dense schedule of time length ``t_ref`` (scaled to the tile)."""
+
+    timing: TimingModel
+    plan: FoldPlan
+    regular: FoldPlan | None = None
+    fold_t: np.ndarray | None = None
+    fold_share: np.ndarray | None = None
+    t_ref: int = 0
+
+    def __eq__(self, other: object) -> bool:  # the arrays compare by value
+        if not isinstance(other, FoldSchedule):
+            return NotImplemented
+        pairs = ((getattr(self, f.name), getattr(other, f.name)) for f in dataclasses.fields(self))
+        return all(np.array_equal(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else a == b
+                   for a, b in pairs)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 @dataclass(frozen=True)
 class ComputeTrace:
+    """What the array does for one layer (``compute_cycles``: the whole layer as one tile; the
+    simulator replaces cycles and buffer accesses with those of the chosen tiles)."""
+
     plan: FoldPlan
     compute_cycles: int
     macs_dense: int
@@ -62,8 +101,8 @@ class ComputeTrace:
     load_imbalance: float
     sram_reads: dict[str, int]
     sram_writes: dict[str, int]
-    tile_cycles: tuple[int, ...] = ()  # per fold of one group, in execution order (for the memory model)
     notes: tuple[str, ...] = field(default=())
+    schedule: FoldSchedule | None = None  # None (a flexible array): tiles split compute_cycles by folds
 
 
 @dataclass(frozen=True)

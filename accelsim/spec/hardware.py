@@ -120,7 +120,7 @@ class HardwareConfig:
     sparsity: SparseSupport = field(default_factory=SparseSupport)
     energy_table: str = "horowitz_45nm"
     timing: str = "accelsim"
-    mapping_objective: str = "dram"
+    mapping_objective: str = "cycles"
     description: str = ""
     source: str = ""
     version: int = 1
@@ -247,7 +247,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
         sparsity=sparsity,
         energy_table=r.get(top, "energy", "", _energy_table, "horowitz_45nm"),
         timing=r.get(top, "timing", "", cfg.choice(*TIMING_MODELS), "accelsim"),
-        mapping_objective=r.get(top, "mapping_objective", "", cfg.choice(*MAPPING_OBJECTIVES), "dram"),
+        mapping_objective=r.get(top, "mapping_objective", "", cfg.choice(*MAPPING_OBJECTIVES), "cycles"),
         description=r.get(top, "description", "", str, ""),
         source=r.get(top, "source", "", str, ""),
         version=version,

@@ -47,11 +47,10 @@ dense plan (0 for SCALE-Sim, whose folds never overlap; with M in time, the stre
 runs).
 That term does not depend on the mask, so cycles never fall when nonzeros are added, and a mask
 whose every fold keeps the dense T' costs exactly the dense cycles.  ``plan`` of the trace is
-always the dense plan of the layer (the memory model tiles the layer's own dims);
-``tile_cycles`` has one entry per dense fold of one group, column fold outer: the fold slots
-(dropped folds 0; packed filters spread over the dense K folds of their fold of filters; the
-mean over groups when a grouped layer's groups differ), or a regular schedule's cycles spread
-evenly.
+always the dense plan of the layer (the mapper tiles the layer's own dims); its ``schedule``
+(FoldSchedule) says what a tile costs (dataflows/compute.py): a regular datapath's compressed
+plan, or an irregular one's T' per dense fold of each group (column fold outer, dropped folds 0;
+with M in time a fold of packed filters is spread evenly over the dense K folds of its filters).
 
 MACs: issued = slots x the streamed rows (issued + skipped = dense); a slot holding a stored zero
 (window/block padding, a zero in a gated array) is issued and gated.  Inputs (activations, only a
@@ -72,10 +71,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from accelsim.sim.dataflows.base import FoldPlan, plan_folds
-from accelsim.sim.dataflows.compute import dense_compute
+from accelsim.sim.dataflows.compute import dense_compute, tile_cycles
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.storage import storage_of, weight_fibers, weight_geometry
-from accelsim.sim.traces import ComputeTrace, StorageBreakdown
+from accelsim.sim.traces import ComputeTrace, FoldSchedule, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.spec.recipe import PatternSpec
 from accelsim.workload.layer import Layer
@@ -183,21 +182,6 @@ def _widths(total: int, width: int) -> np.ndarray:
     return np.minimum(width, total - np.arange(0, total, width, dtype=np.int64))
 
 
-def _spread(values: np.ndarray) -> tuple[int, ...]:
-    """Integers whose running sums round the running sums of ``values`` (the total is kept)."""
-    cum = np.rint(np.cumsum(np.asarray(values, dtype=np.float64))).astype(np.int64)
-    return tuple(int(x) for x in np.diff(cum, prepend=0))
-
-
-def _fold_cycles(timing: TimingModel, plan: FoldPlan, fold_t: np.ndarray) -> np.ndarray:
-    """Cycles of every fold given its time-dim length (0 -> the fold is dropped)."""
-    out = np.zeros(fold_t.shape, np.int64)
-    for t in np.unique(fold_t):
-        if t > 0:
-            out[fold_t == t] = timing.fold_cycles(replace(plan, t=int(t)))
-    return out
-
-
 def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
                    storage: dict[str, StorageBreakdown] | None = None) -> ComputeTrace:
     """The ComputeTrace of ``layer`` on ``hw`` with its real mask (see the module docstring);
@@ -230,15 +214,14 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
         cacc = timing.sram_accesses(cplan, m, nc, kc)
         empty = min(cplan.sr, cplan.sc, cplan.t) <= 0
         cycles = 0 if empty else timing.layer_cycles(cplan, g)
-        group = 0 if empty else timing.group_cycles(cplan)
-        tiles = _spread(np.full(plan.folds, group / plan.folds))  # spread evenly over the dense folds
+        schedule = FoldSchedule(timing, plan, regular=cplan)
         slots = g * kc * nc
         inputs_reads = g * cacc.inputs_reads * (k / kc if gran == "nm" and kc else 1.0)
         if gran == "compact":
             weights_reads = g * cacc.weights_reads
         out_w, out_r = g * cacc.outputs_writes, g * cacc.outputs_reads
     else:
-        cycles, tiles, imbalance, slots, inputs_reads, out_w, out_r = _irregular(
+        cycles, schedule, imbalance, slots, inputs_reads, out_w, out_r = _irregular(
             work, plan, acc, timing, layer, d_stream)
     zero_slots = slots - nnz if gran != "dense" else 0
     issued = round(slots * m * d_time)
@@ -254,7 +237,7 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
         macs_gated=int(gated), macs_skipped=int(layer.macs - issued), load_imbalance=float(imbalance),
         sram_reads={"inputs": round(inputs_reads * in_ratio), "weights": round(weights_reads),
                     "outputs": int(out_r)},
-        sram_writes={"outputs": int(out_w)}, tile_cycles=tiles, notes=tuple(notes))
+        sram_writes={"outputs": int(out_w)}, notes=tuple(notes), schedule=schedule)
 
 
 def _fold_grid(plan: FoldPlan, values: np.ndarray, axis: str) -> np.ndarray:
@@ -265,10 +248,10 @@ def _fold_grid(plan: FoldPlan, values: np.ndarray, axis: str) -> np.ndarray:
 
 
 def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Layer, d_stream: float):
-    """Per-fold schedule of a skip array: (cycles, tile cycles, imbalance, slots, input reads,
+    """Per-fold schedule of a skip array: (cycles, FoldSchedule, imbalance, slots, input reads,
     output writes, psum reads).  The three cases are where N and K sit (module docstring)."""
     g, m, n, k = layer.groups, layer.m, layer.n, layer.k
-    flow, fr, fc, fk = plan.flow, plan.row_folds, plan.col_folds, plan.folds_of("k")
+    flow, fk = plan.flow, plan.folds_of("k")
     n_width = max(n, 1) if flow.time_dim == "n" else plan.width("n")  # filters side by side
     if flow.time_dim == "n":  # a unit is a reduction position (the PEs along K)
         units, width = work.rows, plan.width("k")
@@ -278,39 +261,34 @@ def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Lay
     total = int(sm.sum())
     imbalance = float((mx * _widths(units.shape[1], width)).sum()) / total if total else 1.0
     slots = total
-    t_ref = plan.t
+    t_ref, share = plan.t, None
     need = None  # [g, N folds]: K folds each fold of filters runs (none when K is in time)
     if flow.time_dim == "k":
         fold_t = _fold_grid(plan, _ceil_scale(mx, d_stream), flow.axis("n"))
-    elif flow.time_dim == "m":
+    elif flow.time_dim == "m":  # a fold of filters runs `need` K folds, spread over its dense K folds
         need = -(-mx // plan.width("k"))
         t_ref = int(_ceil_scale(m, d_stream))
-        run = np.where(np.arange(fk)[None, None, :] < need[:, :, None], t_ref, 0)  # [g, N fold, K fold]
-        fold_t = (run if flow.axis("n") == "cols" else run.transpose(0, 2, 1)).reshape(g, plan.folds)
+        spread = np.broadcast_to((need / fk)[:, :, None], (g, need.shape[1], fk))  # [g, N fold, K fold]
+        share = (spread if flow.axis("n") == "cols" else spread.transpose(0, 2, 1)).reshape(g, plan.folds)
+        fold_t = np.where(share > 0, t_ref, 0)
     else:
         fold_t = _fold_grid(plan, _ceil_scale(mx, d_stream), flow.axis("k"))
         need = np.count_nonzero(mx, axis=1)[:, None]  # every filter runs each K fold with work
-    per_fold = _fold_cycles(timing, plan, fold_t)
-    runs = int(np.count_nonzero(per_fold.any(axis=1)))  # groups with any fold left
-    cycles = int(per_fold.sum())
-    if cycles and t_ref > 0:  # the dense schedule's fill and drain, once per group that runs
-        ref = replace(plan, t=t_ref)
-        cycles += runs * (timing.group_cycles(ref) - ref.folds * timing.fold_cycles(ref))
-        # the model's layer-level convention (SCALE-Sim: a last-cycle index per group), per group run
-        cycles += round((timing.layer_cycles(plan, g) - g * timing.group_cycles(plan)) * runs / g)
-    if flow.time_dim == "m":  # packed filters: a fold of filters spread over its dense K folds
-        grid = per_fold.reshape(g, fc, fr)
-        ax = 2 if flow.axis("k") == "rows" else 1
-        per_fold = np.broadcast_to(grid.sum(axis=ax, keepdims=True) / grid.shape[ax], grid.shape)
-        per_fold = per_fold.reshape(g, plan.folds)
-    tiles = _spread(per_fold.mean(axis=0))
+    schedule = FoldSchedule(timing, plan, fold_t=np.asarray(fold_t, np.int64), fold_share=share, t_ref=t_ref)
+    # the layer as one tile: the fold slots plus the dense schedule's fill and drain per group that runs
+    whole = tile_cycles(schedule, (np.zeros(1, np.int64), np.array([plan.sr])),
+                        (np.zeros(1, np.int64), np.array([plan.sc])), np.array([plan.t]))[:, 0]
+    runs = int(np.count_nonzero(whole))
+    # and the model's layer-level convention (SCALE-Sim: a last-cycle index per group), per group run
+    convention = timing.layer_cycles(plan, g) - g * timing.group_cycles(plan)
+    cycles = round(whole.sum()) + round(convention * runs / g)
     union = _kernels().chunk_union(work.issued, work.sizes, n_width).sum()  # K positions per N fold
     inputs_reads = g * acc.inputs_reads * union / (g * k * plan.folds_of("n")) if k else 0
     if need is None:  # outputs stationary: written once, never read back
-        return cycles, tiles, imbalance, slots, inputs_reads, g * acc.outputs_writes, g * acc.outputs_reads
+        return cycles, schedule, imbalance, slots, inputs_reads, g * acc.outputs_writes, g * acc.outputs_reads
     # one output write per executed (K fold, filter) pair; all but a filter's first read back
     executed = int((need * _widths(n, n_width)[None, :]).sum())
     first = int(((need > 0) * _widths(n, n_width)[None, :]).sum())
     out_w = acc.outputs_writes * executed / (fk * n) if fk * n else 0
     out_r = m * (executed - first) if acc.outputs_reads else 0
-    return cycles, tiles, imbalance, slots, inputs_reads, round(out_w), out_r
+    return cycles, schedule, imbalance, slots, inputs_reads, round(out_w), out_r

@@ -9,7 +9,9 @@ checked against them by tests; where it differs from SCALE-Sim is written next t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+import numpy as np
 
 from accelsim.registry import DATAFLOWS, TIMING_MODELS
 from accelsim.sim.dataflows.base import FoldPlan
@@ -44,6 +46,29 @@ class TimingModel:
 
     def sram_accesses(self, plan: FoldPlan, m: int, n: int, k: int) -> SramAccesses:
         raise NotImplementedError
+
+    # Vectorised forms for costing tiles (``dataflows/compute.py``): ``plan`` with (Sr, Sc, T) set to
+    # each entry of the broadcast arrays; 0 where one of them is 0 (an empty tile).  A model may
+    # override them with closed forms; these call the scalar methods once per distinct tile shape.
+
+    def fold_cycles_at(self, plan: FoldPlan, sr, sc, t) -> np.ndarray:
+        return _per_shape(self.fold_cycles, plan, sr, sc, t)
+
+    def group_cycles_at(self, plan: FoldPlan, sr, sc, t) -> np.ndarray:
+        return _per_shape(self.group_cycles, plan, sr, sc, t)
+
+    def fill_drain_cycles(self, plan: FoldPlan, sr, sc, t) -> np.ndarray:
+        """What a tile of (Sr, Sc, T) costs beyond its folds' slots, paid once per tile:
+        ``group_cycles - folds * fold_cycles``."""
+        folds = -(-np.asarray(sr) // plan.rows) * -(-np.asarray(sc) // plan.cols)
+        return self.group_cycles_at(plan, sr, sc, t) - folds * self.fold_cycles_at(plan, sr, sc, t)
+
+
+def _per_shape(cycles, plan: FoldPlan, sr, sc, t) -> np.ndarray:
+    sr, sc, t = np.broadcast_arrays(*(np.asarray(x, np.int64) for x in (sr, sc, t)))
+    shapes, where = np.unique(np.stack([sr.ravel(), sc.ravel(), t.ravel()], 1), axis=0, return_inverse=True)
+    per = [cycles(replace(plan, sr=a, sc=b, t=c)) if min(a, b, c) > 0 else 0 for a, b, c in shapes.tolist()]
+    return np.asarray(per, np.int64)[where.ravel()].reshape(sr.shape)
 
 
 def _scalesim_fold_cycles(plan: FoldPlan) -> int:
@@ -100,13 +125,17 @@ def accelsim_total_cycles(dataflow: str, rows: int, cols: int, sr: int, sc: int,
     """
     if min(rows, cols, sr, sc, t) < 1:
         raise ValueError(f"all of rows, cols, sr, sc, t must be >= 1, got {(rows, cols, sr, sc, t)}")
+    return int(_accelsim_cycles(DATAFLOWS.get(dataflow).outputs_stationary, rows, cols, sr, sc, t))
+
+
+def _accelsim_cycles(outputs_stationary: bool, rows: int, cols: int, sr, sc, t):
+    """accelsim_total_cycles over arrays of (Sr, Sc, T), each >= 1."""
     row_folds, col_folds = -(-sr // rows), -(-sc // cols)
     folds = row_folds * col_folds
-    period = max(t, rows)
+    period = np.maximum(t, rows)
     tail = sc - (col_folds - 1) * cols
-    if col_folds > 1:
-        tail = max(tail, cols - row_folds * period)
-    if DATAFLOWS.get(dataflow).outputs_stationary:
+    tail = np.where(col_folds > 1, np.maximum(tail, cols - row_folds * period), tail)
+    if outputs_stationary:
         return folds * period + 2 * rows + tail
     return (folds - 1) * period + t + 2 * rows + tail
 
@@ -119,6 +148,18 @@ class AccelsimTiming(TimingModel):
 
     def group_cycles(self, plan: FoldPlan) -> int:
         return accelsim_total_cycles(plan.dataflow, plan.rows, plan.cols, plan.sr, plan.sc, plan.t)
+
+    def fold_cycles_at(self, plan: FoldPlan, sr, sc, t) -> np.ndarray:
+        sr, sc, t = np.broadcast_arrays(*(np.asarray(x, np.int64) for x in (sr, sc, t)))
+        return np.where((sr > 0) & (sc > 0) & (t > 0), np.maximum(t, plan.rows), 0)
+
+    def group_cycles_at(self, plan: FoldPlan, sr, sc, t) -> np.ndarray:
+        sr, sc, t = np.broadcast_arrays(*(np.asarray(x, np.int64) for x in (sr, sc, t)))
+        empty = (sr < 1) | (sc < 1) | (t < 1)
+        one = np.ones_like(sr)
+        full = _accelsim_cycles(plan.flow.outputs_stationary, plan.rows, plan.cols,
+                                np.where(empty, one, sr), np.where(empty, one, sc), np.where(empty, one, t))
+        return np.where(empty, 0, full)
 
     def sram_accesses(self, plan: FoldPlan, m: int, n: int, k: int) -> SramAccesses:
         ins, wts, outs = _base_accesses(plan, m, n, k)
