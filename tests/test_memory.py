@@ -322,3 +322,40 @@ def test_a_trace_without_a_fold_schedule_splits_its_cycles_by_folds():
     sched = build_schedule(model, mapping, hw, bare)
     assert sched.compute_cycles.sum() == pytest.approx(123_457)
     assert simulate_memory(hw, layer, bare, model, mapping).compute_cycles == 123_457
+
+
+# ---------------------------------------------------------------- activations kept on chip between layers
+
+def test_tpu_like_keeps_activations_on_chip_when_they_fit():
+    """24 MiB of unified buffer holds every ResNet-18 activation: only the image is read and only the
+    logits are written; weights still stream from DRAM.  The switch off moves them all through DRAM."""
+    from accelsim.workload.load import load_workload
+
+    wl = load_workload("resnet18")
+    on = simulate(load_hardware("tpu_like"), wl)
+    off = simulate(load_hardware("tpu_like", {"keep_activations": False}), wl)
+    assert on.hardware.keep_activations and not off.hardware.keep_activations
+    last = on.layers[-1]
+
+    def input_reads(layer):
+        t = layer.memory.by_level["dram"]["inputs"]
+        return t["read_data_bytes"] + t["read_metadata_bytes"]
+
+    assert input_reads(on.layers[0]) >= on.layers[0].storage["inputs"].total_bits // 8  # the image
+    assert all(input_reads(layer) == 0 for layer in on.layers[1:])
+    assert sum(layer.dram_write_bytes for layer in on.layers[:-1]) == 0
+    assert last.dram_write_bytes == -(-last.storage["outputs"].total_bits // 8)
+    assert all("input read from chip" in layer.notes for layer in on.layers[1:])
+    assert off.totals()["dram_write_bytes"] > 1e6 and on.total_cycles < off.total_cycles
+
+
+def test_activations_that_do_not_fit_go_through_dram():
+    from accelsim.workload.load import load_workload
+
+    wl = load_workload("resnet18")
+    small = simulate(load_hardware("tpu_like", {"memories.unified_buffer.size": "256 KiB"}), wl)
+    note = "output kept on chip for the layers that read it"
+    kept = [layer for layer in small.layers if note in layer.notes]
+    assert 0 < len(kept) < len(small.layers) - 1  # the large early activations (>= 784 KiB) cannot stay
+    for layer in small.layers[:-1]:
+        assert (layer.dram_write_bytes == 0) == (note in layer.notes)

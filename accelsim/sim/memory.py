@@ -70,8 +70,11 @@ class Schedule:
 
 
 def build_schedule(model: TileModel, mapping: LayerMapping, hw: HardwareConfig,
-                   compute: ComputeTrace, groups: int = 1) -> Schedule:
-    """The tiles of ``groups`` groups in loop order, with their transfers and compute cycles."""
+                   compute: ComputeTrace, groups: int = 1, *, inputs_on_chip: bool = False,
+                   output_kept: bool = False) -> Schedule:
+    """The tiles of ``groups`` groups in loop order, with their transfers and compute cycles.
+    ``inputs_on_chip``: the input is already on chip (no DRAM reads of it); ``output_kept``: the
+    finished output stays on chip (no DRAM write of it; partial-sum spills still go)."""
     order = mapping.loop_order
     tile = {"m": mapping.tile_m, "n": mapping.tile_n, "k": mapping.tile_k}
     extent = {"m": model.m, "n": model.n, "k": model.k}
@@ -96,7 +99,9 @@ def build_schedule(model: TileModel, mapping: LayerMapping, hw: HardwareConfig,
     last_of_out = np.append(new_out[1:], True)
     final = idx["k"] == trips["k"] - 1
     spill_el = np.where(last_of_out & ~final, out_el, 0.0)
-    final_el = np.where(last_of_out & final, out_el, 0.0)
+    final_el = np.where(last_of_out & final & (not output_kept), out_el, 0.0)
+    if inputs_on_chip:
+        in_el = np.zeros(n)
     psum_el = np.where(psum_read, out_el, 0.0)
     totals = {
         "inputs_read_data": in_el.sum() * model.data_bpe["inputs"],
@@ -253,12 +258,19 @@ def _by_level(hw: HardwareConfig, totals: dict[str, float]) -> dict[str, dict[st
 
 
 def stall_free_memory(hw: HardwareConfig, compute: ComputeTrace, model: TileModel,
-                      mapping: LayerMapping) -> MemoryTrace:
+                      mapping: LayerMapping, *, inputs_on_chip: bool = False,
+                      output_kept: bool = False) -> MemoryTrace:
     """The mapping's DRAM traffic with no stalls: SCALE-Sim's CALC mode (a timing model that does not
-    model stalls, ``TimingModel.models_stalls``)."""
+    model stalls, ``TimingModel.models_stalls``); the flags as in ``build_schedule``."""
     one = (np.array([mapping.tile_m]), np.array([mapping.tile_n]), np.array([mapping.tile_k]))
     ev = evaluate(model, *one, mapping.loop_order)
     totals = {k: float(v[0]) * mapping.groups for k, v in ev.items()}
+    if inputs_on_chip:
+        totals["inputs_read_data"] = totals["inputs_read_meta"] = 0.0
+    if output_kept:
+        final = model.m * model.n * mapping.groups
+        totals["outputs_write_data"] -= final * model.data_bpe["outputs"]
+        totals["outputs_write_meta"] = 0.0
     by_level = _by_level(hw, totals)
     return MemoryTrace(*_dram_totals(by_level), stall_cycles=0, by_level=by_level,
                        total_cycles=compute.compute_cycles, compute_cycles=compute.compute_cycles,
@@ -266,14 +278,16 @@ def stall_free_memory(hw: HardwareConfig, compute: ComputeTrace, model: TileMode
 
 
 def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace, model: TileModel,
-                    mapping: LayerMapping) -> MemoryTrace:
+                    mapping: LayerMapping, *, inputs_on_chip: bool = False,
+                    output_kept: bool = False) -> MemoryTrace:
     """DRAM traffic and stalls of one layer under ``mapping`` (``model``: the mapping's TileModel)."""
     if mapping.tiles * mapping.groups > MAX_SCHEDULE:
         raise SimulationError(
             f"layer {layer.name!r} needs {mapping.tiles * mapping.groups:,} tiles (tile {mapping.tile_m} x"
             f" {mapping.tile_n} x {mapping.tile_k}): its buffers are too small for a tile-level model;"
             f" give them more room (buffer use {mapping.buffer_bytes})")
-    sched = build_schedule(model, mapping, hw, compute, mapping.groups)
+    sched = build_schedule(model, mapping, hw, compute, mapping.groups, inputs_on_chip=inputs_on_chip,
+                           output_kept=output_kept)
     busy = float(sched.compute_cycles.sum())
     compute_cycles = int(round(busy))
     need = delivery_cycles(hw, compute, model, time_tiles(compute, mapping))

@@ -20,6 +20,7 @@ from accelsim.sim.energy import EnergyTable, breakdown, load_energy_table
 from accelsim.sim.mapping import choose_mapping, tile_model
 from accelsim.sim.memory import simulate_memory, stall_free_memory
 from accelsim.sim.report import LayerReport, Report
+from accelsim.sim.residency import plan_residency
 from accelsim.sim.storage import storage_of
 from accelsim.spec.hardware import HardwareConfig, hardware_hash
 from accelsim.workload.layer import Layer, Workload
@@ -28,11 +29,16 @@ ProgressFn = Callable[[int, int, str], None]
 
 
 def simulate(hw: HardwareConfig, workload: Workload, *, progress: ProgressFn | None = None) -> Report:
+    """Each layer through the pipeline; activations stay on chip between layers where the hardware
+    keeps them and they fit (``accelsim.sim.residency``)."""
     timing = TIMING_MODELS.get(hw.timing)
     table = load_energy_table(hw.energy_table)
+    plans = [plan_layer(layer, hw, timing, table) for layer in workload.layers]
+    keep = plan_residency(hw, workload.layers, [p[0] for p in plans], [p[3] for p in plans])
     layers = []
-    for i, layer in enumerate(workload.layers):
-        layers.append(simulate_layer(layer, hw, timing, table))
+    for i, (layer, plan) in enumerate(zip(workload.layers, plans, strict=True)):
+        layers.append(finish_layer(layer, hw, timing, table, *plan, inputs_on_chip=keep.inputs_on_chip[i],
+                                   output_kept=keep.outputs_kept[i]))
         if progress is not None:
             progress(i + 1, len(workload.layers), layer.name)
     return Report(
@@ -47,15 +53,27 @@ def simulate(hw: HardwareConfig, workload: Workload, *, progress: ProgressFn | N
 
 
 def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: EnergyTable) -> LayerReport:
+    """One layer alone (its input from DRAM, its output written back)."""
+    return finish_layer(layer, hw, timing, table, *plan_layer(layer, hw, timing, table))
+
+
+def plan_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: EnergyTable):
+    """(storage, compute, tile model, mapping): everything before the memory model."""
     storage = storage_of(layer, hw)
     compute = compute_stage(hw)(layer, hw, timing, storage)  # a flexible array's own, or sparse_compute
     model = tile_model(layer, hw, compute, storage)
-    mapping = choose_mapping(layer, hw, compute, model, table=table)
+    return storage, compute, model, choose_mapping(layer, hw, compute, model, table=table)
+
+
+def finish_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: EnergyTable, storage, compute,
+                 model, mapping, *, inputs_on_chip: bool = False, output_kept: bool = False) -> LayerReport:
+    """The memory model, actions and energy of a planned layer, and its LayerReport."""
+    flags = {"inputs_on_chip": inputs_on_chip, "output_kept": output_kept}
     if timing.models_stalls:  # the chosen tiles fix the compute: their cycles, the held operand's reloads
-        traffic = simulate_memory(hw, layer, compute, model, mapping)
+        traffic = simulate_memory(hw, layer, compute, model, mapping, **flags)
         compute = tiled_compute(compute, mapping, traffic.compute_cycles)
     else:
-        traffic = stall_free_memory(hw, compute, model, mapping)
+        traffic = stall_free_memory(hw, compute, model, mapping, **flags)
     energy = breakdown(count_actions(hw, compute, traffic, storage), hw, table)
     total = compute.compute_cycles + traffic.stall_cycles
     pe_slots = total * hw.pe_array.rows * hw.pe_array.cols
@@ -74,7 +92,9 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table:
         storage=storage,
         weight_density=layer.weight_density, activation_density=layer.activation_density,
         activation_density_source=layer.activation_density_source,
-        pattern=str(layer.pattern), target_sparsity=layer.target_sparsity, notes=compute.notes,
+        pattern=str(layer.pattern), target_sparsity=layer.target_sparsity,
+        notes=compute.notes + ("input read from chip",) * inputs_on_chip
+        + ("output kept on chip for the layers that read it",) * output_kept,
         bound=traffic.bound,
         mapping=mapping, memory=traffic,
     )

@@ -121,6 +121,7 @@ class HardwareConfig:
     energy_table: str = "horowitz_45nm"
     timing: str = "accelsim"
     mapping_objective: str = "cycles"
+    keep_activations: bool = False  # outputs that fit stay on chip for the layers that read them
     description: str = ""
     source: str = ""
     version: int = 1
@@ -140,7 +141,8 @@ class HardwareConfig:
         return None
 
 
-_TOP_KEYS = ("version", "name", "description", "source", "clock", "timing", "mapping_objective", "pe_array",
+_TOP_KEYS = ("version", "name", "description", "source", "clock", "timing", "mapping_objective",
+             "keep_activations", "pe_array",
              "memories", "dram", "sparsity", "energy")
 _OPERAND_KEYS = ("format", "skip", "exploits")
 MAPPING_OBJECTIVES = ("dram", "cycles", "energy", "edp")
@@ -248,6 +250,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
         energy_table=r.get(top, "energy", "", _energy_table, "horowitz_45nm"),
         timing=r.get(top, "timing", "", cfg.choice(*TIMING_MODELS), "accelsim"),
         mapping_objective=r.get(top, "mapping_objective", "", cfg.choice(*MAPPING_OBJECTIVES), "cycles"),
+        keep_activations=r.get(top, "keep_activations", "", cfg.boolean, False),
         description=r.get(top, "description", "", str, ""),
         source=r.get(top, "source", "", str, ""),
         version=version,
