@@ -2,14 +2,14 @@
 a sweep's Pareto plot (``plot_pareto``) and a sparsity comparison (``plot_comparison``).  The only
 module that imports matplotlib.
 
-Each plot is built by a function that returns (or fills) a Figure without saving it, so tests can walk
-its artists; ``_save`` renders it in memory and writes it atomically (a temporary file renamed over the
-target).  matplotlib is imported inside the functions and used through its object API on the Agg
-canvas (no pyplot, no global state), so importing this module costs nothing and plotting is
-thread-safe.  One look for all (``_style``): constrained layout, a 10 pt title, 9 pt axis labels, no
-text under 8 pt, units on every axis, legends outside the data, a log axis wherever the values span
-more than two decades.  MACs are counted one way everywhere: useful = issued - gated, as
-``utilization`` counts them.
+Each plot is built into a Figure without being saved (``report_figures``, ``pareto_figure``,
+``comparison_figure``), so tests can walk its artists; ``_save`` renders it in memory and writes it
+atomically (a temporary file renamed over the target).  matplotlib is imported inside the functions
+and used through its object API on the Agg canvas (no pyplot, no global state), so importing this
+module costs nothing and plotting is thread-safe.  One look for all (``_style``): constrained layout,
+a 10 pt title, 9 pt axis labels, no text under 8 pt, units on every axis, legends off the data, plain
+tick numbers (no ``1e7`` offset), a log axis wherever the values span more than two decades.  MACs
+are counted one way everywhere: useful = issued - gated, as ``utilization`` counts them.
 """
 
 from __future__ import annotations
@@ -31,12 +31,16 @@ UNUSABLE = {"facecolor": "0.88", "hatch": "////"}  # a compare bar whose pattern
 
 def write_plots(report: Report, out_dir: str | Path) -> list[Path]:
     """Write the three figures of ``report`` into ``out_dir``; returns their paths."""
-    paths = []
+    return [_save(fig, Path(out_dir) / name) for name, fig in report_figures(report).items()]
+
+
+def report_figures(report: Report) -> dict[str, Any]:
+    """The three Figures of ``report`` by file name (PLOT_FILES), built but not saved."""
+    figures = {}
     for name, draw in zip(PLOT_FILES, (energy_breakdown, layer_cycles, roofline), strict=True):
-        fig = _figure()
-        draw(report, fig)
-        paths.append(_save(fig, Path(out_dir) / name))
-    return paths
+        figures[name] = _figure()
+        draw(report, figures[name])
+    return figures
 
 
 def _figure(width: float = 9.0, height: float = 5.0) -> Any:
@@ -82,14 +86,10 @@ def _wrap(title: str, fig: Any) -> str:
 
 def _log_if_wide(ax: Any, axis: str, values: Sequence[float]) -> bool:
     """A log ``axis`` ("x"/"y") when the positive ``values`` span more than LOG_SPAN; returns whether."""
-    from matplotlib.ticker import LogLocator
-
     pos = [v for v in values if v > 0]
     wide = bool(pos) and max(pos) / min(pos) > LOG_SPAN
     if wide:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
-        if max(pos) / min(pos) < 1e3:  # under three decades: label 1, 2 and 5 of each
-            (ax.xaxis if axis == "x" else ax.yaxis).set_major_locator(LogLocator(subs=(1, 2, 5)))
     return wide
 
 
@@ -114,7 +114,7 @@ def _models_stalls(report: Report) -> bool:
 
 def _plain(*axes: Any, integer: bool = False) -> None:
     """Plain tick numbers on these Axis objects: no ``1e6`` offset, no powers of ten on a log axis
-    (``0.1``, ``1,000``; its 2s and 5s too when it spans under 1.5 decades), thousands separated when
+    (``0.1``, ``1,000``; its 2s and 5s too when it spans under 2.5 decades), thousands separated when
     ``integer`` (counts such as cycles)."""
     from matplotlib.ticker import FuncFormatter, ScalarFormatter
 
@@ -125,7 +125,7 @@ def _plain(*axes: Any, integer: bool = False) -> None:
         def fmt(v: float, _: Any) -> str:
             lo, hi = axis.get_view_interval()
             lead = v / 10 ** math.floor(math.log10(v) + 1e-9) if v > 0 else 0
-            return log_fmt(v) if hi < 30 * lo and round(lead) in (2, 5) else ""
+            return log_fmt(v) if hi < 300 * lo and round(lead) in (2, 5) else ""
         return FuncFormatter(fmt)
 
     for axis in axes:
@@ -379,8 +379,7 @@ def pareto_figure(rows: Sequence[dict[str, Any]], title: str = "") -> Any:
     varying = [k for k in (rows[0]["sweep_params"] if rows else {})
                if len({str(r["sweep_params"][k]) for r in rows}) > 1]
     full = [*front, *others] if len(rows) <= 16 else front[:12]
-    brief = [] if len(rows) <= 16 or len(rows) > 60 else [i for i in others]
-    shown = [*full, *brief]
+    shown = [*full, *([] if len(rows) <= 16 or len(rows) > 60 else others)]
     texts = [f"#{rows[i].get('index', i)} "
              + ("\n".join(_short(k, rows[i]["sweep_params"][k]) for k in varying) if i in full else "")
              for i in shown]
@@ -417,7 +416,7 @@ def comparison_figure(comparison: dict[str, Any]) -> Any:
             ("speedup over the dense model, same hardware",
              "energy relative to the dense model, same hardware"),
             strict=True):
-        narrow = panel * 110 * 0.85 / max(1, len(hardware)) * width < 34  # bar width (px) vs "1.99×"
+        narrow = panel * 110 * 0.85 / max(1, len(hardware)) * width < 34  # bar width (px) vs a "1.99" label
         for j, pattern in enumerate(patterns):
             xs = [i + (j - (len(patterns) - 1) / 2) * width for i in range(len(hardware))]
             sel = [rows[hw, pattern] for hw in hardware]
@@ -431,6 +430,7 @@ def comparison_figure(comparison: dict[str, Any]) -> Any:
         ax.set_xticks(range(len(hardware)), hardware, rotation=15 if len(hardware) > 6 else 0)
         ax.margins(y=0.15)
         _log_if_wide(ax, "y", [r[key] for r in comparison["rows"]])
+        _plain(ax.yaxis)
         _style(ax, title, "hardware config", ylabel.replace(", ", "\n") if stacked else ylabel, grid="y")
     density = {p: next((r["density"] for r in comparison["rows"] if r["pattern"] == p), None)
                for p in patterns}
