@@ -25,6 +25,7 @@ from accelsim.sim.simulator import simulate
 from accelsim.spec.hardware import hardware_from_dict, load_hardware
 from accelsim.spec.scalesim import read_scalesim_config
 from accelsim.workload.layer import Layer, Workload
+from accelsim.workload.scalesim_topology import read_scalesim_topology
 
 PNG = b"\x89PNG\r\n\x1a\n"
 DATA = __import__("pathlib").Path(__file__).parent / "data" / "scalesim_inputs"
@@ -52,7 +53,7 @@ def gated():
 def scalesim():
     cfg = DATA / "configs" / "scale.cfg"
     hw = hardware_from_dict(read_scalesim_config(cfg), str(cfg))
-    return simulate(hw, Workload("ss", (linear("x", 49, 384, 1728), linear("y", 4096, 64, 64))))
+    return simulate(hw, read_scalesim_topology(DATA / "topologies" / "Resnet18.csv"))  # 21 layers, as a user
 
 
 def png_size(path):
@@ -114,6 +115,8 @@ def test_no_text_under_8pt_no_offsets_no_powers_of_ten(report, gated, scalesim):
     for fig in figures:
         found = texts(fig)
         assert found and min(t.get_fontsize() for t in found) >= SMALL_PT
+        drawn, (w, h) = fig.get_tightbbox(), fig.get_size_inches()  # nothing cut off at the edge
+        assert -0.01 <= drawn.x0 and drawn.x1 <= w + 0.01 and -0.01 <= drawn.y0 and drawn.y1 <= h + 0.01
         assert not [t.get_text() for t in found if "e+" in t.get_text() or "$" in t.get_text()]
         for ax in axes_of(fig):  # no "1e7" written beside an axis
             assert not ax.xaxis.get_offset_text().get_text() and not ax.yaxis.get_offset_text().get_text()

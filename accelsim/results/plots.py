@@ -279,8 +279,8 @@ def roofline(report: Report, fig: Any) -> None:
         ax.set_title(_title(report, "roofline"), fontsize=10)
     else:
         fig.suptitle(_title(report, "roofline"), fontsize=10)
-        ax.set_title(f"timing '{report.hardware.timing}' is stall-free (as SCALE-Sim's CALC mode): no memory"
-                     f" stalls modelled, so layers can lie above the DRAM roof ({above} of {len(pts)} do)",
+        ax.set_title(f"timing '{report.hardware.timing}' is stall-free (as SCALE-Sim's CALC mode): it models"
+                     f" no memory stalls,\nso layers can lie above the DRAM roof ({above} of {len(pts)} do)",
                      fontsize=9, color="tab:red")
 
 
