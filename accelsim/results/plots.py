@@ -1,16 +1,21 @@
-"""Every PNG accelsim draws: a Report's energy breakdown, per-layer compute vs stall cycles and
-roofline (``write_plots``), a sweep's Pareto plot (``plot_pareto``) and a sparsity comparison
-(``plot_comparison``).  The only module that imports matplotlib.
+"""Every PNG accelsim draws: a Report's energy breakdown, per-layer cycles and roofline (``write_plots``),
+a sweep's Pareto plot (``plot_pareto``) and a sparsity comparison (``plot_comparison``).  The only
+module that imports matplotlib.
 
-matplotlib is imported inside the functions and used through its object API on the Agg canvas (no
-pyplot, no global state), so importing this module costs nothing and plotting is thread-safe.  One
-style for all (``_style``: 10 pt titles, a light grid, 8 pt legends); every PNG is rendered in memory
-and written atomically (a temporary file renamed over the target).
+Each plot is built into a Figure without being saved (``report_figures``, ``pareto_figure``,
+``comparison_figure``), so tests can walk its artists; ``_save`` renders it in memory and writes it
+atomically (a temporary file renamed over the target).  matplotlib is imported inside the functions
+and used through its object API on the Agg canvas (no pyplot, no global state), so importing this
+module costs nothing and plotting is thread-safe.  One look for all (``_style``): constrained layout,
+a 10 pt title, 9 pt axis labels, no text under 8 pt, units on every axis, legends off the data, plain
+tick numbers (no ``1e7`` offset), a log axis wherever the values span more than two decades.  MACs
+are counted one way everywhere: useful = issued - gated, as ``utilization`` counts them.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,43 +24,76 @@ from accelsim.files import write_atomic
 from accelsim.sim.report import Report
 
 PLOT_FILES = ("energy_breakdown.png", "layer_cycles.png", "roofline.png")
+SMALL_PT = 8  # the smallest text on any plot
+LOG_SPAN = 100.0  # a log axis when the positive values span more than this factor
+UNUSABLE = {"facecolor": "0.88", "hatch": "////"}  # a compare bar whose pattern the datapath ran dense
 
 
 def write_plots(report: Report, out_dir: str | Path) -> list[Path]:
     """Write the three figures of ``report`` into ``out_dir``; returns their paths."""
-    paths = []
+    return [_save(fig, Path(out_dir) / name) for name, fig in report_figures(report).items()]
+
+
+def report_figures(report: Report) -> dict[str, Any]:
+    """The three Figures of ``report`` by file name (PLOT_FILES), built but not saved."""
+    figures = {}
     for name, draw in zip(PLOT_FILES, (energy_breakdown, layer_cycles, roofline), strict=True):
-        fig = _figure()
-        draw(report, fig)
-        paths.append(_save(fig, Path(out_dir) / name))
-    return paths
+        figures[name] = _figure()
+        draw(report, figures[name])
+    return figures
 
 
 def _figure(width: float = 9.0, height: float = 5.0) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=110)
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _style(ax: Any, title: str, xlabel: str | None = None, ylabel: str | None = None, *, grid: str = "both",
-           legend: str | None = None, log_grid: bool = False) -> None:
-    """The one look of every plot: a 10 pt title, labels, a light grid, an 8 pt legend at ``legend``."""
-    ax.set_title(title, fontsize=10)
+def _style(ax: Any, title: str | None, xlabel: str | None = None, ylabel: str | None = None, *,
+           grid: str = "both", legend: str | None = None) -> None:
+    """The one look of every plot: a 10 pt title, 9 pt labels, a light grid (minor lines on a log axis),
+    an 8 pt legend at ``legend`` ("outside" = right of the axes, clear of the data)."""
+    if title:
+        ax.set_title(_wrap(title, ax.figure), fontsize=10)
     ax.set_axisbelow(True)  # the grid behind bars and points
     if xlabel:
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel, fontsize=9)
     if ylabel:
-        ax.set_ylabel(ylabel)
-    ax.grid(True, axis=grid, which="both" if log_grid else "major", alpha=0.3)
-    if legend:
-        ax.legend(loc=legend, fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=9)
+    ax.tick_params(labelsize=SMALL_PT + 1)
+    ax.grid(True, axis=grid, which="major", alpha=0.3)
+    for axis, log in (("x", ax.get_xscale() == "log"), ("y", ax.get_yscale() == "log")):
+        if log and grid in (axis, "both"):
+            ax.grid(True, axis=axis, which="minor", alpha=0.12)
+    if legend == "outside":
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=SMALL_PT, borderaxespad=0)
+    elif legend:
+        ax.legend(loc=legend, fontsize=SMALL_PT)
+
+
+def _wrap(title: str, fig: Any) -> str:
+    """``title`` on two lines (at its " — ", else its middle space) when wider than ``fig`` at 10 pt."""
+    if len(title) <= fig.get_size_inches()[0] * 11:
+        return title
+    cut = title.find(" — ")
+    if cut < 0:
+        cut = title.rfind(" ", 0, len(title) // 2 + 10)
+    return title[:cut] + "\n" + title[cut:].lstrip(" —") if cut > 0 else title
+
+
+def _log_if_wide(ax: Any, axis: str, values: Sequence[float]) -> bool:
+    """A log ``axis`` ("x"/"y") when the positive ``values`` span more than LOG_SPAN; returns whether."""
+    pos = [v for v in values if v > 0]
+    wide = bool(pos) and max(pos) / min(pos) > LOG_SPAN
+    if wide:
+        (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    return wide
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     write_atomic(path, buf.getvalue())
@@ -66,134 +104,349 @@ def _title(report: Report, what: str) -> str:
     return f"{what} — {report.workload_name} on {report.hardware_name}"
 
 
-def energy_breakdown(report: Report, fig: Any) -> None:
-    """Energy by component and by action (µJ), largest first."""
-    from matplotlib.ticker import MaxNLocator
+def _models_stalls(report: Report) -> bool:
+    """False when the report's timing model is stall-free (SCALE-Sim's CALC mode, STONNE's mesh)."""
+    from accelsim.registry import TIMING_MODELS
 
+    timing = getattr(report.hardware, "timing", None)
+    return timing not in TIMING_MODELS or TIMING_MODELS.get(timing).models_stalls
+
+
+def _plain(*axes: Any, integer: bool = False) -> None:
+    """Plain tick numbers on these Axis objects: no ``1e6`` offset, no powers of ten on a log axis
+    (``0.1``, ``1,000``; its 2s and 5s too when it spans under 2.5 decades), thousands separated when
+    ``integer`` (counts such as cycles)."""
+    from matplotlib.ticker import FuncFormatter, ScalarFormatter
+
+    def log_fmt(v: float, _: Any = None) -> str:
+        return f"{v:,.0f}" if v >= 1 and abs(v - round(v)) < 1e-6 * v else f"{v:.3g}"
+
+    def minor_fmt(axis: Any) -> Any:
+        def fmt(v: float, _: Any) -> str:
+            lo, hi = axis.get_view_interval()
+            lead = v / 10 ** math.floor(math.log10(v) + 1e-9) if v > 0 else 0
+            return log_fmt(v) if hi < 300 * lo and round(lead) in (2, 5) else ""
+        return FuncFormatter(fmt)
+
+    for axis in axes:
+        if "log" in axis.get_scale():  # log, or functionlog on a secondary axis
+            axis.set_major_formatter(FuncFormatter(log_fmt))
+            axis.set_minor_formatter(minor_fmt(axis))
+        elif integer:
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        else:
+            fmt = ScalarFormatter(useOffset=False)
+            fmt.set_scientific(False)
+            axis.set_major_formatter(fmt)
+
+
+def energy_breakdown(report: Report, fig: Any) -> None:
+    """Energy by component and by action (µJ), largest first, each bar labelled with its share."""
     fig.set_size_inches(10.0, 4.8)
     axes = fig.subplots(1, 2)
-    for ax, (label, data) in zip(axes, (("by component", report.energy_by_component_pj()),
-                                        ("by action", report.energy_by_action_pj())), strict=True):
+    for ax, (label_, data) in zip(axes, (("by component", report.energy_by_component_pj()),
+                                         ("by action", report.energy_by_action_pj())), strict=True):
         items = sorted(((k, v / 1e6) for k, v in data.items() if v > 0), key=lambda kv: kv[1])
-        names = [k for k, _ in items]
         values = [v for _, v in items]
         total = sum(values)
-        bars = ax.barh(names, values, color="tab:blue")
-        for bar, v in zip(bars, values, strict=True):
-            ax.annotate(f"{100 * v / total:.1f} %" if total else "",
-                        (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                        xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
-        ax.xaxis.set_major_locator(MaxNLocator(4))
-        _style(ax, label, "energy (µJ)", grid="x")
-        if values:
-            ax.set_xlim(0, max(values) * 1.18)
+        bars = ax.barh([k for k, _ in items], values, color="tab:blue")
+        shares = [100 * v / total for v in values]
+        ax.bar_label(bars, [f"{p:.1f} %" if p >= 0.1 else f"{p:.2g} %" for p in shares], padding=3,
+                     fontsize=SMALL_PT)
+        log = _log_if_wide(ax, "x", values)
+        if values:  # room for the share labels
+            ax.set_xlim(min(values) / 2 if log else 0, max(values) * (4 if log else 1.2))
+        _style(ax, label_ + (" (log scale)" if log else ""), "energy (µJ)", grid="x")
+        _plain(ax.xaxis)
     tot = report.totals()
     what = f"energy {tot['energy_pj'] / 1e6:,.1f} µJ, {tot['pj_per_mac']:.2f} pJ per dense MAC"
     fig.suptitle(_title(report, what), fontsize=10)
 
 
+def _stages(names: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Consecutive runs of layers sharing a name prefix of one or two parts (``layer3`` of
+    ``layer3.0.conv1``, ``features.4`` of ``features.4.conv.1.0``, ``Conv3`` of SCALE-Sim's ``Conv3_1a``)
+    as (prefix, first, end); [] when neither gives 3 groups or more of 2 layers on average."""
+    sep = "." if any("." in n for n in names) else "_"
+    for depth in (1, 2):
+        runs: list[tuple[str, int, int]] = []
+        for i, name in enumerate(names):
+            prefix = sep.join(name.split(sep)[:depth])
+            if runs and runs[-1][0] == prefix:
+                runs[-1] = (prefix, runs[-1][1], i + 1)
+            else:
+                runs.append((prefix, i, i + 1))
+        if 3 <= len(runs) <= len(names) / 2:
+            return runs
+    return []
+
+
 def layer_cycles(report: Report, fig: Any) -> None:
-    """Per-layer cycles stacked as compute and memory stall."""
+    """Per-layer cycles stacked as compute and memory stall (compute only under a stall-free timing),
+    layers grouped by stage when their names have one (ResNet's layer1..layer4)."""
     layers = report.layers
-    fig.set_size_inches(max(8.0, min(24.0, 0.22 * len(layers) + 3)), 5.0)
+    names = [layer.name for layer in layers]
+    width = max(8.0, min(24.0, 0.22 * len(layers) + 3))
+    fig.set_size_inches(width, 5.5)
     ax = fig.subplots()
     x = list(range(len(layers)))
     compute = [layer.compute_cycles for layer in layers]
-    stall = [layer.stall_cycles for layer in layers]
+    stalls = _models_stalls(report)
     ax.bar(x, compute, color="tab:blue", label="compute")
-    ax.bar(x, stall, bottom=compute, color="tab:red", label="memory stall")
-    step = max(1, len(layers) // 60)
-    ax.set_xticks(x[::step])
-    ax.set_xticklabels([layer.name for layer in layers][::step], rotation=90, fontsize=6)
-    share = report.stall_cycles / report.total_cycles if report.total_cycles else 0.0
-    _style(ax, _title(report, f"cycles per layer ({100 * share:.1f} % stalled)"), ylabel="cycles", grid="y",
-           legend="upper right")
+    if stalls:
+        ax.bar(x, [layer.stall_cycles for layer in layers], bottom=compute, color="tab:red",
+               label="memory stall")
+    log = _log_if_wide(ax, "y", [layer.total_cycles for layer in layers])
+    if log:  # every compute bar starts inside the axes
+        ax.set_ylim(bottom=min(c for c in compute + [layer.total_cycles for layer in layers] if c > 0) / 2)
+    ticks = list(names)
+    stages = _stages(names)
+    if stages:
+        top = ax.secondary_xaxis("top")
+        centres, labels = [], []
+        for prefix, first, end in stages:
+            if end - first > 1:
+                if len(centres) % 2 == 0:
+                    ax.axvspan(first - 0.5, end - 0.5, color="0.93", zorder=0, lw=0)
+                centres.append((first + end - 1) / 2)
+                labels.append(prefix)
+                ticks[first:end] = [n[len(prefix) + 1:] or n for n in names[first:end]]
+        heads = {lab.split(".")[0] for lab in labels}
+        if len(heads) == 1 and all("." in lab for lab in labels):  # features.1 .. features.17: 1 .. 17
+            labels = [lab.split(".", 1)[1] for lab in labels]
+            top.set_xlabel(f"{heads.pop()}.N", fontsize=9)
+        top.set_xticks(centres, labels, fontsize=9)
+        top.tick_params(length=0)
+    step = max(1, math.ceil(len(layers) / ((width - 2) / 0.16)))  # an 8 pt label needs ~0.16 in
+    ax.set_xticks(x[::step], ticks[::step], rotation=90, fontsize=SMALL_PT)
+    ax.set_xlim(-0.6, len(layers) - 0.4)
+    if stalls:
+        share = report.stall_cycles / report.total_cycles if report.total_cycles else 0.0
+        what = f"cycles per layer ({100 * share:.1f} % memory stall)"
+    else:
+        what = "cycles per layer (stall-free timing: memory stalls not modelled)"
+    _style(ax, _title(report, what), "layer" + (" (grouped by stage)" if stages else ""),
+           "cycles" + (" (log scale)" if log else ""), grid="y", legend="outside" if stalls else None)
+    _plain(ax.yaxis, integer=True)
 
 
 def roofline(report: Report, fig: Any) -> None:
-    """Each layer at (issued MACs per DRAM byte, issued MACs per cycle) under the array's roofs."""
+    """Each layer at (useful MACs per DRAM byte, useful MACs per cycle) under the array's roofs, useful =
+    issued - gated as ``utilization`` counts them (the right axis is that utilization).  Under a
+    stall-free timing the plot says why layers can sit above the DRAM roof."""
     ax = fig.subplots()
     peak = float(report.pe_count)
     bw = report.hardware.dram.bandwidth_bytes_per_cycle if report.hardware is not None else 0.0
+    stalls = _models_stalls(report)
     pts = []
     for layer in report.layers:
+        useful = layer.macs_issued - layer.macs_gated
         traffic = layer.dram_read_bytes + layer.dram_write_bytes
-        if traffic > 0 and layer.total_cycles > 0 and layer.macs_issued > 0:
-            pts.append((layer.macs_issued / traffic, layer.macs_issued / layer.total_cycles,
-                        layer.stall_cycles > 0.05 * layer.total_cycles))
+        if traffic > 0 and layer.total_cycles > 0 and useful > 0:
+            pts.append((useful / traffic, useful / layer.total_cycles,
+                        stalls and layer.stall_cycles > 0.05 * layer.total_cycles))
     lo, hi = (min(p[0] for p in pts) / 4, max(p[0] for p in pts) * 4) if pts else (0.1, 1000.0)
+    above = 0
     if bw > 0:
         ridge = peak / bw
         lo, hi = min(lo, ridge / 4), max(hi, ridge * 4)
         xs = [lo, ridge, hi]
         ax.plot(xs, [min(peak, bw * x) for x in xs], color="black", lw=1.4,
                 label=f"roof: {peak:g} MACs/cycle, DRAM {bw:g} B/cycle")
-        ax.axvline(ridge, color="0.6", ls=":", lw=1)
+        ax.axvline(ridge, color="0.6", ls=":", lw=1, label=f"ridge: {ridge:.3g} MACs/B")
+        above = sum(y > 1.001 * min(peak, bw * x) for x, y, _ in pts)
     else:
         ax.axhline(peak, color="black", lw=1.4, label=f"peak {peak:g} MACs/cycle")
     for stalled in (False, True):
         sel = [p for p in pts if p[2] == stalled]
         if sel:
-            ax.scatter([p[0] for p in sel], [p[1] for p in sel], s=16, zorder=3,
+            ax.scatter([p[0] for p in sel], [p[1] for p in sel], s=18, zorder=3,
                        color="tab:red" if stalled else "tab:blue",
-                       label="layers stalled > 5 %" if stalled else "layers")
+                       label="layers stalled > 5 %" if stalled else "layers" if stalls
+                else "layers (no stalls modelled)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo, hi)
-    _style(ax, _title(report, "roofline"), "operational intensity (issued MACs per DRAM byte)",
-           "achieved issued MACs per cycle", legend="lower right", log_grid=True)
+    if peak > 0:
+        util = ax.secondary_yaxis("right", functions=(lambda y: 100 * y / peak, lambda u: u * peak / 100))
+        util.set_ylabel("utilization (% of the array's MAC slots)", fontsize=9)
+        util.tick_params(labelsize=SMALL_PT + 1)
+        _plain(util.yaxis)
+    _plain(ax.xaxis, ax.yaxis)
+    _style(ax, None, "operational intensity (useful MACs per DRAM byte)",
+           "useful MACs per cycle (issued − gated)", legend="lower right")
+    if stalls:
+        ax.set_title(_title(report, "roofline"), fontsize=10)
+    else:
+        fig.suptitle(_title(report, "roofline"), fontsize=10)
+        ax.set_title(f"timing '{report.hardware.timing}' is stall-free (as SCALE-Sim's CALC mode): it models"
+                     f" no memory stalls,\nso layers can lie above the DRAM roof ({above} of {len(pts)} do)",
+                     fontsize=9, color="tab:red")
 
 
 def label(params: dict[str, Any], limit: int = 40) -> str:
     """Short point label from its parameters: the last part of each path, ``rows=16 glb.size=128 KiB``."""
-    parts = []
-    for k, v in params.items():
-        short = ".".join(k.replace("[", ".").replace("]", "").split(".")[-2:]) if "." in k else k
-        parts.append(f"{short}={v}")
-    text = " ".join(parts)
+    text = " ".join(_short(k, v) for k, v in params.items())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def plot_pareto(rows: Sequence[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
-    """Energy vs cycles of a sweep's rows (as ``run_sweep`` returns them: store rows with
-    ``sweep_params`` and a ``pareto`` mark), the frontier joined and, when short, labelled."""
-    xs = [float(r["total_cycles"]) for r in rows]
-    ys = [float(r["energy_pj"]) / 1e6 for r in rows]  # pJ -> µJ
-    fig = _figure(7.5, 5.0)
+def _short(key: str, value: Any) -> str:
+    short = ".".join(key.replace("[", ".").replace("]", "").split(".")[-2:]) if "." in key else key
+    return f"{short}={value}"
+
+
+def _place_labels(ax: Any, xy: Sequence[tuple[float, float]], texts: Sequence[str], colors: Sequence[str],
+                  points: Sequence[tuple[float, float]], line: Sequence[tuple[float, float]]) -> None:
+    """Annotate each of ``xy`` (in order) at the nearest of 24 offsets (8 directions, 3 distances, the
+    far ones with a leader line) whose text overlaps no placed label, none of ``points`` nor the
+    polyline ``line`` (data coordinates) and stays inside the axes; else at the least overlapping one.
+    Needs the final layout: the figure is laid out first and the labels take no part in it."""
+    import numpy as np
+
+    fig = ax.figure
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    f = ax.get_window_extent(renderer)
+    frame = (f.x0, f.y0, f.x1, f.y1)
+    taken = [(x - 4, y - 4, x + 4, y + 4) for x, y in ax.transData.transform(points)] if points else []
+    path = ax.transData.transform(line) if line else np.zeros((0, 2))
+    for (x0, y0), (x1, y1) in zip(path[:-1], path[1:], strict=True):  # the polyline, sampled every ~6 px
+        for t in np.linspace(0, 1, max(2, int(math.hypot(x1 - x0, y1 - y0) / 6))):
+            x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+            taken.append((x - 2, y - 2, x + 2, y + 2))
+
+    def overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+        return max(min(a[2], b[2]) - max(a[0], b[0]), 0) * max(min(a[3], b[3]) - max(a[1], b[1]), 0)
+
+    px_per_pt = fig.dpi / 72
+    for point, text, color in zip(xy, texts, colors, strict=True):
+        style = {"fontsize": SMALL_PT, "color": color, "in_layout": False, "multialignment": "left"}
+        probe = ax.annotate(text, point, **style)
+        ext = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = ext.width + 4, ext.height + 4
+        px, py = ax.transData.transform(point)
+        best = None
+        for r in (5, 16, 30):
+            for ux, uy in ((1, 1), (1, -1), (-1, 1), (-1, -1), (0, 1), (0, -1), (1, 0), (-1, 0)):
+                cx, cy = px + ux * r * px_per_pt, py + uy * r * px_per_pt * (0.6 if ux else 1)
+                x0, y0 = cx - w * (ux < 0) - w / 2 * (ux == 0), cy - h * (uy < 0) - h / 2 * (uy == 0)
+                box = (x0, y0, x0 + w, y0 + h)
+                cost = sum(overlap(box, t) for t in taken) + 10 * (w * h - overlap(box, frame))
+                cost = 0 if cost < 1 else cost  # ignore rounding slivers of a pixel
+                if best is None or cost < best[0]:
+                    best = (cost, box, r, ux, uy)
+            if best[0] == 0:
+                break
+        _, box, r, ux, uy = best
+        leader = {"arrowstyle": "-", "color": color, "lw": 0.6, "shrinkA": 1, "shrinkB": 3} if r > 5 else None
+        ax.annotate(text, point, xytext=(ux * r, uy * r * (0.6 if ux else 1)), textcoords="offset points",
+                    ha={1: "left", -1: "right", 0: "center"}[ux],
+                    va={1: "bottom", -1: "top", 0: "center"}[uy], arrowprops=leader, **style)
+        taken.append(box)
+
+
+def _unit(values: Sequence[float], units: Sequence[tuple[float, str]]) -> tuple[float, str]:
+    """The largest (factor, name) of ``units`` (ascending) that the largest value reaches."""
+    top = max(values, default=0.0)
+    return next(((f, u) for f, u in reversed(units) if top >= f), units[0])
+
+
+def pareto_figure(rows: Sequence[dict[str, Any]], title: str = "") -> Any:
+    """The Figure of ``plot_pareto``: every point labelled with its ``index`` (the # of the table and
+    results.csv) and the parameters that vary when there are at most 16 points, else the frontier
+    fully and the others by ``#index`` (up to 60 points)."""
+    fx, xunit = _unit([float(r["total_cycles"]) for r in rows],
+                      [(1, ""), (1e3, "thousands"), (1e6, "millions")])
+    fy, yunit = _unit([float(r["energy_pj"]) for r in rows], [(1e6, "µJ"), (1e9, "mJ"), (1e12, "J")])
+    xs = [float(r["total_cycles"]) / fx for r in rows]
+    ys = [float(r["energy_pj"]) / fy for r in rows]
+    fig = _figure(8.5, 5.5)
     ax = fig.subplots()
     others = [i for i, r in enumerate(rows) if not r["pareto"]]
-    ax.scatter([xs[i] for i in others], [ys[i] for i in others], s=14, color="0.6", label="points")
+    ax.scatter([xs[i] for i in others], [ys[i] for i in others], s=16, color="0.55", label="other points")
     front = sorted((i for i, r in enumerate(rows) if r["pareto"]), key=lambda i: (xs[i], ys[i]))
     ax.plot([xs[i] for i in front], [ys[i] for i in front], "o-", color="tab:red", ms=5, lw=1.2,
-            drawstyle="steps-post", label=f"Pareto frontier ({len(front)})")
-    if len(front) <= 12:
-        for i in front:
-            ax.annotate(label(rows[i]["sweep_params"]), (xs[i], ys[i]), textcoords="offset points",
-                        xytext=(4, 4), fontsize=7, color="tab:red")
-    if xs and min(xs) > 0 and max(xs) / min(xs) > 30:
-        ax.set_xscale("log")
-    if ys and min(ys) > 0 and max(ys) / min(ys) > 30:
-        ax.set_yscale("log")
-    _style(ax, title or "sweep: energy vs cycles", "cycles", "energy (µJ)", legend="best")
-    return _save(fig, path)
+            drawstyle="steps-post", label=f"Pareto frontier ({len(front)} of {len(rows)})")
+    logx, logy = _log_if_wide(ax, "x", xs), _log_if_wide(ax, "y", ys)
+    _plain(ax.xaxis, ax.yaxis)
+    ax.margins(0.12)
+    xnote = ", ".join(n for n in (xunit, "log scale" if logx else "") if n)
+    _style(ax, f"energy vs cycles: {title}" if title else "sweep: energy vs cycles",
+           f"cycles ({xnote})" if xnote else "cycles", f"energy ({yunit}{', log scale' if logy else ''})",
+           legend="outside")
+    ax.get_legend().set_title("#n: index in results.csv", prop={"size": SMALL_PT})
+    varying = [k for k in (rows[0]["sweep_params"] if rows else {})
+               if len({str(r["sweep_params"][k]) for r in rows}) > 1]
+    full = [*front, *others] if len(rows) <= 16 else front[:12]
+    shown = [*full, *([] if len(rows) <= 16 or len(rows) > 60 else others)]
+    texts = [f"#{rows[i].get('index', i)} "
+             + ("\n".join(_short(k, rows[i]["sweep_params"][k]) for k in varying) if i in full else "")
+             for i in shown]
+    _place_labels(ax, [(xs[i], ys[i]) for i in shown], [t.strip() for t in texts],
+                  ["tab:red" if rows[i]["pareto"] else "0.25" for i in shown], list(zip(xs, ys, strict=True)),
+                  [(x, y) for a, b in zip(front, front[1:], strict=False) for x, y in
+                   ((xs[a], ys[a]), (xs[b], ys[a]), (xs[b], ys[b]))])
+    return fig
+
+
+def plot_pareto(rows: Sequence[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
+    """Energy vs cycles of a sweep's rows (as ``run_sweep`` returns them: store rows with ``index``,
+    ``sweep_params`` and a ``pareto`` mark), the frontier joined; see ``pareto_figure``."""
+    return _save(pareto_figure(rows, title), path)
+
+
+def comparison_figure(comparison: dict[str, Any]) -> Any:
+    """The Figure of ``plot_comparison``: one bar group per config, one colour per pattern (its achieved
+    density in the legend); a bar whose pattern the datapath cannot use (the row's ``usable`` is false:
+    every pruned layer ran dense) is grey and hatched, with its own legend entry."""
+    from matplotlib.patches import Patch
+
+    hardware, patterns = comparison["hardware"], comparison["patterns"]
+    rows = {(r["hardware"], r["pattern"]): r for r in comparison["rows"]}
+    n_bars = len(hardware) * len(patterns)
+    panel = max(4.5, min(14.0, 0.32 * n_bars + 1.5))
+    stacked = n_bars > 12  # the panels one above the other, each the full width
+    fig = _figure(panel + 1.0, 9.0) if stacked else _figure(2 * panel + 1.0, 5.2)
+    width = 0.8 / max(1, len(patterns))
+    colors = [f"C{j % 10}" for j in range(len(patterns))]
+    for ax, key, ylabel, title in zip(
+            fig.subplots(2, 1) if stacked else fig.subplots(1, 2), ("speedup", "energy_ratio"),
+            ("speedup (dense cycles / cycles), higher is better", "energy / dense energy, lower is better"),
+            ("speedup over the dense model, same hardware",
+             "energy relative to the dense model, same hardware"),
+            strict=True):
+        narrow = panel * 110 * 0.85 / max(1, len(hardware)) * width < 34  # bar width (px) vs a "1.99" label
+        for j, pattern in enumerate(patterns):
+            xs = [i + (j - (len(patterns) - 1) / 2) * width for i in range(len(hardware))]
+            sel = [rows[hw, pattern] for hw in hardware]
+            bars = ax.bar(xs, [r[key] for r in sel], width, color=colors[j], edgecolor=colors[j])
+            for bar, r in zip(bars, sel, strict=True):
+                if not r.get("usable", True):
+                    bar.set(**UNUSABLE, edgecolor=colors[j])
+            ax.bar_label(bars, [f"{r[key]:.2f}" for r in sel], padding=2, fontsize=SMALL_PT,
+                         rotation=90 if narrow else 0)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(hardware)), hardware, rotation=15 if len(hardware) > 6 else 0)
+        ax.margins(y=0.15)
+        _log_if_wide(ax, "y", [r[key] for r in comparison["rows"]])
+        _plain(ax.yaxis)
+        _style(ax, title, "hardware config", ylabel.replace(", ", "\n") if stacked else ylabel, grid="y")
+    density = {p: next((r["density"] for r in comparison["rows"] if r["pattern"] == p), None)
+               for p in patterns}
+    handles = [Patch(color=c, label=p if density[p] is None else f"{p} (density {density[p]:.2f})")
+               for p, c in zip(patterns, colors, strict=True)]
+    if any(not r.get("usable", True) for r in comparison["rows"]):
+        handles.append(Patch(**UNUSABLE, edgecolor="0.35",
+                             label="pattern not usable by the datapath: ran dense"
+                                   " (1.00× is not the pattern's)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 3), fontsize=SMALL_PT)
+    fig.suptitle(f"{comparison['model']} pruned to density {comparison['density']:g}: every pattern on "
+                 f"{', '.join(hardware)}", fontsize=10)
+    return fig
 
 
 def plot_comparison(comparison: dict[str, Any], path: str | Path) -> Path:
     """Speedup and energy (both vs dense on the same hardware) per pattern, one bar group per config;
     ``comparison`` is a comparison's JSON form (``Comparison.to_json_dict()``, compare.json)."""
-    hardware, patterns = comparison["hardware"], comparison["patterns"]
-    rows = {(r["hardware"], r["pattern"]): r for r in comparison["rows"]}
-    fig = _figure(12.0, 4.5)
-    width = 0.8 / max(1, len(patterns))
-    for ax, key, title in zip(fig.subplots(1, 2), ("speedup", "energy_ratio"),
-                              ("speedup over dense (same hardware)", "energy / dense energy (same hardware)"),
-                              strict=True):
-        for j, pattern in enumerate(patterns):
-            xs = [i + (j - (len(patterns) - 1) / 2) * width for i in range(len(hardware))]
-            ax.bar(xs, [rows[hw, pattern][key] for hw in hardware], width, label=pattern)
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_xticks(range(len(hardware)), hardware, rotation=15)
-        _style(ax, title, grid="y", legend="best" if key == "speedup" else None)
-    fig.suptitle(f"{comparison['model']} at density {comparison['density']:g}: every pattern on every config",
-                 fontsize=10)
-    return _save(fig, path)
+    return _save(comparison_figure(comparison), path)

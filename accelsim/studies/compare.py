@@ -30,7 +30,9 @@ ProgressFn = Callable[[int, int, str], None]
 @dataclass(frozen=True)
 class CompareRow:
     """One (hardware, pattern) point.  ``imbalance`` is the compute-cycle-weighted mean of the
-    layers' load imbalance; ``weights_footprint`` = (data + metadata) / dense bits of the weights."""
+    layers' load imbalance; ``weights_footprint`` = (data + metadata) / dense bits of the weights;
+    ``ran_dense_layers`` of the ``pruned_layers`` ran dense because the datapath cannot use the pattern
+    (it skips no weights, or a layer note says "ran dense")."""
 
     hardware: str
     pattern: str
@@ -47,6 +49,8 @@ class CompareRow:
     weights_bits: int
     weights_footprint: float
     notes: int
+    pruned_layers: int = 0
+    ran_dense_layers: int = 0
 
     @property
     def speedup(self) -> float:
@@ -56,8 +60,14 @@ class CompareRow:
     def energy_ratio(self) -> float:
         return self.energy_pj / self.dense_energy_pj if self.dense_energy_pj else 0.0
 
+    @property
+    def usable(self) -> bool:
+        """False when the datapath ran every pruned layer dense: its 1.00x is not the pattern's."""
+        return self.ran_dense_layers < self.pruned_layers or not self.pruned_layers
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self) | {"speedup": self.speedup, "energy_ratio": self.energy_ratio}
+        return asdict(self) | {"speedup": self.speedup, "energy_ratio": self.energy_ratio,
+                               "usable": self.usable}
 
 
 @dataclass(frozen=True)
@@ -121,13 +131,16 @@ def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Repo
     cycles = [layer.compute_cycles for layer in report.layers]
     imb = sum(layer.load_imbalance * c for layer, c in zip(report.layers, cycles, strict=True))
     w = report.storage_totals().get("weights")
+    pruned = [layer for layer in report.layers if layer.weight_density < 1.0]
+    no_skip = hw.sparsity.weights.skip == "none"
     return CompareRow(
         hardware=hw.name, pattern=pattern, workload=workload.name, density=nnz / size if size else 1.0,
         total_cycles=report.total_cycles, dense_cycles=dense.total_cycles, energy_pj=report.energy_pj,
         dense_energy_pj=dense.energy_pj, macs_dense=report.macs_dense, macs_issued=report.macs_issued,
         imbalance=imb / sum(cycles) if sum(cycles) else 1.0, metadata_bits=int(report.total("metadata_bits")),
         weights_bits=w.total_bits if w else 0, weights_footprint=w.footprint_ratio if w else 1.0,
-        notes=sum(len(layer.notes) for layer in report.layers))
+        notes=sum(len(layer.notes) for layer in report.layers), pruned_layers=len(pruned),
+        ran_dense_layers=sum(no_skip or any("ran dense" in n for n in layer.notes) for layer in pruned))
 
 
 def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns: Sequence[str], *,
