@@ -10,16 +10,13 @@ import sys
 import numpy as np
 import pytest
 
-from accelsim.results.plots import (
-    PLOT_FILES,
-    SMALL_PT,
+from accelsim.results.plots import PLOT_FILES, SMALL_PT, report_figures, write_plots
+from accelsim.results.plots_studies import (
     comparison_figure,
     label,
     pareto_figure,
     plot_comparison,
     plot_pareto,
-    report_figures,
-    write_plots,
 )
 from accelsim.sim.simulator import simulate
 from accelsim.spec.hardware import hardware_from_dict, load_hardware

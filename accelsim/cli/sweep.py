@@ -78,7 +78,7 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
           connect_timeout, out_dir, store_path, recompute, layers_csv, top, dry_run, no_plot):
     """Simulate every combination of the axes; store, resume, export and plot the Pareto frontier."""
     from accelsim.cli.console import err, progress_bars
-    from accelsim.results.plots import label
+    from accelsim.results.plots_studies import label
     from accelsim.studies.run import plan_sweep, run_sweep
     from accelsim.studies.store import ResultStore
     from accelsim.studies.sweep import SweepSpec, parse_axis
@@ -131,7 +131,10 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
 
 def _finish(result, spec, out: Path, top: int, no_plot: bool) -> None:
     from accelsim.cli.console import err
-    from accelsim.results.plots import label, plot_pareto  # matplotlib loads only when a plot is drawn
+    from accelsim.results.plots_studies import (  # matplotlib loads only when a plot is drawn
+        label,
+        plot_pareto,
+    )
     from accelsim.studies.store import export
 
     rows = result.rows

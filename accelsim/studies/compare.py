@@ -185,7 +185,7 @@ def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns:
 
 def save_comparison(result: Comparison, out_dir: str | Path) -> list[Path]:
     """compare.json, compare.csv and compare.png in ``out_dir``."""
-    from accelsim.results.plots import plot_comparison
+    from accelsim.results.plots_studies import plot_comparison
 
     out = Path(out_dir)
     data = result.to_json_dict()
