@@ -15,6 +15,7 @@ up is caught as well as a top-level one.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def _floor(module: str) -> int:
     return FLOORS.index(parts[1])
 
 
+@functools.cache
 def _imports(module: str, path: Path) -> list[tuple[str, int]]:
     """(imported module, line) for every import in the file, resolved to absolute names."""
     tree = ast.parse(path.read_text())
