@@ -6,11 +6,13 @@ the install is the user's) run through the shell from the repository root, so th
 paths resolve; an ``--out DIR`` goes into a temporary directory instead, and ``accelsim`` is this
 Python's ``-m accelsim``.  The workload cache is the session's (``ACCELSIM_CACHE_DIR``, a temporary
 directory: conftest.py), so a workload is built once for all of them.  ResNet-50 runs, ``compare``
-and ``sweep`` take more than ~10 s each and are marked slow.
+and ``sweep`` take more than ~10 s each and are marked slow.  The tables of ``run``, ``trace``,
+``compare`` and ``sweep`` fit a 100-column terminal.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -62,6 +64,8 @@ def _param(command: str):
 @pytest.mark.parametrize("command", [_param(c) for c in COMMANDS])
 def test_readme_command_runs_as_pasted(command, tmp_path):
     proc = subprocess.run(shell_line(command, tmp_path), shell=True, cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, env={**os.environ, "COLUMNS": "100"})
     assert proc.returncode == 0, f"{command}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     assert "Traceback" not in proc.stderr
+    if command.split()[1] in ("run", "trace", "compare", "sweep") and "--wide" not in command:
+        assert max(map(len, proc.stdout.splitlines())) <= 100, proc.stdout  # a 100-column terminal

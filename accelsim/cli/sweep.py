@@ -177,7 +177,7 @@ def _print_best(rows: list[dict], top: int, objective: str) -> None:
                   f"{100 * r['utilization']:.1f}", "*" if r["pareto"] else "",
                   ",".join(k for k, i in best.items() if i == r["index"]))
     print_table(t)
-    out.print(f"* in Pareto: on the energy-vs-cycles frontier, {n_front} of the {len(rows)} points "
+    out.print(f"* = on the Pareto frontier (energy vs cycles): {n_front} of the {len(rows)} points "
               "(results.csv has every point)")
 
 
