@@ -18,10 +18,6 @@ from accelsim.workload.layer import Layer, Workload
 if TYPE_CHECKING:
     from accelsim.studies.compare import Comparison
 
-# A column is (header, the cell of a row as a str, the views it is in[, shown only if the report has
-# sparsity]); the views: KEY the default table, WIDE --wide, KEY | WIDE both.
-KEY, WIDE = 1, 2
-
 out = Console(soft_wrap=True, highlight=False)  # no colour split inside a number and its unit
 err = Console(stderr=True, highlight=False)
 
@@ -42,6 +38,18 @@ def rows_table(title: str, columns: Sequence[tuple], rows: Iterable[Any],
     t = table(title, [c[0] for c in columns], left)
     for row in rows:
         t.add_row(*(c[1](row) for c in columns))
+    return t
+
+
+def dicts_table(title: str, rows: Sequence[dict[str, Any]]) -> Table:
+    """Every field of ``rows`` (the --wide tables: the columns of the CSV file), headed by its name
+    broken at the last underscore; numbers with thousands separators and at most 4 decimals."""
+    first = rows[0] if rows else {}
+    t = table(title, ["\n".join(k.rsplit("_", 1)) for k in first],
+              left=["\n".join(k.rsplit("_", 1)) for k, v in first.items() if isinstance(v, str)])
+    for row in rows:
+        t.add_row(*(f"{v:,.4f}".rstrip("0").rstrip(".") if isinstance(v, float) else
+                    f"{v:,}" if type(v) is int else str(v) for v in row.values()))
     return t
 
 
@@ -108,54 +116,34 @@ def _weights(layer: LayerReport) -> StorageBreakdown:
     return layer.storage.get("weights") or StorageBreakdown(0, 0, 0)
 
 
+# the key columns of the run table: (header, the cell of a layer, shown only when the report has sparsity)
 LAYER_COLUMNS: tuple[tuple, ...] = (
-    ("layer", lambda r: r.name, KEY | WIDE, False),
-    ("kind", lambda r: r.kind, WIDE, False),
-    ("GEMM\nM×N×K ×G", _gemm, KEY, False),
-    ("M", lambda r: _n(r.m), WIDE, False),
-    ("N", lambda r: _n(r.n), WIDE, False),
-    ("K", lambda r: _n(r.k), WIDE, False),
-    ("G", lambda r: _n(r.groups), WIDE, False),
-    ("folds", lambda r: _n(r.folds), WIDE, False),
-    ("total\ncycles", lambda r: _n(r.total_cycles), KEY | WIDE, False),
-    ("compute\ncycles", lambda r: _n(r.compute_cycles), KEY | WIDE, False),
-    ("stall\ncycles", lambda r: _n(r.stall_cycles), KEY | WIDE, False),
-    ("bound", lambda r: r.bound.replace(" bandwidth", " bw"), KEY | WIDE, False),
-    ("util\n%", lambda r: f"{100 * r.utilization:.1f}", KEY | WIDE, False),
-    ("map eff\n%", lambda r: f"{100 * r.mapping_efficiency:.1f}", WIDE, False),
-    ("SRAM rd\nin", lambda r: si(r.sram_reads.get("inputs", 0)), WIDE, False),
-    ("SRAM rd\nw", lambda r: si(r.sram_reads.get("weights", 0)), WIDE, False),
-    ("SRAM wr\nout", lambda r: si(r.sram_writes.get("outputs", 0)), WIDE, False),
-    ("SRAM rd\nout", lambda r: si(r.sram_reads.get("outputs", 0)), WIDE, False),
-    ("DRAM rd\nB", lambda r: si(r.dram_read_bytes), WIDE, False),
-    ("DRAM wr\nB", lambda r: si(r.dram_write_bytes), WIDE, False),
-    ("energy\nµJ", lambda r: f"{r.energy_pj / 1e6:.2f}", KEY | WIDE, False),
-    ("MACs\nissued", lambda r: si(r.macs_issued), KEY | WIDE, False),
-    ("skip\n%", lambda r: f"{100 * r.macs_skipped / r.macs_dense:.1f}" if r.macs_dense else "-", KEY, True),
-    ("MACs\nskipped", lambda r: si(r.macs_skipped), WIDE, True),
-    ("MACs\ngated", lambda r: si(r.macs_gated), WIDE, True),
-    ("act\ndens", lambda r: f"{r.activation_density:.3f}", WIDE, False),
-    ("w\ndens", lambda r: f"{r.weight_density:.3f}", WIDE, True),
-    ("imbal", lambda r: f"{r.load_imbalance:.2f}", WIDE, True),
-    ("w\nformat", lambda r: _weights(r).format, KEY | WIDE, True),
-    ("w meta\nbits", lambda r: si(_weights(r).metadata_bits), KEY | WIDE, True),
-    ("w idx\novh %", lambda r: f"{100 * _weights(r).index_overhead:.1f}", WIDE, True),
-    ("meta\nbits", lambda r: si(r.metadata_bits), WIDE, True),
-    ("notes", lambda r: "; ".join(r.notes), WIDE, False),
+    ("layer", lambda r: r.name, False),
+    ("GEMM\nM×N×K ×G", _gemm, False),
+    ("total\ncycles", lambda r: _n(r.total_cycles), False),
+    ("compute\ncycles", lambda r: _n(r.compute_cycles), False),
+    ("stall\ncycles", lambda r: _n(r.stall_cycles), False),
+    ("bound", lambda r: r.bound.replace(" bandwidth", " bw"), False),
+    ("util\n%", lambda r: f"{100 * r.utilization:.1f}", False),
+    ("energy\nµJ", lambda r: f"{r.energy_pj / 1e6:.2f}", False),
+    ("MACs\nissued", lambda r: si(r.macs_issued), False),
+    ("skip\n%", lambda r: f"{100 * r.macs_skipped / r.macs_dense:.1f}" if r.macs_dense else "-", True),
+    ("w\nformat", lambda r: _weights(r).format, True),
+    ("w meta\nbits", lambda r: si(_weights(r).metadata_bits), True),
 )
 
 
 def print_report(report: Report, wide: bool = False) -> None:
-    """The per-layer table (its key columns, or every column if ``wide``), then the totals.  The
-    weights format is in the title when the layers share one, else a column."""
+    """The per-layer table, then the totals.  The table has the key columns (the weights format in the
+    title when the layers share one), or with ``wide`` every column of layers.csv."""
     sparse = any(layer.metadata_bits or layer.macs_skipped or layer.macs_gated for layer in report.layers)
     formats = {_weights(layer).format for layer in report.layers}
     title = f"{report.workload_name} on {report.hardware_name}"
     if sparse and len(formats) == 1:
         title += f", weights {formats.pop()}"
-    cols = [c for c in LAYER_COLUMNS if c[2] & (WIDE if wide else KEY) and (sparse or not c[3])
-            and (wide or c[0] != "w\nformat" or len(formats) > 1)]
-    print_table(rows_table(title, cols, report.layers, left=("layer", "kind", "bound", "w\nformat", "notes")))
+    cols = [c for c in LAYER_COLUMNS if (sparse or not c[2]) and (c[0] != "w\nformat" or len(formats) > 1)]
+    print_table(dicts_table(title, [layer.row() for layer in report.layers]) if wide else
+                rows_table(title, cols, report.layers, left=("layer", "bound", "w\nformat")))
     if not wide and any(layer.notes for layer in report.layers):
         out.print(f"{sum(bool(layer.notes) for layer in report.layers)} layers have notes: --wide shows them")
     tot = report.totals()
@@ -175,20 +163,16 @@ def print_report(report: Report, wide: bool = False) -> None:
                   f"(index overhead {100 * s['index_overhead']:.1f} %)")
 
 
-def _weights_or_dash(layer: Layer, text: Callable[[Layer], str]) -> str:
-    return text(layer) if layer.weight_mask is not None else "-"
-
-
-# the weight count is N·K·G: the GEMM column says it
+# the columns of the trace table (the weight count is N·K·G: the GEMM column says it)
 WORKLOAD_COLUMNS: tuple[tuple, ...] = (
     ("layer", lambda r: r.name),
     ("kind", lambda r: r.kind),
     ("GEMM\nM×N×K ×G", _gemm),
     ("MACs", lambda r: si(r.macs)),
-    ("weight\nnonzeros", lambda r: _weights_or_dash(r, lambda w: _n(w.weight_nonzeros))),
+    ("weight\nnonzeros", lambda r: "-" if r.weight_mask is None else _n(r.weight_nonzeros)),
     ("pattern", lambda r: str(r.pattern)),
     ("sparsity\ntarget %", lambda r: f"{100 * r.target_sparsity:.1f}"),
-    ("sparsity\nactual %", lambda r: _weights_or_dash(r, lambda w: f"{100 * w.weight_sparsity:.1f}")),
+    ("sparsity\nactual %", lambda r: "-" if r.weight_mask is None else f"{100 * r.weight_sparsity:.1f}"),
     ("act\ndens", lambda r: f"{r.activation_density:.3f}"),
 )
 
@@ -200,28 +184,27 @@ def print_workload(workload: Workload) -> None:
     out.print(f"activation density: {', '.join(srcs)}")
 
 
-COMPARE_COLUMNS: tuple[tuple, ...] = (
-    ("hardware", lambda r: r.hardware, KEY | WIDE),
-    ("pattern", lambda r: r.pattern, KEY | WIDE),
-    ("w\ndensity", lambda r: f"{r.density:.3f}", KEY | WIDE),
-    ("cycles", lambda r: f"{r.total_cycles:,}", KEY | WIDE),
-    ("speedup", lambda r: f"{r.speedup:.2f}x", KEY | WIDE),
-    ("energy\nµJ", lambda r: f"{r.energy_pj / 1e6:,.1f}", KEY | WIDE),
-    ("energy\nratio", lambda r: f"{r.energy_ratio:.2f}", KEY | WIDE),
-    ("MACs\nissued", lambda r: si(r.macs_issued), KEY | WIDE),
-    ("imbal", lambda r: f"{r.imbalance:.2f}", KEY | WIDE),
-    ("meta\nbits", lambda r: si(r.metadata_bits), WIDE),
-    ("weights\nbits", lambda r: si(r.weights_bits), WIDE),
-    ("w foot-\nprint %", lambda r: f"{100 * r.weights_footprint:.1f}", KEY | WIDE),
-    ("layer\nnotes", lambda r: str(r.notes), KEY | WIDE),
+COMPARE_COLUMNS: tuple[tuple, ...] = (  # the key columns of the compare table: (header, the cell of a row)
+    ("hardware", lambda r: r.hardware),
+    ("pattern", lambda r: r.pattern),
+    ("w\ndensity", lambda r: f"{r.density:.3f}"),
+    ("cycles", lambda r: f"{r.total_cycles:,}"),
+    ("speedup", lambda r: f"{r.speedup:.2f}x"),
+    ("energy\nµJ", lambda r: f"{r.energy_pj / 1e6:,.1f}"),
+    ("energy\nratio", lambda r: f"{r.energy_ratio:.2f}"),
+    ("MACs\nissued", lambda r: si(r.macs_issued)),
+    ("imbal", lambda r: f"{r.imbalance:.2f}"),
+    ("w foot-\nprint %", lambda r: f"{100 * r.weights_footprint:.1f}"),
+    ("layer\nnotes", lambda r: str(r.notes)),
 )
 
 
 def print_comparison(result: Comparison, model: str, wide: bool = False) -> None:
-    """The compare table (its key columns, or every column if ``wide``), its notes and workloads."""
-    cols = [c for c in COMPARE_COLUMNS if c[2] & (WIDE if wide else KEY)]
-    print_table(rows_table(f"{model} at density {result.density:g}: speedup and energy ratio over the dense "
-                           "model on the same config", cols, result.rows, left=("hardware", "pattern")))
+    """The compare table (its key columns, or with ``wide`` every column of compare.csv), its notes
+    and workloads."""
+    title = f"{model} at density {result.density:g}: speedup and energy ratio over dense on the same config"
+    print_table(dicts_table(title, [r.to_dict() for r in result.rows]) if wide else
+                rows_table(title, COMPARE_COLUMNS, result.rows, left=("hardware", "pattern")))
     for note in result.notes:
         out.print(f"note: {note}")
     out.print("layer notes (e.g. a pattern the datapath cannot use): accelsim run --wide --hw H --model W,"
