@@ -144,3 +144,61 @@ def test_sweep_and_compare_take_colon_patterns(tmp_path):
                     "--patterns", "nm:4"])
     assert proc.returncode == 0, proc.stderr
     assert "lenet5_50pct_nm:4" in proc.stdout
+
+
+# ---------------------------------------------------------------- tables: 100 columns, --wide, whole numbers
+
+
+def _run_table(*extra, **env):
+    import os
+
+    args = ["run", "--hw", "sparse_pe", "--model", "lenet5_93pct", *extra]
+    proc = subprocess.run([sys.executable, "-m", "accelsim", *args], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "COLUMNS": "100", **env})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_run_shows_the_key_columns_in_100_columns_and_wide_every_column(tmp_path):
+    key, wide = _run_table(), _run_table("--wide", "--out", str(tmp_path))
+    assert max(map(len, key.splitlines())) <= 100, key
+    for header in ("layer", "M×N×K", "total", "compute", "stall", "bound", "util", "energy", "issued", "skip",
+                   "meta", "weights bitmask"):
+        assert header in key, header
+    assert "folds" not in key and "SRAM" not in key
+    header = (tmp_path / "layers.csv").read_text().splitlines()[0].split(",")
+    assert len(header) > 30
+    for field in header:  # every column of layers.csv, headed by its name broken at the last underscore
+        assert all(part in wide for part in field.rsplit("_", 1)), field
+    assert max(map(len, wide.splitlines())) > 100
+
+
+def test_no_colour_inside_a_number():
+    """Coloured output (FORCE_COLOR) has no escape code next to a digit: rich's highlighter would colour
+    "4." of "4.09G" and each group of "2,966,152" apart."""
+    import re
+
+    out = _run_table(FORCE_COLOR="1")
+    assert "\x1b[" in out  # coloured indeed
+    assert not re.search(r"\d\x1b\[|\x1b\[[0-9;]*m\d", out), out
+
+
+def test_a_resnet50_sized_key_table_fits_100_columns(capsys):
+    """The widest cells of ResNet-50 on sparse_pe (name, GEMM, 6-digit cycles, 3-digit energy) in every
+    layer: still 100 columns."""
+    import dataclasses
+
+    from accelsim.cli.console import print_report
+    from accelsim.sim.simulator import simulate
+    from accelsim.spec.hardware import load_hardware
+    from accelsim.workload.load import load_workload
+
+    report = simulate(load_hardware("sparse_pe"), load_workload("lenet5_93pct"))
+    wide = dataclasses.replace(report.layers[1], name="layer1.0.downsample.0", m=12544, n=64, k=147,
+                               total_cycles=999_999, compute_cycles=999_999, stall_cycles=999_999,
+                               macs_issued=118_010_000, macs_skipped=80_920_000, macs_dense=198_930_000,
+                               energy_by_action_pj={"mac": 999.99e6}, bound="dram bandwidth")
+    print_report(dataclasses.replace(report, layers=(wide,) * 3))
+    out = capsys.readouterr().out
+    assert "12544×64×147" in out and "999,999" in out and "dram bw" in out
+    assert max(map(len, out.splitlines())) <= 100, out

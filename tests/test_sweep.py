@@ -452,3 +452,50 @@ def test_kill_9_mid_sweep_then_resume(tmp_path):
     keys = [r[0] for r in sqlite3.connect(db).execute("SELECT key FROM points")]
     assert len(keys) == len(set(keys)) == 40
     assert "read from the store" in done.stderr
+
+
+# --- the table of best points -------------------------------------------------------------------------
+
+def _table_rows(text: str) -> list[list[str]]:
+    """The rows of the table: the lines after its header (``# ...``) up to the footer (``* = ...``)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# "))
+    end = next(i for i, line in enumerate(lines) if line.startswith("* = "))
+    return [line.split() for line in lines[start + 1:end]]
+
+
+def test_the_table_ranks_every_point_by_the_objective_and_marks_pareto(capsys):
+    """Five points, three on the energy-vs-cycles frontier (0, 1, 3): the best 3 by cycles include the
+    dominated point 2; by EDP (energy x cycles) they are 1, 3, 0."""
+    from accelsim.cli.sweep import _print_best
+
+    points = [(100, 50), (200, 10), (150, 60), (120, 40), (300, 80)]
+    front = pareto_mask([c for c, _ in points], [e for _, e in points])
+    assert front == [True, True, False, True, False]
+    rows = [{"index": i, "sweep_params": {"pe_array.rows": 4 * (i + 1)}, "total_cycles": c,
+             "energy_pj": e * 1e6, "edp_pj_cycles": c * e * 1e6, "utilization": 0.5, "pareto": p}
+            for i, ((c, e), p) in enumerate(zip(points, front, strict=True))]
+    _print_best(rows, 3, "cycles")
+    table = _table_rows(capsys.readouterr().out)
+    assert [(r[0], "*" in r) for r in table] == [("0", True), ("3", True), ("2", False)]
+    assert table[0][-1] == "cycles" and table[1][-1] == "*"  # 0 has the fewest cycles; 3 is best in nothing
+    _print_best(rows, 3, "edp")
+    out = capsys.readouterr().out
+    assert [r[0] for r in _table_rows(out)] == ["1", "3", "0"]
+    assert "the 3 best of 5 points by edp" in out and "3 of the 5 points" in out
+    _print_best(rows, 10, "energy")
+    assert [r[0] for r in _table_rows(capsys.readouterr().out)] == ["1", "3", "0", "2", "4"]
+
+
+def test_cli_top_and_objective(topo, tmp_path):
+    args = ["--hw", "dense_ws", "--model", topo, "--axis", "pe_array.rows=4,8,16,32", "--workers", "1",
+            "--out", str(tmp_path), "--no-plot"]
+    result = invoke(*args, "--top", "2", "--objective", "energy")
+    assert result.exit_code == 0, result.output
+    assert "the 2 best of 4 points by energy" in result.output
+    rows = json.loads((tmp_path / "results.json").read_text())
+    by_energy = sorted(rows, key=lambda r: r["energy_pj"])[:2]
+    shown = _table_rows(result.output)
+    assert [int(r[0]) for r in shown] == [r["index"] for r in by_energy]
+    assert ["*" in r for r in shown] == [r["pareto"] for r in by_energy]
+    assert invoke(*args, "--objective", "speed").exit_code == 2

@@ -47,8 +47,9 @@ def main(argv: list[str] | None = None) -> None:
 @click.option("--set", "sets", multiple=True, help="Override a field: PATH=VALUE (pe_array.rows=64).")
 @click.option("--out", "out_dir", default=None, help="Write report.json, layers.csv and plots here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
+@click.option("--wide", is_flag=True, help="Every column of the per-layer table (default: the key ones).")
 @user_errors
-def run(hw_ref, model, batch, input_shape, checkpoint, sets, out_dir, as_json):
+def run(hw_ref, model, batch, input_shape, checkpoint, sets, out_dir, as_json, wide):
     """Simulate a model on a hardware config and print the per-layer table."""
     from accelsim.cli.console import print_report, progress_bars
     from accelsim.sim.simulator import simulate
@@ -62,7 +63,7 @@ def run(hw_ref, model, batch, input_shape, checkpoint, sets, out_dir, as_json):
 
         click.echo(json.dumps(report.to_json_dict(), indent=2, default=str))
     else:
-        print_report(report)
+        print_report(report, wide)
     if out_dir:
         from accelsim.results.plots import write_plots
         from accelsim.results.save import save_report

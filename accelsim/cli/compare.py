@@ -25,11 +25,12 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size.")
 @click.option("--out", "out_dir", default=None, help="Write compare.json, compare.csv and compare.png here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON instead of a table.")
+@click.option("--wide", is_flag=True, help="Every column of the table (default: the key ones).")
 @user_errors
-def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
+def compare(hw_refs, model, density, patterns, batch, out_dir, as_json, wide):
     """Structured vs unstructured sparsity at equal density: cycles, speedup and energy over the
     dense model on the same hardware, MACs issued, load imbalance, metadata and weight footprint."""
-    from accelsim.cli.console import out, print_table, progress_bars, si, table
+    from accelsim.cli.console import print_comparison, progress_bars
     from accelsim.studies.compare import compare as run_compare
 
     refs = _split(hw_refs)
@@ -43,20 +44,7 @@ def compare(hw_refs, model, density, patterns, batch, out_dir, as_json):
 
         click.echo(json.dumps(result.to_json_dict(), indent=2))
     else:
-        t = table(f"{model} at density {result.density:g}: every pattern on every config",
-                  ("hardware", "pattern", "density", "cycles", "speedup", "energy µJ", "energy/dense",
-                   "MACs issued", "imbal", "metadata b", "weights b", "w footprint %", "notes"),
-                  left=("hardware", "pattern"))
-        for r in result.rows:
-            t.add_row(r.hardware, r.pattern, f"{r.density:.3f}", f"{r.total_cycles:,}", f"{r.speedup:.2f}x",
-                      f"{r.energy_pj / 1e6:,.1f}", f"{r.energy_ratio:.2f}", si(r.macs_issued),
-                      f"{r.imbalance:.2f}", si(r.metadata_bits), si(r.weights_bits),
-                      f"{100 * r.weights_footprint:.1f}", str(r.notes))
-        print_table(t)
-        for note in result.notes:
-            out.print(f"note: {note}")
-        out.print("layer notes (e.g. a pattern the datapath cannot exploit) are in `accelsim run --hw H "
-                  "--model W`; workloads: " + ", ".join(sorted({r.workload for r in result.rows})))
+        print_comparison(result, model, wide)
     if out_dir:
         from accelsim.studies.compare import save_comparison
 

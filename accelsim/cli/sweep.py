@@ -26,6 +26,7 @@ from accelsim.cli.common import EXIT_INTERRUPTED, check_model_files, model_optio
 from accelsim.errors import AccelsimError
 
 EXIT_POINTS_FAILED = 1
+OBJECTIVES = {"cycles": "total_cycles", "energy": "energy_pj", "edp": "edp_pj_cycles"}  # --objective: row key
 
 
 def _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout=10.0):
@@ -70,12 +71,14 @@ def _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout
 @click.option("--recompute", is_flag=True, help="Run every point again and replace its stored result.")
 @click.option("--layers-csv", is_flag=True, help="Also keep each point's per-layer CSV in the store.")
 @click.option("--top", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Rows in the table of best points.")
+              help="Rows in the table: the best points by --objective, Pareto points marked.")
+@click.option("--objective", type=click.Choice(list(OBJECTIVES)), default="edp", show_default=True,
+              help="What the table ranks the points by (edp = energy x cycles).")
 @click.option("--dry-run", is_flag=True, help="Validate and list the points (stored or to run), run nothing.")
 @click.option("--no-plot", is_flag=True, help="Skip pareto.png.")
 @user_errors
 def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers, scheduler, cluster,
-          connect_timeout, out_dir, store_path, recompute, layers_csv, top, dry_run, no_plot):
+          connect_timeout, out_dir, store_path, recompute, layers_csv, top, objective, dry_run, no_plot):
     """Simulate every combination of the axes; store, resume, export and plot the Pareto frontier."""
     from accelsim.cli.console import err, progress_bars
     from accelsim.results.plots_studies import label
@@ -126,10 +129,10 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
         with ResultStore(store) as opened:
             _print_plan(tasks, opened.done_keys(t.key for t in tasks))
     else:
-        _finish(result, spec, out, top, no_plot)
+        _finish(result, spec, out, top, objective, no_plot)
 
 
-def _finish(result, spec, out: Path, top: int, no_plot: bool) -> None:
+def _finish(result, spec, out: Path, top: int, objective: str, no_plot: bool) -> None:
     from accelsim.cli.console import err
     from accelsim.results.plots_studies import (  # matplotlib loads only when a plot is drawn
         label,
@@ -143,7 +146,7 @@ def _finish(result, spec, out: Path, top: int, no_plot: bool) -> None:
         written.append(plot_pareto(rows, out / "pareto.png",
                                    title=f"{Path(spec.model).name} on {Path(spec.hw).name}: "
                                          f"{len(rows)} points"))
-    _print_best(rows, top)
+    _print_best(rows, top, objective)
     err.print(f"{result.computed} computed, {result.from_store} read from the store, "
               f"{len(result.failed)} failed; {result.elapsed_s:.1f} s running points; wrote "
               + ", ".join(str(p) for p in written))
@@ -157,25 +160,28 @@ def _finish(result, spec, out: Path, top: int, no_plot: bool) -> None:
         sys.exit(EXIT_POINTS_FAILED)
 
 
-def _print_best(rows: list[dict], top: int) -> None:
-    from accelsim.cli.console import print_table, table
+def _print_best(rows: list[dict], top: int, objective: str) -> None:
+    """The ``top`` points by ``objective``, each marked if on the energy-vs-cycles Pareto frontier and
+    if best in cycles, energy or EDP."""
+    from accelsim.cli.console import out, print_table, table
 
     if not rows:
         return
     axis_names = list(rows[0]["sweep_params"])
-    best = {"cycles": min(rows, key=lambda r: r["total_cycles"])["index"],
-            "energy": min(rows, key=lambda r: r["energy_pj"])["index"],
-            "EDP": min(rows, key=lambda r: r["edp_pj_cycles"])["index"]}
-    shown = sorted((r for r in rows if r["pareto"]), key=lambda r: r["total_cycles"])[:top]
+    best = {name: min(rows, key=lambda r: r[OBJECTIVES[name]])["index"] for name in OBJECTIVES}
+    shown = sorted(rows, key=lambda r: (r[OBJECTIVES[objective]], r["index"]))[:top]
     n_front = sum(r["pareto"] for r in rows)
-    t = table(f"Pareto frontier (energy vs cycles): {n_front} of {len(rows)} points",
-              ["#", *axis_names, "cycles", "energy µJ", "EDP (µJ·Mcyc)", "util %", "best"], left=axis_names)
+    t = table(f"the {len(shown)} best of {len(rows)} points by {objective}",
+              ["#", *axis_names, "cycles", "energy\nµJ", "EDP\nµJ·Mcyc", "util\n%", "Pareto", "best"],
+              left=[*axis_names, "Pareto", "best"])
     for r in shown:
-        marks = ",".join(k for k, i in best.items() if i == r["index"])
         t.add_row(str(r["index"]), *(str(r["sweep_params"][a]) for a in axis_names), f"{r['total_cycles']:,}",
                   f"{r['energy_pj'] / 1e6:,.2f}", f"{r['edp_pj_cycles'] / 1e12:,.3f}",
-                  f"{100 * r['utilization']:.1f}", marks)
+                  f"{100 * r['utilization']:.1f}", "*" if r["pareto"] else "",
+                  ",".join(k for k, i in best.items() if i == r["index"]))
     print_table(t)
+    out.print(f"* = on the Pareto frontier (energy vs cycles): {n_front} of the {len(rows)} points "
+              "(results.csv has every point)")
 
 
 def _print_plan(tasks, done: set[str]) -> None:
