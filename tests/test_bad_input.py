@@ -108,7 +108,7 @@ def test_an_unwritable_out_fails_before_any_work(files, command, out):
     assert not cache.exists() or not any(cache.iterdir())
 
 
-@pytest.mark.parametrize("store", ["file.txt/sweep.sqlite", "/proc/accelsim_store/sweep.sqlite"])
+@pytest.mark.parametrize("store", ["file.txt/sweep.sqlite", "/proc/accelsim_store/sweep.sqlite", "myconfigs"])
 def test_an_unwritable_sweep_store_fails_before_any_work(files, store):
     cache = files / "cache"
     _fails(["sweep", "--hw", "sparse_pe", "--model", "lenet5_70pct", "--axis", "pe_array.rows=8,16", "--out",

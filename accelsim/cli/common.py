@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -96,9 +97,11 @@ def check_model_files(model: str, checkpoint: str | None, model_label: str) -> N
 
 def check_out_dir(path: str | Path, label: str = "") -> None:
     """Create the output directory ``path`` and write and remove a probe file in it, before any work:
-    one clear error now instead of a traceback after the whole simulation.  ``label`` starts the
-    message (default ``--out PATH``)."""
+    one clear error now instead of a traceback after the whole simulation.  The directories it made
+    are removed again (the results create them), so a command that stops early leaves nothing behind.
+    ``label`` starts the message (default ``--out PATH``)."""
     p = Path(path)
+    made = [a for a in (p, *p.parents) if not a.exists()]  # innermost first
     try:
         p.mkdir(parents=True, exist_ok=True)
         probe = p / f".accelsim-probe-{os.getpid()}"
@@ -110,6 +113,17 @@ def check_out_dir(path: str | Path, label: str = "") -> None:
                f"cannot {'write in' if p.is_dir() else 'create'} it ({exc.strerror})")
         label = label or f"--out {path}"
         raise AccelsimError(f"{label}: {why}; give a directory accelsim can write to") from None
+    finally:
+        for a in made:
+            with contextlib.suppress(OSError):  # gone, or not empty: someone else uses it
+                a.rmdir()
+
+
+def check_out_file(path: str | Path, label: str) -> None:
+    """``check_out_dir`` for the directory of the file ``path``, which must not be a directory itself."""
+    if Path(path).is_dir():
+        raise AccelsimError(f"{label}: is a directory; give a file in it, e.g. {Path(path) / 'sweep.sqlite'}")
+    check_out_dir(Path(path).parent, label)
 
 
 def note_hw_alias(ref: str) -> None:
