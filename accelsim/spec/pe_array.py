@@ -4,7 +4,7 @@ A grid (``rows``, ``cols``, ``dataflow``) is timed by its dataflow's row of the 
 timing model.  A flexible array (``multipliers``; STONNE's MAERI and SIGMA fabric, commit 22634b8)
 is a line of multipliers under two networks (sim/dataflows/flexible.py has the model):
 
-    multipliers          a power of two (STONNE's num_ms)
+    multipliers          a power of two, at most MAX_PES (STONNE's num_ms)
     distribution.ports   SRAM read ports, each feeding multipliers / ports of them (dn_bw; a power
                          of two, at most multipliers; default multipliers)
     reduction.ports      collection-bus lines writing results (rn_bw; 1 to multipliers, default

@@ -27,7 +27,8 @@ MAX_VALUES = 2**28
 def read_scalesim_topology(path: str | Path, *, name: str | None = None) -> Workload:
     """A SCALE-Sim topology ``.csv`` (conv or GEMM form) as a Workload of dense layers, batch 1.
 
-    Bad rows raise one ConfigError naming the file, and each bad line and column."""
+    Bad rows raise one ConfigError naming the file, and each bad line and column; so does a row
+    larger than MAX_VALUES, before anything of its size is allocated."""
     p = Path(path)
     source = str(p)
     text = read_text(p, encoding="utf-8-sig", expected="a SCALE-Sim topology .csv")
