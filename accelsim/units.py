@@ -6,6 +6,7 @@ complete hint ("'64KB' is not a size; write e.g. '64 KiB'").
 
 from __future__ import annotations
 
+import math
 import re
 
 _NUM = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
@@ -17,11 +18,12 @@ _TIME_UNITS_NS = {"ps": 1e-3, "ns": 1.0, "us": 1e3, "ms": 1e6}
 
 
 def _split(text: object) -> tuple[float, str]:
-    """(number, unit as written); the unit is '' for a bare number and for anything not a quantity."""
+    """(number, unit as written); the unit is '' for a bare number and for anything not a finite quantity."""
     if isinstance(text, int | float) and not isinstance(text, bool):
         return float(text), ""
     m = re.fullmatch(_NUM + r"\s*([A-Za-z/]*)", str(text).strip())
-    return (float(m.group(1)), m.group(2)) if m else (0.0, "")
+    value, unit = (float(m.group(1)), m.group(2)) if m else (0.0, "")
+    return (value, unit) if math.isfinite(value) else (0.0, "")
 
 
 def parse_size_bytes(text: object) -> int:
@@ -34,22 +36,25 @@ def parse_size_bytes(text: object) -> int:
 
 
 def parse_frequency_mhz(text: object) -> float:
+    """'1 GHz' -> 1000.0; a clock of 0 is refused: every rate in GB/s and time in ns divides by it."""
     value, unit = _split(text)
-    if unit.lower() in _FREQ_UNITS:
+    if unit.lower() in _FREQ_UNITS and value > 0:
         return value * _FREQ_UNITS[unit.lower()]
-    raise ValueError(f"{text!r} is not a frequency; write e.g. '1 GHz' or '800 MHz'")
+    raise ValueError(f"{text!r} is not a frequency larger than 0; write e.g. '1 GHz' or '800 MHz'")
 
 
 def parse_bandwidth_bytes_per_cycle(text: object, clock_mhz: float) -> float:
-    """'32 B/cycle' as is; 'N GB/s' (decimal) converted with the clock: bytes/s / Hz."""
+    """'32 B/cycle' as is; 'N GB/s' (decimal) converted with the clock: bytes/s / Hz.  0 is refused
+    (nothing would ever arrive)."""
     value, unit = _split(text)
+    unit = unit.lower() if value > 0 else ""
     rates = {"b/s": 1.0, "kb/s": 1e3, "mb/s": 1e6, "gb/s": 1e9, "tb/s": 1e12,
              "kib/s": 1024.0, "mib/s": 1024.0**2, "gib/s": 1024.0**3}
-    if unit.lower() in ("b/cycle", "bytes/cycle", "byte/cycle"):
+    if unit in ("b/cycle", "bytes/cycle", "byte/cycle"):
         return value
-    if unit.lower() in rates:
-        return value * rates[unit.lower()] / (clock_mhz * 1e6)
-    raise ValueError(f"{text!r} is not a bandwidth; write e.g. '16 GB/s' or '32 B/cycle'")
+    if unit in rates:
+        return value * rates[unit] / (clock_mhz * 1e6)
+    raise ValueError(f"{text!r} is not a bandwidth larger than 0; write e.g. '16 GB/s' or '32 B/cycle'")
 
 
 def parse_latency_cycles(text: object, clock_mhz: float) -> int:

@@ -90,10 +90,11 @@ def test_debug_shows_traceback(tmp_path):
     assert proc.returncode == 2 and "Traceback" in proc.stderr
 
 
-def test_fallback_to_shipped_config_is_announced(tmp_path):
+def test_the_configs_alias_of_a_shipped_config_is_announced(tmp_path):
+    """The README's mission command names configs/sparse_pe.yaml, which the repository does not have."""
     proc = _invoke(["run", "--hw", "configs/dense_ws.yaml", "--model", _topology(tmp_path)])
     assert proc.returncode == 0, proc.stderr
-    assert "using shipped dense_ws.yaml" in proc.stderr
+    assert proc.stderr == "note: configs/dense_ws.yaml is the shipped dense_ws (hw_configs/dense_ws.yaml)\n"
     assert "total" in proc.stdout
 
 
@@ -202,3 +203,25 @@ def test_a_resnet50_sized_key_table_fits_100_columns(capsys):
     out = capsys.readouterr().out
     assert "12544×64×147" in out and "999,999" in out and "dram bw" in out
     assert max(map(len, out.splitlines())) <= 100, out
+
+
+def test_check_reports_a_crash_on_one_file_and_checks_the_rest(tmp_path, monkeypatch):
+    """A file that crashes the checker is reported with its name; the files after it are still checked."""
+    from click.testing import CliRunner
+
+    from accelsim.cli import check as check_module
+    from accelsim.cli.app import cli
+
+    real = check_module.check_file
+
+    def check_file(path):
+        if path.endswith("crash.yaml"):
+            raise RuntimeError("boom")
+        return real(path)
+
+    monkeypatch.setattr(check_module, "check_file", check_file)
+    (tmp_path / "crash.yaml").write_text("x: 1\n")
+    result = CliRunner().invoke(cli, ["check", str(tmp_path / "crash.yaml"), _topology(tmp_path)])
+    assert result.exit_code == 2
+    assert f"error: {tmp_path / 'crash.yaml'}: could not be checked (RuntimeError: boom)" in result.stderr
+    assert "ok: " in result.stdout and "topo.csv (SCALE-Sim topology, 1 layers)" in result.stdout

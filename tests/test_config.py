@@ -92,11 +92,15 @@ def test_every_shipped_config_loads():
         assert hw.name == name
 
 
-def test_missing_path_falls_back_to_shipped_file_and_says_so():
-    path, note = resolve_hardware_path("configs/dense_ws.yaml")
+def test_configs_alias_is_the_shipped_config_and_any_other_missing_path_an_error():
+    path, note = resolve_hardware_path("configs/dense_ws.yaml")  # the README's alias
     assert path.name == "dense_ws.yaml" and path.is_file()
-    assert "not found; using shipped dense_ws.yaml" in note
+    assert note == "configs/dense_ws.yaml is the shipped dense_ws (hw_configs/dense_ws.yaml)"
     assert resolve_hardware_path("dense_ws")[1] is None
+    hint = r"file not found \(did you mean hw_configs/dense_ws.yaml or --hw dense_ws\?\)$"
+    for typo in ("my/dense_ws.yaml", "dense_ws.yaml", "configs/x/dense_ws.yaml", "config/dense_ws.yml"):
+        with pytest.raises(ConfigError, match=f"^{typo}: {hint}"):
+            resolve_hardware_path(typo)
 
 
 def test_unknown_hardware_name_lists_close_ones():
@@ -218,7 +222,8 @@ def test_network_parameters_are_checked_all_at_once():
     with pytest.raises(ConfigError) as err:
         _hw(FLEX.replace("16}", "24, distribution: {ports: 32}, reduction: {ports: 32}}"))
     assert set(err.value.problems) == {
-        "pe_array.multipliers: 24 is not a power of two >= 2",
+        "pe_array.multipliers: 24 is not a power of two between 2 and 1,048,576 (2^20, 16 x TPU v1's 65,536"
+        " MACs)",
         "pe_array.distribution.ports: 32 is not a power of two between 1 and the 24 multipliers",
         "pe_array.reduction.ports: 32 is not between 1 and the 24 multipliers"}
     with pytest.raises(ConfigError) as err:  # a value that does not parse: no range check on a stand-in
@@ -242,3 +247,31 @@ def test_what_a_flexible_controller_cannot_run_is_refused(text, path, needle):
     with pytest.raises(ConfigError) as err:
         _hw(text)
     assert [p for p in err.value.problems if p.startswith(f"{path}: ") and needle in p], err.value.problems
+
+
+def test_a_file_that_is_not_text_or_too_deep_is_one_config_error(tmp_path):
+    from accelsim.spec.config import MAX_DEPTH
+
+    (tmp_path / "w.pt").write_bytes(b"PK\x03\x04\x80\x81")
+    with pytest.raises(ConfigError, match=r"w.pt: not a text file \(byte 0x80 at offset 4 is not UTF-8\);"
+                                          " expected a YAML file"):
+        read_yaml(tmp_path / "w.pt")
+    levels = MAX_DEPTH - 1  # lists in the top mapping
+    assert parse_yaml_text("a: " + "[" * levels + "]" * levels, "x") is not None  # at the limit
+    for text in ("a: " + "[" * (levels + 1) + "]" * (levels + 1), "a: " + "{b: " * 3000 + "}" * 3000):
+        with pytest.raises(ConfigError, match=f"x: lists or mappings nested more than {MAX_DEPTH} levels"):
+            parse_yaml_text(text, "x")
+    assert parse_yaml_text("a: &x [*x]\nb: 1\n", "x")["b"] == 1  # an alias cycle is no depth
+
+
+def test_a_missing_file_names_the_path_one_typo_away(tmp_path):
+    (tmp_path / "myconfigs").mkdir()
+    (tmp_path / "myconfigs" / "hw.yaml").write_text("a: 1\n")
+    with pytest.raises(ConfigError, match=r"myconfig/hw.yaml: file not found \(did you mean .*myconfigs/hw."):
+        read_yaml(tmp_path / "myconfig" / "hw.yaml")
+    with pytest.raises(ConfigError, match=r"hw.yml: file not found \(did you mean .*myconfigs/hw.yaml\?\)"):
+        read_yaml(tmp_path / "myconfigs" / "hw.yml")
+    with pytest.raises(ConfigError, match=r"other.yaml: file not found$"):
+        read_yaml(tmp_path / "myconfigs" / "other.yaml")
+    with pytest.raises(ConfigError, match="myconfigs: is a directory; expected a YAML file"):
+        read_yaml(tmp_path / "myconfigs")

@@ -34,3 +34,23 @@ def test_frequency_bandwidth_latency():
 @given(st.integers(min_value=1, max_value=2**40))
 def test_format_size_round_trips(n):
     assert units.parse_size_bytes(units.format_size(n)) == n
+
+
+@pytest.mark.parametrize("bad", ["0 GHz", "0 MHz", "-1 GHz", "1e400 GHz", ".inf GHz", 0, float("inf")])
+def test_a_clock_is_larger_than_0_and_finite(bad):
+    """Rates in GB/s and times in ns divide by the clock: 0 was a ZeroDivisionError."""
+    with pytest.raises(ValueError, match="is not a frequency larger than 0"):
+        units.parse_frequency_mhz(bad)
+
+
+@pytest.mark.parametrize("bad", ["0 B/cycle", "0 GB/s", "1e400 B/cycle", "-2 GB/s"])
+def test_a_bandwidth_is_larger_than_0_and_finite(bad):
+    with pytest.raises(ValueError, match="is not a bandwidth larger than 0"):
+        units.parse_bandwidth_bytes_per_cycle(bad, 1000)
+
+
+def test_an_infinite_latency_or_size_is_refused():
+    with pytest.raises(ValueError, match="is not a latency"):
+        units.parse_latency_cycles("1e400 ns", 1000)
+    with pytest.raises(ValueError, match="is not a size"):
+        units.parse_size_bytes("1e400 B")

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import sys
+import traceback
 
 import click
 
 from accelsim import __version__
-from accelsim.cli.common import EXIT_USER_ERROR, load_hw, load_workload, model_options, user_errors
+from accelsim.cli.common import (
+    EXIT_USER_ERROR,
+    check_out_dir,
+    load_hw,
+    load_workload,
+    model_options,
+    user_errors,
+)
 from accelsim.cli.compare import compare
 from accelsim.cli.sweep import sweep
 from accelsim.errors import AccelsimError
@@ -55,6 +63,8 @@ def run(hw_ref, model, batch, input_shape, checkpoint, sets, out_dir, as_json, w
     from accelsim.sim.simulator import simulate
 
     hw = load_hw(hw_ref, sets)
+    if out_dir:
+        check_out_dir(out_dir)
     workload = load_workload(model, batch, input_shape, checkpoint)
     with progress_bars("simulating") as (advance,):
         report = simulate(hw, workload, progress=advance)
@@ -89,14 +99,21 @@ def check(files):
     """Validate hardware configs, recipes, energy tables or SCALE-Sim files; list every problem."""
     from accelsim.cli.check import check_file
 
+    debug = bool(click.get_current_context().find_root().params.get("debug"))
     failed = 0
-    for f in files:
+    for f in files:  # every file is checked, whatever happened to the ones before it
         try:
             kind = check_file(f)
             click.echo(f"ok: {f} ({kind})")
         except AccelsimError as exc:
             failed += 1
             click.echo(f"error: {exc}", err=True)
+        except Exception as exc:  # a crash on one file is reported with it, and the rest still checked
+            failed += 1
+            if debug:
+                traceback.print_exc()
+            click.echo(f"error: {f}: could not be checked ({type(exc).__name__}: {exc}); please report it,"
+                       " with --debug for the traceback", err=True)
     if failed:
         sys.exit(EXIT_USER_ERROR)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import registry
-from accelsim.errors import ConfigError
 from accelsim.spec import config as cfg
 
 
@@ -15,7 +14,9 @@ def check_file(path: str) -> str:
     """Validate one file fully; return its kind or raise the error that lists its problems."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(path, ["file not found"])
+        from accelsim.spec.hardware import missing_hardware_file
+
+        raise missing_hardware_file(p) if p.suffix in (".yaml", ".yml") else cfg.not_found(p)
     if p.suffix == ".cfg":
         from accelsim.spec.hardware import load_hardware
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -81,21 +83,63 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
 
 
 def check_model_files(model: str, checkpoint: str | None, model_label: str) -> None:
-    """A topology .csv or a checkpoint that does not exist is one clear error, before any work."""
-    if model.endswith(".csv") and not Path(model).is_file():
-        raise AccelsimError(f"{model_label}: file not found")
-    if checkpoint is not None and not Path(checkpoint).is_file():
-        raise AccelsimError(f"--checkpoint {checkpoint}: file not found")
+    """A topology .csv or a checkpoint that is missing (or a directory) is one clear error, before any
+    work."""
+    from accelsim.spec.config import not_found
+
+    paths = {model_label: model} if model.endswith(".csv") else {}
+    if checkpoint is not None:
+        paths[f"--checkpoint {checkpoint}"] = checkpoint
+    for label, path in paths.items():
+        if not Path(path).is_file():
+            raise AccelsimError(f"{label}: {not_found(path).problems[0]}")
+
+
+def check_out_dir(path: str | Path, label: str = "") -> None:
+    """Create the output directory ``path`` and write and remove a probe file in it, before any work:
+    one clear error now instead of a traceback after the whole simulation.  The directories it made
+    are removed again (the results create them), so a command that stops early leaves nothing behind.
+    ``label`` starts the message (default ``--out PATH``)."""
+    p = Path(path)
+    made = [a for a in (p, *p.parents) if not a.exists()]  # innermost first
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / f".accelsim-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        blocker = next((a for a in (p, *p.parents) if a.exists() and not a.is_dir()), None)
+        why = (f"{blocker} is a file, not a directory" if blocker else
+               f"cannot {'write in' if p.is_dir() else 'create'} it ({exc.strerror})")
+        label = label or f"--out {path}"
+        raise AccelsimError(f"{label}: {why}; give a directory accelsim can write to") from None
+    finally:
+        for a in made:
+            with contextlib.suppress(OSError):  # gone, or not empty: someone else uses it
+                a.rmdir()
+
+
+def check_out_file(path: str | Path, label: str) -> None:
+    """``check_out_dir`` for the directory of the file ``path``, which must not be a directory itself."""
+    if Path(path).is_dir():
+        raise AccelsimError(f"{label}: is a directory; give a file in it, e.g. {Path(path) / 'sweep.sqlite'}")
+    check_out_dir(Path(path).parent, label)
+
+
+def note_hw_alias(ref: str) -> None:
+    """Say on stderr when ``ref`` is ``configs/NAME.yaml``, the README's alias of the shipped NAME
+    (a missing path raises the error naming it)."""
+    from accelsim.spec.hardware import resolve_hardware_path
+
+    if not ref.endswith(".cfg") and (note := resolve_hardware_path(ref)[1]):
+        click.echo(f"note: {note}", err=True)
 
 
 def load_hw(ref: str, sets: tuple[str, ...]):
-    """The hardware config ``ref`` with the ``--set`` overrides (a fallback to a shipped one noted)."""
-    from accelsim.spec.hardware import load_hardware, resolve_hardware_path
+    """The hardware config ``ref`` with the ``--set`` overrides (the configs/ alias noted)."""
+    from accelsim.spec.hardware import load_hardware
 
-    if not ref.endswith(".cfg"):
-        _, note = resolve_hardware_path(ref)
-        if note:
-            click.echo(f"note: {note}", err=True)
+    note_hw_alias(ref)
     return load_hardware(ref, parse_sets(sets))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from accelsim.cli.common import load_hw, user_errors
+from accelsim.cli.common import check_out_dir, load_hw, user_errors
 from accelsim.errors import AccelsimError
 
 DEFAULT_PATTERNS = "unstructured,nm2:4,window,channel,block4x4"
@@ -37,6 +37,8 @@ def compare(hw_refs, model, density, patterns, batch, out_dir, as_json, wide):
     if not refs:
         raise AccelsimError("--hw: give at least one hardware config")
     hws = [load_hw(ref, ()) for ref in refs]
+    if out_dir:
+        check_out_dir(out_dir)
     with progress_bars("comparing") as (advance,):
         result = run_compare(hws, model, density, _split((patterns,)), batch=batch, progress=advance)
     if as_json:

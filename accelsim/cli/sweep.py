@@ -80,6 +80,7 @@ def _executor(workers, scheduler, cluster, layers_csv, n_points, connect_timeout
 def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers, scheduler, cluster,
           connect_timeout, out_dir, store_path, recompute, layers_csv, top, objective, dry_run, no_plot):
     """Simulate every combination of the axes; store, resume, export and plot the Pareto frontier."""
+    from accelsim.cli.common import check_out_dir, check_out_file, note_hw_alias
     from accelsim.cli.console import err, progress_bars
     from accelsim.results.plots_studies import label
     from accelsim.studies.run import plan_sweep, run_sweep
@@ -87,6 +88,10 @@ def sweep(hw_ref, model, batch, input_shape, checkpoint, axes, zip_axes, workers
     from accelsim.studies.sweep import SweepSpec, parse_axis
 
     check_model_files(model, checkpoint, f"--model {model}")
+    note_hw_alias(hw_ref)
+    check_out_dir(out_dir)  # before any work: an unwritable --out or --store is one error now
+    if store_path:
+        check_out_file(store_path, f"--store {store_path}")
     spec = SweepSpec(hw_ref, model, tuple(parse_axis(a) for a in axes), zip_axes, batch,
                      parse_shape(input_shape), checkpoint)
     sizes = [len(a.values) for a in spec.axes]

@@ -4,6 +4,7 @@ turns mappings into dataclasses while collecting every problem with its path and
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import Field, field, fields
 from pathlib import Path
@@ -35,25 +36,74 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+MAX_DEPTH = 32  # a hardware config nests 4 levels, an energy table 5: deeper is not a config
+
+
 def parse_yaml_text(text: str, source: str) -> Any:
+    """YAML text as data; bad YAML, or nesting deeper than MAX_DEPTH, is a ConfigError naming the file."""
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(source, [f"{where}{exc.problem or exc}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
+    except RecursionError:
+        pass
+    else:
+        if _depth(data) <= MAX_DEPTH:
+            return data
+    raise ConfigError(source, [f"lists or mappings nested more than {MAX_DEPTH} levels deep; a config nests"
+                               " a few levels (is this the file you meant?)"])
 
 
-def read_text(path: str | Path, encoding: str = "utf-8") -> str:
-    """A user's file as text; missing or unreadable is a ConfigError naming the file."""
+def _depth(data: Any) -> int:
+    """How deep lists and mappings nest in ``data`` (0 for a scalar; each one counted once, as YAML
+    aliases share them), without recursion."""
+    deepest, stack, seen = 0, [(data, 0)], set()
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list) and id(node) not in seen:
+            seen.add(id(node))
+            deepest = max(deepest, depth + 1)
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
+def read_text(path: str | Path, encoding: str = "utf-8", expected: str = "a YAML file") -> str:
+    """A user's file as text; missing, a directory, unreadable or not text (say a .pt given as YAML)
+    is a ConfigError naming the file.  ``expected`` names what it should hold, for that message."""
     try:
         return Path(path).read_text(encoding=encoding)
     except FileNotFoundError:
-        raise ConfigError(str(path), ["file not found"]) from None
+        raise not_found(path) from None
+    except IsADirectoryError:
+        raise ConfigError(str(path), [f"is a directory; expected {expected}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), [f"not a text file (byte {exc.object[exc.start]:#04x} at offset"
+                                      f" {exc.start} is not UTF-8); expected {expected}"]) from None
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from None
+
+
+def not_found(path: str | Path, hint: str = "") -> ConfigError:
+    """'PATH: file not found (did you mean ...?)' with the existing path one typo away (in a directory
+    or the file name), else ``hint``; 'PATH: is a directory' when it is one."""
+    p = Path(path)
+    if p.is_dir():
+        return ConfigError(str(path), ["is a directory; give the path of a file"])
+    here = next(a for a in p.parents if a.is_dir())  # the deepest directory that exists
+    typo, rest = p.parts[len(here.parts)], p.parts[len(here.parts) + 1:]
+    try:
+        names = [c.name for c in here.iterdir()]
+    except OSError:
+        names = []
+    for name in difflib.get_close_matches(typo, names, n=3, cutoff=0.8):
+        if here.joinpath(name, *rest).is_file():
+            hint = f"did you mean {here.joinpath(name, *rest)}?"
+            break
+    return ConfigError(str(path), ["file not found" + (f" ({hint})" if hint else "")])
 
 
 def read_yaml(path: str | Path) -> Any:

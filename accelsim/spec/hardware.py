@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from accelsim import units
-from accelsim.errors import UnknownNameError, did_you_mean
+from accelsim.errors import ConfigError, UnknownNameError, did_you_mean
 from accelsim.registry import ENERGY_MODELS, PATTERNS, SPARSE_FORMATS, TIMING_MODELS
 from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
@@ -229,8 +229,8 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
 
     d_raw = r.mapping(top.get("dram"), "dram", ("bandwidth", "latency", "channels"))
     dram = DramConfig(
-        bandwidth_bytes_per_cycle=r.get(d_raw, "bandwidth", "dram", lambda v: _positive(
-            units.parse_bandwidth_bytes_per_cycle(v, clock)), 16.0),
+        bandwidth_bytes_per_cycle=r.get(d_raw, "bandwidth", "dram",
+                                        lambda v: units.parse_bandwidth_bytes_per_cycle(v, clock), 16.0),
         latency_cycles=r.get(d_raw, "latency", "dram", lambda v: units.parse_latency_cycles(v, clock), 100),
         channels=r.get(d_raw, "channels", "dram", cfg.positive_int, 1),
     )
@@ -333,46 +333,76 @@ def _version(value: Any) -> int:
     return 1
 
 
-def _positive(x: float) -> float:
-    if x <= 0:
-        raise ValueError("must be larger than 0")
-    return x
-
-
 def shipped_hardware_names() -> list[str]:
     return sorted(p.stem for p in HW_DIR.glob("*.yaml"))
 
 
 def resolve_hardware_path(ref: str) -> tuple[Path, str | None]:
-    """A path, or a shipped name; a missing path falls back to the shipped file of the same name.
-
-    Returns (path, note) where note says a fallback happened."""
+    """A path, a shipped name (``sparse_pe``), or ``configs/NAME.yaml``: the README's alias of the
+    shipped NAME.  Returns (path, note), the note saying an alias was followed.  Any other missing
+    path is a ConfigError that names it and the shipped config of that name, if there is one."""
     p = Path(ref)
     if p.is_file():
         return p, None
     stem = p.stem if p.suffix in (".yaml", ".yml") else p.name
     shipped = HW_DIR / f"{stem}.yaml"
-    if shipped.is_file():
-        note = None if p.name == stem and len(p.parts) == 1 else f"{ref} not found; using shipped {stem}.yaml"
-        return shipped, note
-    raise UnknownNameError("hardware config", ref, shipped_hardware_names(),
-                           hint="Give a path to a YAML file or one of the shipped names")
+    if p.name == stem and len(p.parts) == 1 and not p.exists():  # a name, not a path
+        if shipped.is_file():
+            return shipped, None
+        raise UnknownNameError("hardware config", ref, shipped_hardware_names(),
+                               hint="Give a path to a YAML file or one of the shipped names")
+    if shipped.is_file() and p.parts == ("configs", f"{stem}.yaml"):
+        return shipped, f"{ref} is the shipped {stem} (hw_configs/{stem}.yaml)"
+    raise missing_hardware_file(p)
+
+
+def missing_hardware_file(path: Path) -> ConfigError:
+    """'PATH: file not found', with the path one typo away or else the shipped config of its name."""
+    stem = path.stem
+    shipped = (HW_DIR / f"{stem}.yaml").is_file()
+    return cfg.not_found(path, f"did you mean hw_configs/{stem}.yaml or --hw {stem}?" if shipped else "")
 
 
 def load_hardware(ref: str | Path, overrides: dict[str, Any] | None = None) -> HardwareConfig:
-    """Load ``ref`` (path or shipped name), apply dotted-path ``overrides``, validate."""
+    """Load ``ref`` (path or shipped name), apply dotted-path ``overrides``, validate.  A problem the
+    overrides bring is reported as theirs (``--set pe_array.rows=100000``), not the file's."""
     ref = str(ref)
     if ref.endswith(".cfg"):
         from accelsim.spec.scalesim import read_scalesim_config
 
-        raw = read_scalesim_config(ref)
-        path = Path(ref)
+        raw, source = read_scalesim_config(ref), ref
     else:
         path, _ = resolve_hardware_path(ref)
-        raw = cfg.read_yaml(path)
-    for dotted, value in (overrides or {}).items():
-        raw = cfg.set_dotted(raw, dotted, value, str(path))
-    return hardware_from_dict(raw, str(path))
+        raw, source = cfg.read_yaml(path), str(path)
+    if not overrides:
+        return hardware_from_dict(raw, source)
+    sets = {dotted: f"--set {dotted}={value}" for dotted, value in overrides.items()}
+    changed = raw
+    for dotted, value in overrides.items():
+        changed = cfg.set_dotted(changed, dotted, value, f"{sets[dotted]} (on {source})")
+    try:
+        return hardware_from_dict(changed, source)
+    except ConfigError as err:
+        raise _blame_overrides(err, raw, source, sets) from None
+
+
+def _blame_overrides(err: ConfigError, raw: Any, source: str, sets: dict[str, str]) -> ConfigError:
+    """``err`` (of the config with overrides) with each problem the file itself does not have put on
+    the ``--set`` that brought it (on all of them when no single one did)."""
+    try:
+        hardware_from_dict(raw, source)
+        in_file: tuple[str, ...] = ()
+    except ConfigError as base:
+        in_file = base.problems
+    kept = [p for p in err.problems if p in in_file]  # the file's own, not fixed by an override
+    theirs = [p for p in err.problems if p not in in_file]
+    label = ", ".join(sets.values())
+    if len(sets) > 1:
+        label = next((s for d, s in sets.items() if all(p.startswith((f"{d}:", f"{d}.")) for p in theirs)),
+                     label)
+    if not kept:
+        return ConfigError(f"{label} (on {source})", theirs)
+    return ConfigError(source, [*kept, *(f"{label}: {p}" for p in theirs)])
 
 
 def hardware_dict(hw: HardwareConfig) -> dict:

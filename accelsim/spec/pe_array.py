@@ -4,7 +4,7 @@ A grid (``rows``, ``cols``, ``dataflow``) is timed by its dataflow's row of the 
 timing model.  A flexible array (``multipliers``; STONNE's MAERI and SIGMA fabric, commit 22634b8)
 is a line of multipliers under two networks (sim/dataflows/flexible.py has the model):
 
-    multipliers          a power of two (STONNE's num_ms)
+    multipliers          a power of two, at most MAX_PES (STONNE's num_ms)
     distribution.ports   SRAM read ports, each feeding multipliers / ports of them (dn_bw; a power
                          of two, at most multipliers; default multipliers)
     reduction.ports      collection-bus lines writing results (rn_bw; 1 to multipliers, default
@@ -31,6 +31,15 @@ from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
 
 _GRID_KEYS = ("rows", "cols")
+# Upper limits: 16 x the largest array built (TPU v1, 256 x 256 = 65,536 MACs) in PEs and multipliers,
+# and 16 x its side per side: a larger value is a typo (100000 for 1000), not a design.
+MAX_PES = 2**20
+MAX_SIDE = 4096
+# Widths a datapath has: integers of 1 to 32 bits (binary and ternary nets to int32), the float
+# formats of DNN hardware; accumulators also 24 and 48 bits (DSP slices) and 64.
+INT_BITS = (1, 2, 4, 8, 16, 32)
+FLOAT_BITS = {"fp8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
+ACCUMULATOR_BITS = (8, 16, 24, 32, 48, 64)
 _FLEXIBLE_KEYS = ("multipliers", "distribution", "reduction", "tile")
 
 
@@ -60,8 +69,9 @@ def network_problems(multipliers: int, distribution_ports: int, reduction_ports:
                      tile: tuple[int, int, int] | None = None) -> list[tuple[str, str]]:
     """(key, message) of every parameter a flexible array cannot have."""
     problems = []
-    if multipliers < 2 or multipliers & (multipliers - 1):
-        problems.append(("multipliers", f"{multipliers} is not a power of two >= 2"))
+    if multipliers < 2 or multipliers & (multipliers - 1) or multipliers > MAX_PES:
+        problems.append(("multipliers", f"{multipliers} is not a power of two between 2 and {MAX_PES:,}"
+                                        " (2^20, 16 x TPU v1's 65,536 MACs)"))
     dn = distribution_ports
     if dn < 1 or dn & (dn - 1) or dn > multipliers:
         problems.append(("distribution.ports", f"{dn} is not a power of two between 1 and the {multipliers}"
@@ -82,8 +92,11 @@ def read_pe_array(r: Reader, raw: Any) -> PEArray:
         other = "applies to a flexible array (pe_array.multipliers), not a rows x cols grid"
         m = r.mapping(raw, "pe_array", (*_GRID_KEYS, "dataflow", "precision", "accumulator"),
                       required=_GRID_KEYS, elsewhere=dict.fromkeys(_FLEXIBLE_KEYS, other))
-        return PEArray(r.get(m, "rows", "pe_array", cfg.positive_int, 1),
-                       r.get(m, "cols", "pe_array", cfg.positive_int, 1), *_common(r, m))
+        rows, cols = (r.get(m, key, "pe_array", _side, 1) for key in _GRID_KEYS)
+        if rows * cols > MAX_PES:
+            r.problem("pe_array", f"rows x cols = {rows} x {cols} = {rows * cols:,} PEs is more than"
+                                  f" {MAX_PES:,} (2^20, 16 x TPU v1's 256 x 256); check for a typo")
+        return PEArray(rows, cols, *_common(r, m))
     grid = "a flexible array is a line of multipliers, not rows x cols; remove it"
     m = r.mapping(raw, "pe_array", (*_FLEXIBLE_KEYS, "dataflow", "precision", "accumulator"),
                   elsewhere=dict.fromkeys(_GRID_KEYS, grid))
@@ -103,7 +116,15 @@ def read_pe_array(r: Reader, raw: Any) -> PEArray:
 
 def _common(r: Reader, m: dict) -> tuple[str, int, int]:
     return (r.get(m, "dataflow", "pe_array", cfg.choice(*DATAFLOWS), "ws"),
-            r.get(m, "precision", "pe_array", _bits, 8), r.get(m, "accumulator", "pe_array", _bits, 32))
+            r.get(m, "precision", "pe_array", _bits(INT_BITS), 8),
+            r.get(m, "accumulator", "pe_array", _bits(ACCUMULATOR_BITS), 32))
+
+
+def _side(value: Any) -> int:
+    if cfg.positive_int(value) > MAX_SIDE:
+        raise ValueError(f"{value} is more than {MAX_SIDE} PEs per side (16 x TPU v1's 256); check for a"
+                         " typo")
+    return value
 
 
 def check_flexible(r: Reader, hw: Any, timing_given: bool) -> None:
@@ -135,11 +156,18 @@ def check_flexible(r: Reader, hw: Any, timing_given: bool) -> None:
                                           " zero or not (STONNE); use skip: none or gate")
 
 
-def _bits(value: Any) -> int:
-    if isinstance(value, str) and value.lower().startswith(("int", "uint", "fp")):
-        digits = value.lower().lstrip("uintfp")
-        if digits.isdigit():
-            return int(digits)
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 64:
-        return value
-    raise ValueError(f"{value!r} is not a precision; write e.g. 8, int8 or fp16")
+def _bits(widths: tuple[int, ...]):
+    """The parser of a width: a number of bits in ``widths``, written 8, int8 or uint8, or a float
+    format of FLOAT_BITS (fp16, bf16; stored as its bits)."""
+    names = {**{f"{sign}int{b}": b for b in widths for sign in ("", "u")}, **FLOAT_BITS}
+
+    def parse(value: Any) -> int:
+        if isinstance(value, str) and value.strip().lower() in names:
+            return names[value.strip().lower()]
+        if isinstance(value, int) and not isinstance(value, bool) and value in widths:
+            return value
+        ints = ", ".join(map(str, widths))
+        raise ValueError(f"{value!r} is not a width a datapath has; write one of {ints} (bits; or int8,"
+                         f" uint8, ...) or {', '.join(FLOAT_BITS)}")
+
+    return parse

@@ -66,7 +66,7 @@ def read_scalesim_config(path: str | Path) -> dict[str, Any]:
     at once in one ConfigError naming the file."""
     p = Path(path)
     source = str(p)
-    text = read_text(p, encoding="utf-8")
+    text = read_text(p, expected="a SCALE-Sim .cfg (INI text)")
 
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # keep the spelling for messages; keys are compared case-insensitively below

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from accelsim.errors import ConfigError
+from accelsim.errors import AccelsimError
 from accelsim.spec import config as cfg
 from accelsim.spec.recipe import recipe_to_dict
 from accelsim.workload import cache
@@ -35,14 +35,15 @@ def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tup
         overrides["input_shape"] = tuple(int(v) for v in input_shape)
     if checkpoint is not None:
         if not Path(checkpoint).is_file():
-            raise ConfigError(str(checkpoint), ["checkpoint file not found"])
+            raise cfg.not_found(checkpoint)
         overrides["checkpoint"] = str(Path(checkpoint).resolve())
     recipe = replace(recipe, **overrides) if overrides else recipe
     key = recipe_hash(recipe)
     directory = cache.default_cache_dir(cache_dir)
     if use_cache and (cached := cache.load_cached(directory, key)) is not None:
-        return cached
+        return _has_layers(cached, recipe.model)
     workload, result = cache.build_workload(recipe)
+    _has_layers(workload, recipe.model)
     if use_cache:
         extra = {"recipe": recipe_to_dict(recipe), "recipe_source": recipe.source,
                  "prune": [] if result is None else [vars(lp) | {"shape": list(lp.shape)}
@@ -51,4 +52,11 @@ def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tup
             cache.save_workload(workload, directory, key, extra)
         except OSError:
             pass  # an unwritable cache must not stop a run; the next load rebuilds
+    return workload
+
+
+def _has_layers(workload: Workload, model: str) -> Workload:
+    if not workload.layers:
+        raise AccelsimError(f"model {model!r} has no layers accelsim simulates (conv, linear, matmul): give a"
+                            " model with an nn.Conv2d, an nn.Linear or a matmul of two activations")
     return workload

@@ -18,15 +18,20 @@ from accelsim.workload.layer import ConvShape, Layer, Workload
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
                 "Num Filter", "Strides", "Stride Width")
 GEMM_COLUMNS = ("Layer name", "M", "N", "K")
+# A row whose input, weight or output matrix (GEMM view, all groups) holds more than 2^28 values is
+# refused at load time: that is 28 x the largest row of the shipped topologies (9.4 M weights), and
+# such a row is a typo; simulated, it runs for minutes and can end in a MemoryError.
+MAX_VALUES = 2**28
 
 
 def read_scalesim_topology(path: str | Path, *, name: str | None = None) -> Workload:
     """A SCALE-Sim topology ``.csv`` (conv or GEMM form) as a Workload of dense layers, batch 1.
 
-    Bad rows raise one ConfigError naming the file, and each bad line and column."""
+    Bad rows raise one ConfigError naming the file, and each bad line and column; so does a row
+    larger than MAX_VALUES, before anything of its size is allocated."""
     p = Path(path)
     source = str(p)
-    text = read_text(p, encoding="utf-8-sig")
+    text = read_text(p, encoding="utf-8-sig", expected="a SCALE-Sim topology .csv")
 
     lines = text.splitlines()
     if not lines:
@@ -88,6 +93,8 @@ def _gemm_row(fields: list[str], lineno: int, problems: list[str]) -> Layer | No
     if values is None or not name:
         return None
     m, n, k = values
+    if _too_big(lineno, name, 1, m, n, k, "M, N, K", problems):
+        return None
     return Layer(name=name, kind="linear", m=m, n=n, k=k, weight_mask=np.ones((n, k), dtype=bool))
 
 
@@ -117,6 +124,10 @@ def _conv_row(fields: list[str], lineno: int, problems: list[str]) -> Layer | No
     depthwise = "DP" in name
     groups = channels if depthwise else 1
     out_channels = channels * filters if depthwise else filters
+    k = f_h * f_w * (1 if depthwise else channels)
+    if _too_big(lineno, name, groups, out_h * out_w, filters, k,
+                "IFMAP Height and Width, Channels, Num Filter", problems):
+        return None
     shape = ConvShape(batch=1, in_channels=channels, out_channels=out_channels, in_h=in_h, in_w=in_w,
                       out_h=out_h, out_w=out_w, kernel_h=f_h, kernel_w=f_w, stride_h=stride_h,
                       stride_w=stride_w, groups=groups)
@@ -125,11 +136,23 @@ def _conv_row(fields: list[str], lineno: int, problems: list[str]) -> Layer | No
         kind="depthwise" if depthwise else "conv",
         m=out_h * out_w,
         n=filters,
-        k=f_h * f_w * (1 if depthwise else channels),
+        k=k,
         groups=groups,
         weight_mask=np.ones((out_channels, channels // groups, f_h, f_w), dtype=bool),
         conv=shape,
     )
+
+
+def _too_big(lineno: int, name: str, groups: int, m: int, n: int, k: int, columns: str,
+             problems: list[str]) -> bool:
+    """Report the largest matrix of the GEMM view ``groups`` x (m x k) . (k x n) if it holds more than
+    MAX_VALUES."""
+    values, what, rows, cols = max((groups * r * c, what, r, c) for what, r, c in
+                                   (("input", m, k), ("weight", k, n), ("output", m, n)))
+    if values > MAX_VALUES:
+        problems.append(f"line {lineno} ({name}): its {what} matrix holds {values:,} values ({groups} x"
+                        f" {rows:,} x {cols:,}), more than {MAX_VALUES:,} (2^28); check {columns} for a typo")
+    return values > MAX_VALUES
 
 
 def scalesim_output_size(size: int, kernel: int, stride: int) -> int:
