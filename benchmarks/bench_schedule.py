@@ -1,0 +1,94 @@
+"""Speed of the one-schedule core (the "one schedule" issue's budget), recorded with its command.
+
+    python benchmarks/bench_schedule.py            # prints a markdown table
+    python benchmarks/bench_schedule.py --record   # also writes benchmarks/results/schedule.md
+
+In-process ``simulate()`` with the workload already loaded (best and median of ``--repeat`` after one
+warm-up call), and whole commands in fresh processes with warm caches (best of ``--repeat``).
+Budgets from the issue: resnet50_70pct on sparse_pe simulated in <= 0.6 s; the SCALE-Sim ResNet-18
+topology command <= 1 s; ResNet-18 and AlexNet at least 20x faster than ZigZag's mapper (56-67 s
+measured for the issue on this machine class).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from accelsim import load_hardware, load_workload, simulate  # noqa: E402
+
+SIMULATE = [("sparse_pe", "resnet50_70pct", 0.6), ("dense_ws", "resnet50", None),
+            ("tpu_like", "resnet50", None), ("nm_tensor_core", "resnet50_2of4", None)]
+SCALESIM = "tests/data/scalesim_inputs"
+COMMANDS = [
+    ("SCALE-Sim ResNet-18 topology on scale.cfg", ["run", "--hw", f"{SCALESIM}/configs/scale.cfg", "--model",
+                                                   f"{SCALESIM}/topologies/Resnet18.csv"], 1.0),
+    ("ResNet-18 on dense_ws (ZigZag: 56 s)", ["run", "--hw", "dense_ws", "--model", "resnet18"], 56 / 20),
+    ("AlexNet topology on dense_ws (ZigZag: 67 s)", ["run", "--hw", "dense_ws", "--model",
+                                                      f"{SCALESIM}/topologies/alexnet.csv"], 67 / 20),
+    ("resnet50_70pct on sparse_pe, whole command",
+     ["run", "--hw", "sparse_pe", "--model", "resnet50_70pct"], None),
+]
+
+
+def time_simulate(hw_name: str, model: str, repeat: int) -> tuple[float, float]:
+    hw, wl = load_hardware(hw_name), load_workload(model)
+    simulate(hw, wl)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        simulate(hw, wl)
+        times.append(time.perf_counter() - t0)
+    return min(times), statistics.median(times)
+
+
+def time_command(args: list[str], repeat: int) -> float:
+    cmd = [sys.executable, "-m", "accelsim", *args]
+    subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)  # warm the caches
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+    lines = ["# One-schedule core: speed", "",
+             f"Recorded {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, Python "
+             f"{platform.python_version()}; 1-minute load average {os.getloadavg()[0]:.1f} at the start.",
+             "Command: `python benchmarks/bench_schedule.py --record`.", "",
+             "| simulate() in process, workload loaded | best s | median s | budget s |", "|---|---|---|---|"]
+    for hw, model, budget in SIMULATE:
+        best, med = time_simulate(hw, model, args.repeat)
+        lines.append(f"| `{model}` on `{hw}` | {best:.3f} | {med:.3f} | {budget or '-'} |")
+    lines += ["", "| whole command, fresh process, warm caches | command | best s | budget s |",
+              "|---|---|---|---|"]
+    for title, cmd, budget in COMMANDS:
+        best = time_command(cmd, args.repeat)
+        lines.append(f"| {title} | `accelsim {' '.join(cmd)}` | {best:.2f} | "
+                     f"{'-' if budget is None else f'{budget:.2f}'} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.record:
+        out = ROOT / "benchmarks" / "results" / "schedule.md"
+        out.write_text(text)
+        print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
