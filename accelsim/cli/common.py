@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import click
@@ -16,14 +17,17 @@ EXIT_INTERRUPTED = 130
 
 
 def user_errors(fn):
-    """Turn AccelsimError (and a missing file) into exit status 2; --debug shows the traceback."""
+    """Turn AccelsimError (and a missing file) into exit status 2; --debug shows the traceback.  The
+    library's warnings are printed as notes (``_notes``)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
         debug = bool((ctx.find_root().params or {}).get("debug"))
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _notes(warnings.showwarning)
+                return fn(*args, **kwargs)
         except AccelsimError as exc:
             if debug:
                 traceback.print_exc()
@@ -34,6 +38,17 @@ def user_errors(fn):
             sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
+
+
+def _notes(show):
+    """A ``warnings.showwarning`` that prints accelsim's own warnings as one ``note:`` line each."""
+
+    def note(message, category, *args, **kwargs):
+        if not category.__module__.startswith("accelsim."):
+            return show(message, category, *args, **kwargs)
+        click.echo(f"note: {message}", err=True)
+
+    return note
 
 
 def model_options(more_help: str = ""):

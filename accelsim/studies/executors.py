@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from accelsim.errors import AccelsimError
 from accelsim.studies.run import run_point
 from accelsim.studies.sweep import Task
+from accelsim.workload.cache import WorkloadCacheWarning
 
 PointFn = Callable[[Task, bool], dict[str, Any]]  # run_point's signature; tests pass a crashing one
 
@@ -68,6 +70,7 @@ class InlineExecutor:
 def _serve(conn, fn: PointFn, layers_csv: bool) -> None:
     """A worker process: receive a point, send back (result, error), until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    warnings.simplefilter("ignore", WorkloadCacheWarning)  # the parent loaded every workload first: said
     while True:
         try:
             task = conn.recv()
@@ -103,7 +106,8 @@ class _Worker:
 
 class LocalExecutor:
     """``workers`` local processes (forkserver: safe with threads, and each worker starts from a
-    preloaded accelsim instead of re-importing it), one point in flight per worker.
+    preloaded accelsim -- simulator and workload loader -- instead of re-importing it), one point in
+    flight per worker.
 
     A worker that dies (killed, out of memory) at any moment loses only the point it was running:
     the point runs again on a fresh worker, and a point that has killed ``max_attempts`` workers is
@@ -135,7 +139,8 @@ class LocalExecutor:
 
         ctx = mp.get_context(self.start_method)
         if self.start_method == "forkserver":
-            ctx.set_forkserver_preload(["accelsim.studies.executors", "accelsim.sim.simulator"])
+            ctx.set_forkserver_preload(["accelsim.studies.executors", "accelsim.sim.simulator",
+                                        "accelsim.workload.load"])
         queue = deque(tasks)
         attempts: dict[str, int] = {}
         try:
