@@ -3,12 +3,15 @@
     python benchmarks/bench_coldstart.py                    # 5 cold runs of this tree
     python benchmarks/bench_coldstart.py --vs /tmp/old      # alternating with another checkout
     python benchmarks/bench_coldstart.py --record           # also appends to benchmarks/results/coldstart.md
+    python benchmarks/bench_coldstart.py --profile --vs /tmp/old   # where a cold run's time goes (cProfile)
 
 Each run is ``python -m accelsim run --hw configs/sparse_pe.yaml --model resnet50_70pct`` in a fresh
 process with PYTHONPATH set to the tree measured and fresh empty ACCELSIM_CACHE_DIR and
 NUMBA_CACHE_DIR temp dirs (numba's only matters for a tree that still uses it), timed from outside
 (interpreter start to exit: imports, building, pruning and tracing the workload, simulating,
 printing).  One "warm" run per tree follows (the caches of the last cold run kept).  Target: <= 6 s.
+``--profile`` runs one cold run per tree under cProfile instead and prints the cumulative time of
+its phases (cProfile slows a run down; the shares are what to read).
 """
 
 from __future__ import annotations
@@ -43,6 +46,36 @@ def run_once(tree: Path, caches: Path) -> tuple[float, float]:
     return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
+PHASES = (  # (label, a function whose cumulative time is the phase: file suffix and name)
+    ("whole run", "accelsim/cli/app.py", "main"),
+    ("import torch", "torch/__init__.py", "<module>"),
+    ("build the model", "workload/models/__init__.py", "build_model"),
+    ("prune", "workload/pruning/apply.py", "prune_model"),
+    ("trace (forward pass, activation densities)", "workload/tracing.py", "trace_model"),
+    ("simulate", "sim/simulator.py", "simulate"),
+    ("  of which import numba", "numba/__init__.py", "<module>"),
+    ("  of which compile kernels", "numba/core/dispatcher.py", "_compile_for_args"),
+    ("print the table (rich)", "cli/console.py", "print_report"),
+)
+
+
+def profile(tree: Path, caches: Path) -> dict[str, float]:
+    """Cumulative seconds of each of PHASES in one cProfile'd cold run from ``tree``."""
+    import pstats
+
+    env = dict(os.environ, PYTHONPATH=str(tree), ACCELSIM_CACHE_DIR=str(caches / "workloads"),
+               NUMBA_CACHE_DIR=str(caches / "numba"))
+    out = caches / "run.prof"
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(out), *COMMAND], cwd=tree, env=env,
+                   capture_output=True, check=True)
+    stats = pstats.Stats(str(out)).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
+    found = {}
+    for label, suffix, name in PHASES:
+        times = [v[3] for (file, _, fn), v in stats.items() if file.endswith(suffix) and fn == name]
+        found[label] = max(times, default=0.0)
+    return found
+
+
 def summary(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
@@ -52,9 +85,18 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--vs", type=Path, default=None, help="another checkout, run in turn with this one")
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="one cProfile'd cold run per tree: its phases")
     opts = ap.parse_args()
 
     trees = {"this tree": ROOT} | ({f"{opts.vs}": opts.vs.resolve()} if opts.vs else {})
+    if opts.profile:
+        with tempfile.TemporaryDirectory() as tmp:
+            found = {name: profile(tree, Path(tmp) / str(i)) for i, (name, tree) in enumerate(trees.items())}
+        print("| phase (cumulative s under cProfile) | " + " | ".join(trees) + " |")
+        print("|---|" + "---:|" * len(trees))
+        for label, _, _ in PHASES:
+            print(f"| {label} | " + " | ".join(f"{found[n][label]:.2f}" for n in trees) + " |")
+        return
     cold: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
     warm: dict[str, tuple[float, float]] = {}
     loads = []

@@ -125,6 +125,7 @@ class LocalExecutor:
         self.start_method = start_method
         self.restarts = 0
         self._pool: list[_Worker] = []
+        self._ctx = None
 
     def describe(self) -> str:
         return f"{self.workers} local worker process{'es' if self.workers > 1 else ''}"
@@ -133,14 +134,24 @@ class LocalExecutor:
         """The process ids of the current workers."""
         return [w.process.pid for w in self._pool if w.process.pid is not None]
 
-    def execute(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+    def connect(self) -> None:
+        """Start the forkserver now (``run_sweep`` calls this before it loads the workloads), so it
+        boots on another core meanwhile instead of in front of the first point."""
         import multiprocessing as mp
+        from multiprocessing import forkserver
+
+        self._ctx = mp.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            self._ctx.set_forkserver_preload(["accelsim.studies.executors", "accelsim.sim.simulator",
+                                              "accelsim.workload.load"])
+            forkserver.ensure_running()
+
+    def execute(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
         from multiprocessing.connection import wait
 
-        ctx = mp.get_context(self.start_method)
-        if self.start_method == "forkserver":
-            ctx.set_forkserver_preload(["accelsim.studies.executors", "accelsim.sim.simulator",
-                                        "accelsim.workload.load"])
+        if self._ctx is None:
+            self.connect()
+        ctx = self._ctx
         queue = deque(tasks)
         attempts: dict[str, int] = {}
         try:
