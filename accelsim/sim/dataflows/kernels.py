@@ -5,8 +5,8 @@ fiber each), K the reduction in (r, s, c) order -- ``accelsim.sim.storage.weight
 A "group id" array ``gid[K]`` maps each K position to a pruning group of one filter (a window, a
 kernel row, a block column, ...).  Each function has a loop reference in tests/test_sparse_kernels.py.
 
-Plain numpy on purpose: these take milliseconds per model, while numba cost every process ~1 s to
-import and load its cache, and a first run 3-4 s to compile (benchmarks/results/coldstart.md).
+Plain numpy on purpose: these take milliseconds per model, while numba cost every process ~0.6 s
+to import and load its cache, and a first run 2 s more to compile (benchmarks/results/coldstart.md).
 """
 
 from __future__ import annotations
