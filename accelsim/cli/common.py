@@ -17,8 +17,8 @@ EXIT_INTERRUPTED = 130
 
 
 def user_errors(fn):
-    """Turn AccelsimError (and a missing file) into exit status 2; --debug shows the traceback.  The
-    library's warnings are printed as notes (``_notes``)."""
+    """Turn AccelsimError (and a missing file) into exit status 2 and a warning into a ``note:`` line;
+    --debug shows the traceback and the warning's own format."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -26,7 +26,8 @@ def user_errors(fn):
         debug = bool((ctx.find_root().params or {}).get("debug"))
         try:
             with warnings.catch_warnings():
-                warnings.showwarning = _notes(warnings.showwarning)
+                if not debug:  # a warning is one note line; --debug keeps Python's format
+                    warnings.showwarning = lambda message, *_: click.echo(f"note: {message}", err=True)
                 return fn(*args, **kwargs)
         except AccelsimError as exc:
             if debug:
@@ -38,17 +39,6 @@ def user_errors(fn):
             sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
-
-
-def _notes(show):
-    """A ``warnings.showwarning`` that prints accelsim's own warnings as one ``note:`` line each."""
-
-    def note(message, category, *args, **kwargs):
-        if not category.__module__.startswith("accelsim."):
-            return show(message, category, *args, **kwargs)
-        click.echo(f"note: {message}", err=True)
-
-    return note
 
 
 def model_options(more_help: str = ""):

@@ -3,11 +3,10 @@ cache of the result: ``<key>.npz`` (masks, np.packbits) + ``<key>.json`` (everyt
 
 Reading a cached workload needs numpy and the json module only -- never torch.  Both files are
 written atomically (temp file in the same directory + os.replace), the npz first; the JSON names
-the key, carries the sha256 of the npz and its own, so a truncated, bit-flipped or half-deleted
-pair is found before use.  What goes wrong is said with a ``WorkloadCacheWarning`` (the warnings
-module, so a library caller sees it too and can filter it; the CLI prints it as one ``note:`` line):
-a damaged entry is rebuilt and rewritten, and an unwritable cache directory is said once per
-process (every run then rebuilds the workload).
+the key and the format and carries the sha256 of the npz and its own, so a truncated, bit-flipped
+or half-deleted pair is found before use.  A ``WorkloadCacheWarning`` (a library caller can filter
+it; the CLI prints one ``note:`` line) says that a damaged entry is rebuilt, or, once per process,
+that the cache cannot be written (every run then rebuilds the workload).
 """
 
 from __future__ import annotations
@@ -95,18 +94,16 @@ def load_cached(cache_dir: Path, key: str) -> Workload | None:
     try:
         return _read(npz_path, json_path, key)
     except FileNotFoundError:
-        if npz_path.is_file() or json_path.is_file():
-            _damaged(json_path, "half of the pair is missing")
+        if not (npz_path.is_file() or json_path.is_file()):
+            return None
+        why = "half of the pair is missing"
     except OSError:
-        pass  # an unreadable or impossible directory: a miss (the write that follows says why)
+        return None  # an unreadable or impossible directory: a miss (the write that follows says why)
     except (ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
-        _damaged(json_path, str(exc) or type(exc).__name__)
-    return None
-
-
-def _damaged(json_path: Path, why: str) -> None:
+        why = str(exc) or type(exc).__name__
     warnings.warn(f"the workload cache entry {json_path} is damaged ({why}): rebuilding it",
-                  WorkloadCacheWarning, stacklevel=3)
+                  WorkloadCacheWarning, stacklevel=2)
+    return None
 
 
 def unwritable(cache_dir: Path, exc: OSError) -> None:
@@ -120,10 +117,9 @@ def unwritable(cache_dir: Path, exc: OSError) -> None:
 
 def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
     meta = json.loads(json_path.read_bytes())
-    if not isinstance(meta, dict) or meta.get("sha256") != _digest(meta):
+    if not isinstance(meta, dict) or [meta.get(k) for k in ("sha256", "key", "cache_format")] != [
+            _digest(meta), key, CACHE_FORMAT]:
         raise ValueError("its .json does not match its checksum")
-    if meta["cache_format"] != CACHE_FORMAT or meta["key"] != key:
-        raise ValueError(f"format {meta['cache_format']} for key {meta['key']}")
     data = npz_path.read_bytes()
     if hashlib.sha256(data).hexdigest() != meta["npz_sha256"]:
         raise ValueError("its .npz does not match its checksum")
