@@ -110,7 +110,8 @@ def unwritable(cache_dir: Path, exc: OSError) -> None:
     """Say once per process per directory that ``cache_dir`` cannot be written (``exc``)."""
     if cache_dir not in _UNWRITABLE_SAID:
         _UNWRITABLE_SAID.add(cache_dir)
-        warnings.warn(f"cannot write the workload cache {cache_dir} ({exc.strerror or exc}): every run "
+        why = "a file, not a directory" if cache_dir.is_file() else exc.strerror or exc
+        warnings.warn(f"cannot write the workload cache {cache_dir} ({why}): every run "
                       f"rebuilds the workload; set ACCELSIM_CACHE_DIR to a writable directory",
                       WorkloadCacheWarning, stacklevel=3)
 
