@@ -1,6 +1,6 @@
 """accelsim: cycle-approximate accelerator co-design on real pruned PyTorch models.
 
-The public API, imported lazily so that ``import accelsim`` stays light (no torch, no numba)::
+The public API, imported lazily so that ``import accelsim`` stays light (no torch)::
 
     from accelsim import Axis, InlineExecutor, SweepSpec, load_hardware, load_workload, run_sweep, simulate
     report = simulate(load_hardware("sparse_pe"), load_workload("resnet50_70pct"))

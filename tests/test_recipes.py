@@ -314,7 +314,8 @@ def test_cache_misses_rebuild(tmp_path):
     first = load_workload("lenet5_93pct", cache_dir=tmp_path, batch=2)
     assert first.batch == 2
     next(tmp_path.glob("*.npz")).write_bytes(b"garbage")  # a broken pair is a miss, then rewritten
-    again = load_workload("lenet5_93pct", cache_dir=tmp_path, batch=2)
+    with pytest.warns(cache.WorkloadCacheWarning, match="damaged"):
+        again = load_workload("lenet5_93pct", cache_dir=tmp_path, batch=2)
     assert again.fingerprint == first.fingerprint
     other = tmp_path / "off"
     load_workload("lenet5_93pct", cache_dir=other, use_cache=False)

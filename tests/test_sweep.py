@@ -499,3 +499,28 @@ def test_cli_top_and_objective(topo, tmp_path):
     assert [int(r[0]) for r in shown] == [r["index"] for r in by_energy]
     assert ["*" in r for r in shown] == [r["pareto"] for r in by_energy]
     assert invoke(*args, "--objective", "speed").exit_code == 2
+
+
+def worker_state(task, layers_csv=False):
+    """run_point, with what the worker had imported and which workload object it simulated."""
+    from accelsim.studies.run import cached_workload
+
+    result = run_point(task, layers_csv)
+    result["state"] = {"pid": os.getpid(), "workload": id(cached_workload(task.workload)),
+                       "torch": "torch" in sys.modules, "numba": "numba" in sys.modules}
+    return result
+
+
+def test_warm_workers_load_the_workload_once_and_never_import_torch(tmp_path):
+    """With the workload cache warm (the parent fills it), a worker reads the workload once, keeps it
+    for every later point, and imports neither torch nor numba."""
+    spec = SweepSpec("sparse_pe", "lenet5_93pct", axes=(Axis("pe_array.rows", (4, 8, 12, 16, 20, 24)),))
+    seen = []
+    out = run_sweep(spec, LocalExecutor(2, fn=worker_state), tmp_path / "s.sqlite",
+                    on_outcome=lambda o, *_: seen.append(o.result["state"]))
+    assert out.computed == 6 and not out.failed
+    assert not any(s["torch"] or s["numba"] for s in seen)
+    workloads = collections.defaultdict(set)
+    for s in seen:
+        workloads[s["pid"]].add(s["workload"])
+    assert all(len(ids) == 1 for ids in workloads.values()), workloads

@@ -7,6 +7,7 @@ import functools
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 import click
@@ -18,14 +19,18 @@ EXIT_INTERRUPTED = 130
 
 
 def user_errors(fn):
-    """Turn AccelsimError (and a missing file) into exit status 2; --debug shows the traceback."""
+    """Turn AccelsimError (and a missing file) into exit status 2 and a warning into a ``note:`` line;
+    --debug shows the traceback and the warning's own format."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
         debug = bool((ctx.find_root().params or {}).get("debug"))
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                if not debug:  # a warning is one note line; --debug keeps Python's format
+                    warnings.showwarning = lambda message, *_: click.echo(f"note: {message}", err=True)
+                return fn(*args, **kwargs)
         except AccelsimError as exc:
             if debug:
                 traceback.print_exc()

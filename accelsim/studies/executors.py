@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import signal
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from accelsim.errors import AccelsimError
 from accelsim.studies.run import run_point
 from accelsim.studies.sweep import Task
+from accelsim.workload.cache import WorkloadCacheWarning
 
 PointFn = Callable[[Task, bool], dict[str, Any]]  # run_point's signature; tests pass a crashing one
 
@@ -68,6 +70,7 @@ class InlineExecutor:
 def _serve(conn, fn: PointFn, layers_csv: bool) -> None:
     """A worker process: receive a point, send back (result, error), until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
+    warnings.simplefilter("ignore", WorkloadCacheWarning)  # the parent loaded every workload first: said
     while True:
         try:
             task = conn.recv()
@@ -103,7 +106,8 @@ class _Worker:
 
 class LocalExecutor:
     """``workers`` local processes (forkserver: safe with threads, and each worker starts from a
-    preloaded accelsim instead of re-importing it), one point in flight per worker.
+    preloaded accelsim -- simulator and workload loader -- instead of re-importing it), one point in
+    flight per worker.
 
     A worker that dies (killed, out of memory) at any moment loses only the point it was running:
     the point runs again on a fresh worker, and a point that has killed ``max_attempts`` workers is
@@ -121,6 +125,7 @@ class LocalExecutor:
         self.start_method = start_method
         self.restarts = 0
         self._pool: list[_Worker] = []
+        self._ctx = None
 
     def describe(self) -> str:
         return f"{self.workers} local worker process{'es' if self.workers > 1 else ''}"
@@ -129,13 +134,24 @@ class LocalExecutor:
         """The process ids of the current workers."""
         return [w.process.pid for w in self._pool if w.process.pid is not None]
 
-    def execute(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
+    def connect(self) -> None:
+        """Start the forkserver now (``run_sweep`` calls this before it loads the workloads), so it
+        boots on another core meanwhile instead of in front of the first point."""
         import multiprocessing as mp
+        from multiprocessing import forkserver
+
+        self._ctx = mp.get_context(self.start_method)
+        if self.start_method == "forkserver":
+            self._ctx.set_forkserver_preload(["accelsim.studies.executors", "accelsim.sim.simulator",
+                                              "accelsim.workload.load"])
+            forkserver.ensure_running()
+
+    def execute(self, tasks: Iterable[Task]) -> Iterator[Outcome]:
         from multiprocessing.connection import wait
 
-        ctx = mp.get_context(self.start_method)
-        if self.start_method == "forkserver":
-            ctx.set_forkserver_preload(["accelsim.studies.executors", "accelsim.sim.simulator"])
+        if self._ctx is None:
+            self.connect()
+        ctx = self._ctx
         queue = deque(tasks)
         attempts: dict[str, int] = {}
         try:

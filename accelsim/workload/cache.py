@@ -3,13 +3,19 @@ cache of the result: ``<key>.npz`` (masks, np.packbits) + ``<key>.json`` (everyt
 
 Reading a cached workload needs numpy and the json module only -- never torch.  Both files are
 written atomically (temp file in the same directory + os.replace), the npz first; the JSON names
-the key and the number of masks, so a half-written or foreign pair reads as a miss.
+the key and the format and carries the sha256 of the npz and its own, so a truncated, bit-flipped
+or half-deleted pair is found before use.  A ``WorkloadCacheWarning`` (a library caller can filter
+it; the CLI prints one ``note:`` line) says that a damaged entry is rebuilt, or, once per process,
+that the cache cannot be written (every run then rebuilds the workload).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
+import warnings
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
@@ -20,8 +26,13 @@ from accelsim.errors import ConfigError
 from accelsim.files import write_atomic
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 _LAYER_FIELDS = tuple(f.name for f in fields(Layer) if f.name != "weight_mask")
+_UNWRITABLE_SAID: set[Path] = set()
+
+
+class WorkloadCacheWarning(UserWarning):
+    """The workload cache could not be used as is: a damaged entry (rebuilt) or an unwritable directory."""
 
 
 def default_cache_dir(explicit: str | Path | None = None) -> Path:
@@ -45,51 +56,86 @@ def _layer_meta(layer: Layer) -> dict[str, Any]:
     return meta
 
 
+def _digest(meta: dict[str, Any]) -> str:
+    """sha256 of the JSON's content (its ``sha256`` field aside), canonically written."""
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode()).hexdigest()
+
+
 def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str, Any] | None = None) -> Path:
     """Write the pair for ``key``; returns the JSON path.  ``extra`` is kept in the JSON as is."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     npz_path, json_path = cache_paths(cache_dir, key)
     arrays = {f"m{i}": np.packbits(np.asarray(layer.weight_mask, dtype=bool), axis=None)
               for i, layer in enumerate(workload.layers) if layer.weight_mask is not None}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
     meta = {
         "cache_format": CACHE_FORMAT,
         "key": key,
-        "masks": len(arrays),
+        "npz_sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
         "workload": {"name": workload.name, "source": workload.source,
                      "input_shape": list(workload.input_shape), "batch": workload.batch,
                      "fingerprint": workload.fingerprint},
         "layers": [_layer_meta(layer) for layer in workload.layers],
         "extra": extra or {},
     }
+    meta["sha256"] = _digest(meta)
     text = json.dumps(meta, indent=1, allow_nan=False).encode()  # fails before anything is written
-    write_atomic(npz_path, lambda f: np.savez(f, **arrays))
-    write_atomic(json_path, lambda f: f.write(text))
+    write_atomic(npz_path, buf.getvalue())
+    write_atomic(json_path, text)
     return json_path
 
 
 def load_cached(cache_dir: Path, key: str) -> Workload | None:
-    """The cached workload for ``key``, or None on a miss (absent, stale format or unreadable)."""
+    """The cached workload for ``key``, or None: absent (a miss), or damaged (a WorkloadCacheWarning
+    says so; the caller rebuilds and ``save_workload`` replaces the pair)."""
     npz_path, json_path = cache_paths(cache_dir, key)
     try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict) or meta.get("cache_format") != CACHE_FORMAT or meta.get("key") != key:
+        return _read(npz_path, json_path, key)
+    except FileNotFoundError:
+        if not (npz_path.is_file() or json_path.is_file()):
             return None
-        with np.load(npz_path, allow_pickle=False) as npz:
-            if len(npz.files) != meta["masks"]:
-                return None
-            layers = []
-            for i, lm in enumerate(meta["layers"]):
-                lm = dict(lm)
-                shape = lm.pop("mask_shape")
-                mask = None
-                if shape is not None:
-                    mask = np.unpackbits(npz[f"m{i}"], count=int(np.prod(shape))).astype(bool).reshape(shape)
-                    mask.flags.writeable = False
-                if lm.get("conv") is not None:
-                    lm["conv"] = ConvShape(**lm["conv"])
-                layers.append(Layer(weight_mask=mask, **lm))
-    except (OSError, ValueError, KeyError, TypeError, ConfigError):
-        return None
+        why = "half of the pair is missing"
+    except OSError:
+        return None  # an unreadable or impossible directory: a miss (the write that follows says why)
+    except (ValueError, KeyError, TypeError, AttributeError, ConfigError) as exc:
+        why = str(exc) or type(exc).__name__
+    warnings.warn(f"the workload cache entry {json_path} is damaged ({why}): rebuilding it",
+                  WorkloadCacheWarning, stacklevel=2)
+    return None
+
+
+def unwritable(cache_dir: Path, exc: OSError) -> None:
+    """Say once per process per directory that ``cache_dir`` cannot be written (``exc``)."""
+    if cache_dir not in _UNWRITABLE_SAID:
+        _UNWRITABLE_SAID.add(cache_dir)
+        why = "a file, not a directory" if cache_dir.is_file() else exc.strerror or exc
+        warnings.warn(f"cannot write the workload cache {cache_dir} ({why}): every run "
+                      f"rebuilds the workload; set ACCELSIM_CACHE_DIR to a writable directory",
+                      WorkloadCacheWarning, stacklevel=3)
+
+
+def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
+    meta = json.loads(json_path.read_bytes())
+    if not isinstance(meta, dict) or [meta.get(k) for k in ("sha256", "key", "cache_format")] != [
+            _digest(meta), key, CACHE_FORMAT]:
+        raise ValueError("its .json does not match its checksum")
+    data = npz_path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != meta["npz_sha256"]:
+        raise ValueError("its .npz does not match its checksum")
+    layers = []
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        for i, lm in enumerate(meta["layers"]):
+            lm = dict(lm)
+            shape = lm.pop("mask_shape")
+            mask = None
+            if shape is not None:
+                mask = np.unpackbits(npz[f"m{i}"], count=int(np.prod(shape))).astype(bool).reshape(shape)
+                mask.flags.writeable = False
+            if lm.get("conv") is not None:
+                lm["conv"] = ConvShape(**lm["conv"])
+            layers.append(Layer(weight_mask=mask, **lm))
     w = meta["workload"]
     return Workload(name=w["name"], layers=tuple(layers), source=w["source"],
                     input_shape=tuple(w["input_shape"]), batch=w["batch"], fingerprint=w["fingerprint"])

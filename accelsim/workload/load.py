@@ -50,8 +50,8 @@ def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tup
                                                      for lp in result.layers]}
         try:
             cache.save_workload(workload, directory, key, extra)
-        except OSError:
-            pass  # an unwritable cache must not stop a run; the next load rebuilds
+        except OSError as exc:  # an unwritable cache must not stop a run: said once, the next load rebuilds
+            cache.unwritable(directory, exc)
     return workload
 
 

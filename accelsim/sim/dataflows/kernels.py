@@ -1,108 +1,80 @@
-"""numba kernels: mask-aware work per PE and per fold, on the real weight masks.
+"""Mask-aware work per PE and per fold, on the real weight masks: numpy reductions.
 
-Free ``@njit(cache=True)`` functions over numpy arrays and scalars; each has a pure-numpy
-reference in tests/test_sparse_kernels.py and runs unchanged with NUMBA_DISABLE_JIT=1.
 Masks are uint8 [groups, N, K] (0 / 1, C-contiguous): ``groups`` GEMM groups, N filters (one
 fiber each), K the reduction in (r, s, c) order -- ``accelsim.sim.storage.weight_fibers`` reshaped.
 A "group id" array ``gid[K]`` maps each K position to a pruning group of one filter (a window, a
-kernel row, a block column, ...).
+kernel row, a block column, ...).  Each function has a loop reference in tests/test_sparse_kernels.py.
 
-Compiled kernels are cached on disk (``cache=True``): next to this file when that directory is
-writable, else in numba's user-wide cache; set ``NUMBA_CACHE_DIR`` to choose the place (a
-read-only install, CI).  The first call in a process still pays numba's own start-up (seconds).
+Plain numpy on purpose: these take milliseconds per model, while numba cost every process ~0.6 s
+to import and load its cache, and a first run 2 s more to compile (benchmarks/results/coldstart.md).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 
-@njit(cache=True)
+def pad_to(a: np.ndarray, axis: int, multiple: int) -> np.ndarray:
+    """``a`` with zeros appended along ``axis`` up to a multiple of ``multiple`` (``a`` itself if none)."""
+    extra = -a.shape[axis] % multiple
+    if not extra:
+        return a
+    widths = [(0, 0)] * a.ndim
+    widths[axis] = (0, extra)
+    return np.pad(a, widths)
+
+
+def _count(mask: np.ndarray, axis: int) -> np.ndarray:
+    """int64 sums of a 0 / 1 array along ``axis``, added in uint16 when that cannot overflow (5x faster)."""
+    return mask.sum(axis=axis, dtype=np.uint16 if mask.shape[axis] < 1 << 16 else np.int64).astype(np.int64)
+
+
 def fiber_sums(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Nonzeros per filter (int64 [groups, N]) and per reduction position (int64 [groups, K])."""
-    g, n, k = mask.shape
-    cols = np.zeros((g, n), np.int64)
-    rows = np.zeros((g, k), np.int64)
-    for gi in range(g):
-        for nn in range(n):
-            c = 0
-            for kk in range(k):
-                v = mask[gi, nn, kk]
-                c += v
-                rows[gi, kk] += v
-            cols[gi, nn] = c
-    return cols, rows
+    return _count(mask, 2), _count(mask, 1)
 
 
-@njit(cache=True)
 def group_any(mask: np.ndarray, gid: np.ndarray, n_groups: int) -> np.ndarray:
     """uint8 [groups, N, n_groups]: 1 where filter n has a nonzero in pruning group q."""
     g, n, k = mask.shape
+    sizes = np.bincount(gid, minlength=n_groups)
+    order = np.argsort(gid, kind="stable")
+    if k and (sizes == sizes[0]).all():  # equal groups: member j of every group side by side, max over j
+        order = order.reshape(n_groups, k // n_groups).T.ravel()  # a window's gid (k % c) is in this order
+        mask = mask if np.array_equal(order, np.arange(k)) else mask[:, :, order]
+        return (mask.reshape(g, n, k // n_groups, n_groups).max(axis=2) != 0).view(np.uint8)
     out = np.zeros((g, n, n_groups), np.uint8)
-    for gi in range(g):
-        for nn in range(n):
-            for kk in range(k):
-                if mask[gi, nn, kk] != 0:
-                    out[gi, nn, gid[kk]] = 1
+    if k:
+        ordered = gid[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        mask = mask if np.array_equal(order, np.arange(k)) else mask[:, :, order]
+        out[:, :, ordered[starts]] = np.maximum.reduceat(mask, starts, axis=2) != 0
     return out
 
 
-@njit(cache=True)
 def block_rows_any(mask: np.ndarray, block_rows: int) -> np.ndarray:
     """uint8 [groups, N, K]: position (n, k) is 1 if any filter of n's block-row (``block_rows``
     consecutive filters, cut at the edge) has a nonzero at k."""
     g, n, k = mask.shape
-    out = np.zeros((g, n, k), np.uint8)
-    for gi in range(g):
-        for n0 in range(0, n, block_rows):
-            n1 = min(n0 + block_rows, n)
-            for nn in range(n0, n1):
-                for kk in range(k):
-                    if mask[gi, nn, kk] != 0:
-                        out[gi, n0, kk] = 1
-            for nn in range(n0 + 1, n1):
-                out[gi, nn, :] = out[gi, n0, :]
-    return out
+    rows = pad_to(mask, 1, block_rows).reshape(g, -(-n // block_rows), block_rows, k).max(axis=2)
+    return np.ascontiguousarray(np.repeat(rows, block_rows, axis=1)[:, :n], dtype=np.uint8)
 
 
-@njit(cache=True)
 def chunk_max_sum(work: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """Per chunk of ``width`` consecutive units (one array fold): the slowest unit's work and the
     total work.  ``work`` int64 [groups, L] -> (max, sum), each int64 [groups, ceil(L / width)]."""
     g, length = work.shape
-    folds = (length + width - 1) // width
-    mx = np.zeros((g, folds), np.int64)
-    sm = np.zeros((g, folds), np.int64)
-    for gi in range(g):
-        for j in range(length):
-            f = j // width
-            w = work[gi, j]
-            sm[gi, f] += w
-            if w > mx[gi, f]:
-                mx[gi, f] = w
-    return mx, sm
+    chunks = pad_to(work, 1, width).reshape(g, -(-length // width), width)
+    return chunks.max(axis=2, initial=0), chunks.sum(axis=2, dtype=np.int64)
 
 
-@njit(cache=True)
 def chunk_union(issued: np.ndarray, sizes: np.ndarray, width: int) -> np.ndarray:
     """Reduction positions a fold of filters needs: for each chunk of ``width`` filters, the sum of
     ``sizes[q]`` over the groups q issued by at least one filter of the chunk.
     ``issued`` uint8 [groups, N, Q] -> int64 [groups, ceil(N / width)]."""
-    g, n, q_count = issued.shape
-    folds = (n + width - 1) // width
-    out = np.zeros((g, folds), np.int64)
-    seen = np.zeros(q_count, np.uint8)
-    for gi in range(g):
-        for f in range(folds):
-            seen[:] = 0
-            for nn in range(f * width, min((f + 1) * width, n)):
-                for q in range(q_count):
-                    if issued[gi, nn, q] != 0:
-                        seen[q] = 1
-            total = 0
-            for q in range(q_count):
-                if seen[q]:
-                    total += sizes[q]
-            out[gi, f] = total
-    return out
+    g, n, q = issued.shape
+    full = n - n % width
+    seen = issued[:, :full].reshape(g, full // width, width, q).max(axis=2)  # no copy; the last chunk apart
+    if full < n:
+        seen = np.concatenate([seen, issued[:, full:].max(axis=1, keepdims=True)], axis=1)
+    return (seen != 0) @ np.asarray(sizes, dtype=np.int64)

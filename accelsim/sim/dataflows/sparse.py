@@ -70,6 +70,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from accelsim.sim.dataflows import kernels
 from accelsim.sim.dataflows.base import FoldPlan, plan_folds
 from accelsim.sim.dataflows.compute import dense_compute, tile_cycles
 from accelsim.sim.dataflows.timing import TimingModel
@@ -78,13 +79,6 @@ from accelsim.sim.traces import ComputeTrace, FoldSchedule, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.spec.recipe import PatternSpec
 from accelsim.workload.layer import Layer
-
-
-def _kernels():
-    """numba loads only when a mask is really walked: a dense run never pays its import (~0.7 s)."""
-    from accelsim.sim.dataflows import kernels
-
-    return kernels
 
 _GRANULARITY = {"unstructured": "element", "window": "window", "combined": "window", "channel": "channel",
                 "kernel": "channel", "vector": "vector", "block": "block", "filter": "compact",
@@ -149,7 +143,7 @@ def _work(gran: str, mask: np.ndarray, layer: Layer, hw: HardwareConfig) -> _Wor
         cols_kept = int(np.count_nonzero(mask.any(axis=2), axis=1).max())
         return _Work(dims=(rows_kept, cols_kept))
     if gran == "element":
-        cols, rows = _kernels().fiber_sums(mask)
+        cols, rows = kernels.fiber_sums(mask)
         return _Work(cols=cols, rows=rows, issued=mask, sizes=np.ones(k, np.int64))
     rs, c = weight_geometry(layer)
     kidx = np.arange(k, dtype=np.int64)
@@ -160,17 +154,17 @@ def _work(gran: str, mask: np.ndarray, layer: Layer, hw: HardwareConfig) -> _Wor
         gid, sizes = (kidx // (s_w * c)) * c + kidx % c, np.full(k // s_w, s_w, np.int64)
     else:  # block: b_r filters x b_c reduction positions
         br, bc = hw.sparsity.weights.block
-        mask = _kernels().block_rows_any(mask, br)
+        mask = kernels.block_rows_any(mask, br)
         gid = kidx // bc
         sizes = np.minimum(bc, k - np.arange(0, k, bc, dtype=np.int64))
-    anyq = _kernels().group_any(mask, gid, len(sizes))
+    anyq = kernels.group_any(mask, gid, len(sizes))
     if gran == "window":  # m slots per nonempty window; a PE row in `is` sees the kept positions
         m = int(mask.reshape(g, n, rs, c).sum(axis=2, dtype=np.int64).max())
-        cols, rows = _kernels().fiber_sums(anyq)
-        rows = _kernels().fiber_sums(mask)[1]
+        cols, rows = kernels.fiber_sums(anyq)
+        rows = kernels.fiber_sums(mask)[1]
         return _Work(cols=cols * m, rows=rows, issued=mask, sizes=np.ones(k, np.int64))
     cols = anyq @ sizes  # [g, N]
-    rows = _kernels().fiber_sums(anyq)[1][:, gid]
+    rows = kernels.fiber_sums(anyq)[1][:, gid]
     return _Work(cols=cols, rows=rows, issued=anyq, sizes=sizes)
 
 
@@ -257,7 +251,7 @@ def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Lay
         units, width = work.rows, plan.width("k")
     else:  # a unit is a filter
         units, width = work.cols, n_width
-    mx, sm = _kernels().chunk_max_sum(np.ascontiguousarray(units, dtype=np.int64), width)
+    mx, sm = kernels.chunk_max_sum(np.ascontiguousarray(units, dtype=np.int64), width)
     total = int(sm.sum())
     imbalance = float((mx * _widths(units.shape[1], width)).sum()) / total if total else 1.0
     slots = total
@@ -282,7 +276,7 @@ def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Lay
     # and the model's layer-level convention (SCALE-Sim: a last-cycle index per group), per group run
     convention = timing.layer_cycles(plan, g) - g * timing.group_cycles(plan)
     cycles = round(whole.sum()) + round(convention * runs / g)
-    union = _kernels().chunk_union(work.issued, work.sizes, n_width).sum()  # K positions per N fold
+    union = kernels.chunk_union(work.issued, work.sizes, n_width).sum()  # K positions per N fold
     inputs_reads = g * acc.inputs_reads * union / (g * k * plan.folds_of("n")) if k else 0
     if need is None:  # outputs stationary: written once, never read back
         return cycles, schedule, imbalance, slots, inputs_reads, g * acc.outputs_writes, g * acc.outputs_reads

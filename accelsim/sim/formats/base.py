@@ -27,13 +27,6 @@ import numpy as np
 
 from accelsim.spec.config import config_key, positive_int
 
-
-def kernels():
-    """The numba kernels, imported on first use so a dense run never loads numba."""
-    from accelsim.sim.formats import kernels as k
-
-    return k
-
 Bits = tuple[int, int, int]  # (data_bits, metadata_bits, padding_values)
 
 

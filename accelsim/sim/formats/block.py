@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelsim.registry import SPARSE_FORMATS
-from accelsim.sim.formats.base import Bits, Geometry, Indexed, as_fibers, kernels, pointer_bits
+from accelsim.sim.formats import kernels
+from accelsim.sim.formats.base import Bits, Geometry, Indexed, as_fibers, pointer_bits
 from accelsim.spec.config import config_key, dims
 
 
@@ -27,7 +28,7 @@ class Block(Indexed):
     def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
         br, bc = self.block
         f, length = fibers.shape
-        blocks, values = kernels().block_counts(as_fibers(fibers), br, bc)
+        blocks, values = kernels.block_counts(as_fibers(fibers), br, bc)
         blocks, values = int(blocks), int(values)
         meta = blocks * self.coord_bits(-(-length // bc)) + (-(-f // br) + 1) * pointer_bits(blocks)
         return values * value_bits, meta, values - int(np.count_nonzero(fibers))

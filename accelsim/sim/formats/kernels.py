@@ -1,17 +1,15 @@
-"""numba kernels for metadata sizes: loops over real masks that numpy cannot vectorise cheaply.
-
-Free ``@njit(cache=True)`` functions over numpy arrays and scalars; each has a pure-numpy
-reference in tests/test_formats.py and runs unchanged with NUMBA_DISABLE_JIT=1.  Masks are uint8
-[F, L] (0 / 1), C-contiguous.
+"""Metadata sizes from real masks: numpy reductions (see accelsim.sim.dataflows.kernels for why
+not numba).  Each function has a numpy reference in tests/test_formats.py.  Masks are uint8 [F, L]
+(0 / 1), C-contiguous.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from accelsim.sim.dataflows.kernels import pad_to
 
 
-@njit(cache=True)
 def rle_counts(flat: np.ndarray, run_bits: int) -> tuple[int, int]:
     """(nonzeros, padding zeros) of a run-length encoding of ``flat`` with ``run_bits``-bit runs.
 
@@ -19,54 +17,32 @@ def rle_counts(flat: np.ndarray, run_bits: int) -> tuple[int, int]:
     needs floor(z / 2**run_bits) padding entries (run = 2**run_bits - 1, value = an explicit zero),
     each consuming 2**run_bits positions.  Zeros after the last nonzero need no entry.
     """
-    span = 1 << run_bits
-    nnz = 0
-    pad = 0
-    gap = 0
-    for i in range(flat.shape[0]):
-        if flat[i] != 0:
-            nnz += 1
-            pad += gap // span
-            gap = 0
-        else:
-            gap += 1
-    return nnz, pad
+    nz = np.nonzero(flat != 0)[0]  # on bool: 8x faster than np.flatnonzero on uint8
+    gaps = np.diff(nz, prepend=-1)
+    gaps -= 1
+    gaps >>= run_bits
+    return len(nz), int(gaps.sum())
 
 
-@njit(cache=True)
 def block_counts(fibers: np.ndarray, block_rows: int, block_cols: int) -> tuple[int, int]:
     """(nonempty blocks, in-bounds values they hold) of ``fibers`` [F, L] tiled by b_r x b_c blocks
     (b_r fibers, b_c consecutive positions; edge blocks are cut at the matrix border)."""
     f, length = fibers.shape
-    n_bc = (length + block_cols - 1) // block_cols
-    seen = np.zeros(n_bc, np.uint8)
-    blocks = 0
-    values = 0
-    for r0 in range(0, f, block_rows):
-        r1 = min(r0 + block_rows, f)
-        seen[:] = 0
-        for r in range(r0, r1):
-            for j in range(length):
-                if fibers[r, j] != 0:
-                    seen[j // block_cols] = 1
-        for b in range(n_bc):
-            if seen[b]:
-                blocks += 1
-                width = min(block_cols, length - b * block_cols)
-                values += width * (r1 - r0)
-    return blocks, values
+    n_br, n_bc = -(-f // block_rows), -(-length // block_cols)
+    rows = pad_to(fibers, 0, block_rows).reshape(n_br, block_rows, length).max(axis=1)
+    seen = pad_to(rows, 1, block_cols).reshape(n_br, n_bc, block_cols).max(axis=2) != 0
+    heights = np.minimum(block_rows, f - np.arange(0, f, block_rows))
+    widths = np.minimum(block_cols, length - np.arange(0, length, block_cols))
+    return int(seen.sum()), int(heights @ seen @ widths)
 
 
-@njit(cache=True)
 def group_max(fibers: np.ndarray, group: int) -> int:
     """Most nonzeros in any run of ``group`` consecutive positions (aligned to 0) of any fiber."""
+    if fibers.size == 0:
+        return 0
     f, length = fibers.shape
-    best = 0
-    for r in range(f):
-        for g0 in range(0, length, group):
-            c = 0
-            for j in range(g0, min(g0 + group, length)):
-                c += fibers[r, j]
-            if c > best:
-                best = c
-    return best
+    parts = pad_to(fibers, 1, group).reshape(f, -(-length // group), group)
+    counts = parts[:, :, 0].astype(np.uint8 if group < 256 else np.int64)
+    for j in range(1, group):  # strided adds: 5-10x faster than a sum over a short last axis
+        counts += parts[:, :, j]
+    return int(counts.max())

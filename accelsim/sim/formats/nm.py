@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from accelsim.registry import SPARSE_FORMATS
-from accelsim.sim.formats.base import Bits, Geometry, Indexed, as_fibers, kernels, n_choose_k_bits
+from accelsim.sim.formats import kernels
+from accelsim.sim.formats.base import Bits, Geometry, Indexed, as_fibers, n_choose_k_bits
 from accelsim.spec.config import choice, config_key, dims
 
 ENCODINGS = ("positional", "minimal")
@@ -42,7 +43,7 @@ class NM(Indexed):
     def fit_problem(self, fibers: np.ndarray, geometry: Geometry) -> str | None:
         """Why the mask is not N:M along its fibers (None when every group of M holds <= N)."""
         n, m = self.nm
-        most = int(kernels().group_max(as_fibers(fibers), m))
+        most = int(kernels.group_max(as_fibers(fibers), m))
         if most <= n:
             return None
         along = "C" if geometry.channels and geometry.channels % m == 0 else "K"

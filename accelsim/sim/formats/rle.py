@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from accelsim.registry import SPARSE_FORMATS
-from accelsim.sim.formats.base import Bits, Geometry, SparseFormat, as_fibers, kernels
+from accelsim.sim.formats import kernels
+from accelsim.sim.formats.base import Bits, Geometry, SparseFormat, as_fibers
 from accelsim.spec.config import config_key, positive_int
 
 
@@ -28,7 +29,7 @@ class RLE(SparseFormat):
     stores_activations = True
 
     def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
-        nnz, pad = kernels().rle_counts(as_fibers(fibers).ravel(), self.run_bits)
+        nnz, pad = kernels.rle_counts(as_fibers(fibers).ravel(), self.run_bits)
         entries = int(nnz) + int(pad)
         return entries * value_bits, entries * self.run_bits, int(pad)
 
