@@ -123,10 +123,10 @@ LAYER_COLUMNS: tuple[tuple, ...] = (
     ("total\ncycles", lambda r: _n(r.total_cycles), False),
     ("compute\ncycles", lambda r: _n(r.compute_cycles), False),
     ("stall\ncycles", lambda r: _n(r.stall_cycles), False),
-    ("bound", lambda r: r.bound.replace(" bandwidth", " bw"), False),
+    ("bound", lambda r: r.bound.removesuffix(" bandwidth"), False),  # compute, or whose bandwidth
     ("util\n%", lambda r: f"{100 * r.utilization:.1f}", False),
     ("energy\nµJ", lambda r: f"{r.energy_pj / 1e6:.2f}", False),
-    ("MACs\nissued", lambda r: si(r.macs_issued), False),
+    ("MACs\nissued", lambda r: f"{r.macs_issued / 1e6:.1f}M", False),
     ("skip\n%", lambda r: f"{100 * r.macs_skipped / r.macs_dense:.1f}" if r.macs_dense else "-", True),
     ("w\nformat", lambda r: _weights(r).format, True),
     ("w meta\nbits", lambda r: si(_weights(r).metadata_bits), True),
