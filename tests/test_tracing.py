@@ -348,3 +348,17 @@ def test_each_layer_knows_which_layers_feed_it():
 
     layers = {layer.name: layer.input_from for layer in trace_model(Residual(), (3, 8, 8)).layers}
     assert layers == {"a": ("",), "b": ("a",), "c": ("a", "b"), "fc": ("c",)}
+
+
+def test_the_fingerprint_covers_which_layers_feed_each_one():
+    """Two graphs with the same layers but other connections simulate differently when activations
+    stay on chip, so they must not share a fingerprint (the sweep store's key)."""
+    from dataclasses import replace
+
+    from accelsim.workload.layer import Layer, Workload
+    from accelsim.workload.tracing import workload_fingerprint
+
+    a = Layer("a", "linear", 4, 4, 4, input_from=("",))
+    b = Layer("b", "linear", 4, 4, 4, input_from=("a",))
+    chain, branch = Workload("w", (a, b)), Workload("w", (a, replace(b, input_from=("",))))
+    assert workload_fingerprint(chain) != workload_fingerprint(branch)

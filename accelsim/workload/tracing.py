@@ -93,12 +93,14 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch:
 
 
 def workload_fingerprint(workload: Workload) -> str:
-    """First 16 hex digits of a sha256 over every layer's name, shapes, mask bits and labels."""
+    """First 16 hex digits of a sha256 over every layer's name, shapes, mask bits, labels and inputs
+    (``input_from``: which layers feed it, so activations kept on chip never reuse another graph's key)."""
     h = hashlib.sha256()
     for layer in workload.layers:
         conv = astuple(layer.conv) if layer.conv is not None else ()
         h.update(repr((layer.name, layer.kind, layer.m, layer.n, layer.k, layer.groups, conv,
-                       str(layer.pattern), layer.target_sparsity, layer.activation_density)).encode())
+                       str(layer.pattern), layer.target_sparsity, layer.activation_density,
+                       layer.input_from)).encode())
         if layer.weight_mask is None:
             h.update(b"no-mask")
         else:
