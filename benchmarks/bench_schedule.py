@@ -52,6 +52,21 @@ def time_simulate(hw_name: str, model: str, repeat: int) -> tuple[float, float]:
     return min(times), statistics.median(times)
 
 
+def residency_lines() -> list[str]:
+    """tpu_like on ResNet-50 with activations kept on chip and without (the README's figures)."""
+    wl = load_workload("resnet50")
+    out = ["", "| `tpu_like` on `resnet50` | total cycles | DRAM read MB | DRAM write MB | layers reading "
+                "their input from chip |", "|---|---|---|---|---|"]
+    for keep in (True, False):
+        report = simulate(load_hardware("tpu_like", {"keep_activations": keep}), wl)
+        t = report.totals()
+        on_chip = sum("input read from chip" in layer.notes for layer in report.layers)
+        out.append(f"| keep_activations: {str(keep).lower()} | {t['total_cycles']:,} | "
+                   f"{t['dram_read_bytes'] / 1e6:.1f} | {t['dram_write_bytes'] / 1e6:.1f} | "
+                   f"{on_chip} of {len(report.layers)} |")
+    return out
+
+
 def time_command(args: list[str], repeat: int) -> float:
     cmd = [sys.executable, "-m", "accelsim", *args]
     subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)  # warm the caches
@@ -82,6 +97,7 @@ def main() -> None:
         best = time_command(cmd, args.repeat)
         lines.append(f"| {title} | `accelsim {' '.join(cmd)}` | {best:.2f} | "
                      f"{'-' if budget is None else f'{budget:.2f}'} |")
+    lines += residency_lines()
     text = "\n".join(lines) + "\n"
     print(text)
     if args.record:
