@@ -184,22 +184,31 @@ def single_pass(model: TileModel, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray
     return {"m": -(-model.m // tm), "n": -(-model.n // tn), "k": -(-model.k // tk), "in_elems": in_elems}
 
 
-def evaluate(model: TileModel, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray, order: tuple[str, ...],
-             base: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-    """Closed-form DRAM bytes of one group, per operand, data and metadata apart (vectorised)."""
+def _inside(op: str) -> np.ndarray:
+    """[loop order, dim]: True where ``dim`` is relevant to ``op`` and runs inside op's irrelevant loop."""
+    rel = RELEVANT[op]
+    irr = next(d for d in DIMS if d not in rel)
+    return np.array([[d in rel and order.index(d) > order.index(irr) for d in DIMS] for order in LOOP_ORDERS])
+
+
+_INSIDE = {op: _inside(op) for op in RELEVANT}
+
+
+def evaluate(model: TileModel, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray,
+             order: tuple[str, ...] | None = None, base: dict[str, np.ndarray] | None = None
+             ) -> dict[str, np.ndarray]:
+    """Closed-form DRAM bytes of one group, per operand, data and metadata apart (vectorised): for
+    ``order``, or for every one of ``LOOP_ORDERS`` at once ([order, tiling] arrays) when it is None.
+    An operand is re-fetched when a loop relevant to it, inside its irrelevant loop, has > 1 trip."""
     trips = base if base is not None else single_pass(model, tm, tn, tk)
-    inner_moves = {}  # does some loop inside op's irrelevant loop, and relevant to op, have > 1 trip?
-    for op, rel in RELEVANT.items():
-        irr = next(d for d in DIMS if d not in rel)
-        inside = [d for d in order[order.index(irr) + 1:] if d in rel]
-        moves: Any = False
-        for d in inside:
-            moves = moves | (trips[d] > 1)
-        inner_moves[op] = moves
+    many = np.stack([np.asarray(trips[d]) > 1 for d in DIMS]).reshape(3, -1)  # [dim, tiling]
+    rows = slice(None) if order is None else LOOP_ORDERS.index(tuple(order))
+    moves = {op: (_INSIDE[op][rows].astype(np.int64) @ many > 0).reshape(
+        (-1, *np.shape(tm)) if order is None else np.shape(tm)) for op in RELEVANT}
     in_elems = trips["in_elems"]
-    f_in = np.where(inner_moves["inputs"], trips["n"], 1)
-    f_w = np.where(inner_moves["weights"], trips["m"], 1)
-    spills = np.where(inner_moves["outputs"], trips["k"] - 1, 0)
+    f_in = np.where(moves["inputs"], trips["n"], 1)
+    f_w = np.where(moves["weights"], trips["m"], 1)
+    spills = np.where(moves["outputs"], trips["k"] - 1, 0)
     w_elems = float(model.k * model.n)
     o_elems = float(model.m * model.n)
     return {
@@ -209,7 +218,7 @@ def evaluate(model: TileModel, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray, o
         "weights_read_meta": w_elems * f_w * model.meta_bpe["weights"],
         "outputs_read_data": spills * o_elems * model.psum_bpe,
         "outputs_write_data": o_elems * model.data_bpe["outputs"] + spills * o_elems * model.psum_bpe,
-        "outputs_write_meta": np.full(np.shape(tm), o_elems * model.meta_bpe["outputs"]),
+        "outputs_write_meta": np.full(np.shape(spills), o_elems * model.meta_bpe["outputs"]),
     }
 
 
@@ -271,24 +280,23 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, mode
         if table is None:
             raise SimulationError(f"mapping objective {objective!r} needs the energy table (table=...)")
         pj_per_byte = _pj_per_byte(hw, table)
-    rows = []
-    for oi, order in enumerate(LOOP_ORDERS):
-        ev = evaluate(model, tm, tn, tk, order, base)
-        reads = g * sum(v for key, v in ev.items() if "_read_" in key)
-        writes = g * sum(v for key, v in ev.items() if "_write_" in key)
-        energy = None if pj_per_byte is None else g * sum(pj_per_byte[key] * v for key, v in ev.items())
-        nt = g * n_tiles
-        first = tiles["inputs"] + tiles["weights"]
-        last = tm * tn * model.bpe("outputs")
-        xfer = (reads + writes) / bw
-        if double:
-            est = np.maximum.reduce([compute_total, xfer, (compute_total + nt * lat + xfer) / 2])
-            est = est + lat + first / bw + last / bw
-        else:
-            est = compute_total + nt * lat + xfer + last / bw
-        rows.append((np.full(tm.shape, oi), reads, writes, est, nt,
-                     np.zeros(tm.shape) if energy is None else energy))
-    order_idx, reads, writes, est, nt, energy = (np.concatenate(c) for c in zip(*rows, strict=True))
+    ev = evaluate(model, tm, tn, tk, None, base)  # [order, tiling]
+    reads = g * sum(v for key, v in ev.items() if "_read_" in key)
+    writes = g * sum(v for key, v in ev.items() if "_write_" in key)
+    energy = (np.zeros(reads.shape) if pj_per_byte is None
+              else g * sum(pj_per_byte[key] * v for key, v in ev.items()))
+    nt = np.broadcast_to(g * n_tiles, reads.shape)
+    first = tiles["inputs"] + tiles["weights"]
+    last = tm * tn * model.bpe("outputs")
+    xfer = (reads + writes) / bw
+    if double:
+        est = np.maximum.reduce([np.broadcast_to(compute_total, xfer.shape), xfer,
+                                 (compute_total + nt * lat + xfer) / 2])
+        est = est + lat + first / bw + last / bw
+    else:
+        est = compute_total + nt * lat + xfer + last / bw
+    order_idx = np.broadcast_to(np.arange(len(LOOP_ORDERS))[:, None], reads.shape).ravel()
+    reads, writes, est, nt, energy = (a.ravel() for a in (reads, writes, est, nt, energy))
     rep = len(LOOP_ORDERS)
     tm_a, tn_a, tk_a = np.tile(tm, rep), np.tile(tn, rep), np.tile(tk, rep)
     cycles = est if stalls else np.full(est.shape, float(compute.compute_cycles))  # what the run will report

@@ -207,22 +207,25 @@ def run_pipeline(s: Schedule, bandwidth_bytes_per_cycle: float, latency_cycles: 
             ev = loaded[i]
             if ev is None:
                 continue
-            if wait[i] >= 0:
+            if wait[i] >= 0 and not computed[wait[i]].triggered:
                 yield computed[wait[i]]
             if psum[i] and gen[i] >= out_slots:
-                ready = yield written[gen[i] - out_slots]
+                w = written[gen[i] - out_slots]
+                ready = w.value if w.triggered else (yield w)
                 if ready > env.now:
                     yield env.timeout(ready - env.now)
             ev.succeed(book(load_b[i]) + lat)
 
     def array():
         for i in range(n):
-            if loaded[i] is not None:
-                ready = yield loaded[i]
+            ev = loaded[i]
+            if ev is not None:
+                ready = ev.value if ev.triggered else (yield ev)  # a load already booked: no event step
                 if ready > env.now:
                     yield env.timeout(ready - env.now)
             if new_out[i] and gen[i] >= out_slots:
-                ready = yield written[gen[i] - out_slots]
+                w = written[gen[i] - out_slots]
+                ready = w.value if w.triggered else (yield w)
                 if ready > env.now:
                     yield env.timeout(ready - env.now)
             yield env.timeout(comp[i])

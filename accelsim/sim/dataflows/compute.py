@@ -111,6 +111,22 @@ def tile_cycles(s: FoldSchedule, rows: tuple[np.ndarray, np.ndarray], cols: tupl
     return out + has_work * timing.fill_drain_cycles(p, sr, sc, _scaled(tt, p.t, s.t_ref))
 
 
+def _blocks_with_work(pre: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """[pair, last column block?, last row block?]: blocks of ``a`` row folds x ``b`` column folds
+    (one pair per entry) holding work, over all groups; ``pre`` the prefix sums of the work grid.
+    Every block of every pair in one vectorised pass."""
+    fc, fr = pre.shape[1] - 1, pre.shape[2] - 1
+    ncb, nrb = -(-fc // b), -(-fr // a)
+    pair = np.repeat(np.arange(len(a)), ncb * nrb)
+    q = np.arange(len(pair)) - np.repeat(np.cumsum(ncb * nrb) - ncb * nrb, ncb * nrb)
+    j, lr = q // nrb[pair], q % nrb[pair]
+    c0, r0 = j * b[pair], lr * a[pair]
+    c1, r1 = np.minimum(c0 + b[pair], fc), np.minimum(r0 + a[pair], fr)
+    has = (pre[:, c1, r1] - pre[:, c0, r1] - pre[:, c1, r0] + pre[:, c0, r0] > 0).sum(axis=0)
+    slot = pair * 4 + (j == ncb[pair] - 1) * 2 + (lr == nrb[pair] - 1)
+    return np.bincount(slot, weights=has, minlength=4 * len(a)).reshape(len(a), 2, 2)
+
+
 def edges(extent: int, tile: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """[(tile length, how many tiles of it)]: the full tiles and the ragged last one."""
     full = extent // tile
@@ -134,28 +150,32 @@ def tiling_cycles(s: FoldSchedule, groups: int, sr: np.ndarray, sc: np.ndarray, 
                                                  _scaled(et, p.t, q.t))
                     total += nr * nc * nt * cyc
         return groups * total
-    # per-fold slots: one sum over the folds per distinct slice length
+    # per-fold slots: one sum over the folds per distinct slice length, all lengths in one pass
     lengths = np.unique(np.concatenate([e for e, n in edges(p.t, tt)]))
-    slots = {int(t): _fold_grid(s, int(t)).sum() for t in lengths}
+    fold_t = -(-s.fold_t[None] * lengths[:, None, None] // max(p.t, 1))
+    cyc = timing.fold_cycles_at(p, p.sr, p.sc, fold_t).astype(np.float64)
+    if s.fold_share is not None:
+        cyc = cyc * s.fold_share[None]
+    slots = dict(zip(lengths.tolist(), cyc.reshape(len(lengths), -1).sum(axis=1).tolist(), strict=True))
     # tiles with work, by (last along rows?, last along cols?), per distinct (row folds, col folds)
     kr, kc = -(-sr // p.rows), -(-sc // p.cols)
-    pairs, where = np.unique(np.stack([kr, kc], 1), axis=0, return_inverse=True)
-    work = _work_grid(s)
-    counts = np.zeros((len(pairs), 2, 2))  # [pair, last column block?, last row block?]
-    for i, (a, b) in enumerate(pairs.tolist()):
-        blocks = np.add.reduceat(np.add.reduceat(work, np.arange(0, p.col_folds, b), axis=1),
-                                 np.arange(0, p.row_folds, a), axis=2) > 0
-        by_col = [blocks[:, :-1], blocks[:, -1:]]
-        counts[i] = [[c[:, :, :-1].sum(), c[:, :, -1:].sum()] for c in by_col]
-    counts = counts[where.ravel()]
+    keys, where = np.unique(kr * (p.col_folds + 1) + kc, return_inverse=True)  # distinct (kr, kc) pairs
+    counts = _blocks_with_work(_prefix(_work_grid(s)), keys // (p.col_folds + 1),
+                               keys % (p.col_folds + 1))[where.ravel()]
     n_r, n_c = -(-p.sr // sr), -(-p.sc // sc)
     ext_r, ext_c = (sr, p.sr - (n_r - 1) * sr), (sc, p.sc - (n_c - 1) * sc)
-    for et, nt in edges(p.t, tt):
-        per_slice = np.array([slots[int(t)] for t in et.tolist()])
-        t_ref = _scaled(et, p.t, s.t_ref)
-        for lr, lc in itertools.product((0, 1), (0, 1)):
-            fill_drain = timing.fill_drain_cycles(p, ext_r[lr], ext_c[lc], t_ref)
-            per_slice = per_slice + counts[:, lc, lr] * fill_drain
+    corners = list(itertools.product((0, 1), (0, 1)))
+    slices = edges(p.t, tt)
+    # every (time edge, last row block?, last column block?) tile shape in one vectorised call
+    fill_drain = timing.fill_drain_cycles(
+        p, np.stack([ext_r[lr] for _ in slices for lr, lc in corners]),
+        np.stack([ext_c[lc] for _ in slices for lr, lc in corners]),
+        np.stack([_scaled(et, p.t, s.t_ref) for et, _ in slices for _c in corners]),
+    ).reshape(len(slices), len(corners), -1)
+    for i, (et, nt) in enumerate(slices):
+        per_slice = np.array([slots[t] for t in et.tolist()])
+        for j, (lr, lc) in enumerate(corners):
+            per_slice = per_slice + counts[:, lc, lr] * fill_drain[i, j]
         total += nt * per_slice
     return total
 
