@@ -30,6 +30,8 @@ OPTIONAL = {  # fields a shipped config may leave out, each with a value that is
     "keep_activations": True,
     "memories[-1].double_buffered": False,
     "memories[-1].bandwidth": "2 B/cycle",
+    "memories[-1].read_bandwidth": "2 B/cycle",
+    "memories[-1].write_bandwidth": "1 B/cycle",
     "sparsity.inputs": {"format": "bitmask", "skip": "gate"},
 }
 

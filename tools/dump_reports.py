@@ -46,6 +46,8 @@ def compare(a_path: str, b_path: str, ignore: list[str]) -> int:
             diffs.append(f"{path}: {x!r:.60} -> {y!r:.60}")
         elif isinstance(x, dict):
             for key in sorted(set(x) | set(y)):
+                if any(part in f"{path}/{key}" for part in ignore):
+                    continue
                 if key not in x or key not in y:
                     diffs.append(f"{path}/{key}: only in {'the first' if key in x else 'the second'}")
                 else:

@@ -14,9 +14,10 @@ What one layer counts (``flow`` is its dataflow's row of dataflows/base.py; move
   shifted down the columns to its row on preload, and held sums drain down the columns the same
   way, (used rows + 1) / 2 hops each; a flowing partial sum takes one hop per PE along K for each
   output write (``accumulator`` bits; sums read back go to the column's collector, no hop);
-* buffers: array reads and writes per operand (``precision``-bit words), index metadata read with
-  its data in proportion metadata/data bits; fills from DRAM are buffer writes and drains to DRAM
-  buffer reads, data and metadata alike;
+* buffers: array reads and writes per operand (``precision``-bit words) at the innermost shared
+  level holding it, index metadata read with its data in proportion metadata/data bits; every
+  transfer between tiers (DRAM and each level, ``MemoryTraffic.by_level``) is a read at the level it
+  leaves and a write at the level it enters, data and metadata alike;
 * sparse logic: every word read with index metadata is decoded (``index_decode``); every issued MAC
   passes the operand selector of a datapath where one operand skips (``operand_select``), or the
   intersection unit where both skip (``intersection``);
@@ -61,7 +62,7 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
         acts.append(Action("pe_array", "pipeline_reg", round(count), hop_bits))
 
     for op, n in reads.items():
-        level = hw.buffer_for(op)
+        level = hw.array_level(op)
         if level is None or n == 0:
             continue
         acts.append(Action(level.name, "buffer_read", n, bits))
@@ -70,7 +71,7 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
             acts.append(Action(level.name, "metadata_read", n, s.metadata_bits / (s.data_bits / bits)))
             acts.append(Action("sparse_logic", "index_decode", n))
     for op, n in writes.items():
-        level = hw.buffer_for(op)
+        level = hw.array_level(op)
         if level is not None and n:
             acts.append(Action(level.name, "buffer_write", n, bits))
     skipping = [op for op in ("weights", "inputs") if getattr(hw.sparsity, op).skip == "skip"]

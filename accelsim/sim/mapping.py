@@ -146,28 +146,47 @@ def tile_model(layer: Layer, hw: HardwareConfig, compute: ComputeTrace,
                      hw.pe_array.accumulator_bits / 8, channels, conv)
 
 
-def delivery_cycles(hw: HardwareConfig, compute: ComputeTrace, model: TileModel,
-                    time_tiles: Any = 1) -> dict[str, Any]:
-    """Cycles each on-chip level with a ``bandwidth`` needs to serve the array's reads and writes of
-    one layer run in ``time_tiles`` slices of its time dim (``tiled_accesses``; an array of tilings
-    gives arrays): the words read and written (``precision`` bits each) plus the index metadata read
-    with them, over the level's bandwidth.  Levels without one are not limits."""
+def array_bytes(hw: HardwareConfig, compute: ComputeTrace, model: TileModel,
+                time_tiles: Any = 1) -> dict[str, list[Any]]:
+    """[read bytes, write bytes] of the array's own accesses at each level it reads (the innermost
+    shared level holding the operand) when the layer runs in ``time_tiles`` slices of its time dim
+    (``tiled_accesses``; an array of tilings gives arrays): ``precision``-bit words plus the index
+    metadata read with them."""
     word_bytes = hw.pe_array.precision_bits / 8
     reads, writes = (tiled_accesses(compute, time_tiles) if compute.schedule is not None
                      else (compute.sram_reads, compute.sram_writes))
-    need: dict[str, Any] = {}
+    out: dict[str, list[Any]] = {}
     for op in OPERANDS:
-        level = hw.buffer_for(op)
-        if level is None or level.bandwidth_bytes_per_cycle is None:
+        level = hw.array_level(op)
+        if level is None:
             continue
-        words = reads.get(op, 0) + writes.get(op, 0)
-        meta = model.meta_bpe[op] / model.data_bpe[op] if model.data_bpe[op] else 0.0
-        cycles = words * word_bytes * (1 + meta) / level.bandwidth_bytes_per_cycle
-        need[level.name] = need.get(level.name, 0.0) + cycles
-    return need
+        scale = word_bytes * (1 + (model.meta_bpe[op] / model.data_bpe[op] if model.data_bpe[op] else 0.0))
+        rw = out.setdefault(level.name, [0.0, 0.0])
+        rw[0] = rw[0] + reads.get(op, 0) * scale
+        rw[1] = rw[1] + writes.get(op, 0) * scale
+    return out
 
 
-def _candidates(extent: int, step: int) -> np.ndarray:
+def port_cycles(hw: HardwareConfig, loads: dict[str, list[Any]]) -> dict[str, Any]:
+    """Cycles each level with a bandwidth needs for its [read, write] bytes (``MemoryLevel.port_cycles``);
+    levels without one are not limits."""
+    return {name: hw.memory(name).port_cycles(r, w) for name, (r, w) in loads.items()
+            if hw.memory(name).limits_bandwidth}
+
+
+def delivery_cycles(hw: HardwareConfig, compute: ComputeTrace, model: TileModel, time_tiles: Any = 1,
+                    extra: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+    """Cycles each on-chip level with a bandwidth needs to serve the array (``array_bytes``) and the
+    transfers between tiers that use its ports (``extra``: [read, write] bytes per level)."""
+    loads = array_bytes(hw, compute, model, time_tiles)
+    for name, (r, w) in (extra or {}).items():
+        rw = loads.setdefault(name, [0.0, 0.0])
+        loads[name] = [rw[0] + r, rw[1] + w]
+    return port_cycles(hw, loads)
+
+
+def candidates(extent: int, step: int) -> np.ndarray:
+    """Tile sizes along one dim: powers of two and near-even splits of its folds (``step`` each)."""
     folds = -(-extent // step)
     counts = {folds} | {-(-folds // j) for j in range(1, 9)}
     p = 1
@@ -191,7 +210,7 @@ def _inside(op: str) -> np.ndarray:
     return np.array([[d in rel and order.index(d) > order.index(irr) for d in DIMS] for order in LOOP_ORDERS])
 
 
-_INSIDE = {op: _inside(op) for op in RELEVANT}
+INSIDE = {op: _inside(op) for op in RELEVANT}
 
 
 def evaluate(model: TileModel, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray,
@@ -203,7 +222,7 @@ def evaluate(model: TileModel, tm: np.ndarray, tn: np.ndarray, tk: np.ndarray,
     trips = base if base is not None else single_pass(model, tm, tn, tk)
     many = np.stack([np.asarray(trips[d]) > 1 for d in DIMS]).reshape(3, -1)  # [dim, tiling]
     rows = slice(None) if order is None else LOOP_ORDERS.index(tuple(order))
-    moves = {op: (_INSIDE[op][rows].astype(np.int64) @ many > 0).reshape(
+    moves = {op: (INSIDE[op][rows].astype(np.int64) @ many > 0).reshape(
         (-1, *np.shape(tm)) if order is None else np.shape(tm)) for op in RELEVANT}
     in_elems = trips["in_elems"]
     f_in = np.where(moves["inputs"], trips["n"], 1)
@@ -252,7 +271,7 @@ def choose_mapping(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, mode
     objective = objective or getattr(hw, "mapping_objective", None) or "cycles"
     if objective not in OBJECTIVES:
         raise SimulationError(f"mapping objective {objective!r} is not one of {', '.join(OBJECTIVES)}")
-    axes = [_candidates(getattr(model, d), model.steps[d]) for d in DIMS]
+    axes = [candidates(getattr(model, d), model.steps[d]) for d in DIMS]
     tm, tn, tk = (a.ravel() for a in np.meshgrid(*axes, indexing="ij"))
     trips = {"m": -(-model.m // tm), "n": -(-model.n // tn), "k": -(-model.k // tk)}
     partial = model.partial(tk, trips["k"])

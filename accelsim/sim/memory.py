@@ -41,6 +41,7 @@ import simpy
 
 from accelsim.errors import SimulationError
 from accelsim.sim.dataflows.compute import tile_cycles, time_tiles
+from accelsim.sim.inner_tiling import port_loads
 from accelsim.sim.mapping import OPERANDS, TileModel, delivery_cycles, evaluate
 from accelsim.sim.traces import ComputeTrace, LayerMapping, MemoryTrace
 from accelsim.spec.hardware import HardwareConfig
@@ -117,9 +118,11 @@ def build_schedule(model: TileModel, mapping: LayerMapping, hw: HardwareConfig,
 
     df = compute.plan.flow
     start = {d: idx[d] * tile[d] for d in "mnk"}
-    if compute.schedule is not None:  # what each tile costs, per group
-        per_group = tile_cycles(compute.schedule, (start[df.rows_dim], ext[df.rows_dim]),
-                                (start[df.cols_dim], ext[df.cols_dim]), ext[df.time_dim])
+    if compute.schedule is not None:  # what each tile costs, per group: the sum of the array's tiles in it
+        sub, owner = _array_tiles(start, ext, mapping.array_tile)
+        per_sub = tile_cycles(compute.schedule, (sub[0][df.rows_dim], sub[1][df.rows_dim]),
+                              (sub[0][df.cols_dim], sub[1][df.cols_dim]), sub[1][df.time_dim])
+        per_group = per_sub if owner is None else np.add.reduceat(per_sub, owner, axis=1)
         cycles = (per_group.mean(axis=0) if groups == 1 else np.broadcast_to(per_group, (groups, n))).ravel()
     else:
         cycles = np.tile(_folds_share(compute, mapping, start, ext, extent[df.time_dim]), groups)
@@ -135,6 +138,25 @@ def build_schedule(model: TileModel, mapping: LayerMapping, hw: HardwareConfig,
     out_lv = hw.buffer_for("outputs")
     return Schedule(load, load_slots, np.maximum(wait_in, wait_w), psum_read, cycles, new_out, write,
                     2 if out_lv is None or out_lv.double_buffered else 1, totals)
+
+
+def _array_tiles(start: dict, ext: dict, inner: dict[str, int]):
+    """((start, extent) per dim of every tile the array runs, the index where each outer tile's run of
+    them begins, or None when the array runs the outer tiles themselves)."""
+    counts = {d: -(-ext[d] // inner[d]) for d in "mnk"}
+    if all(np.all(counts[d] == 1) for d in "mnk"):
+        return (start, ext), None
+    per = counts["m"] * counts["n"] * counts["k"]
+    if per.sum() > MAX_SCHEDULE:
+        raise SimulationError(f"{int(per.sum()):,} innermost tiles: the inner buffers are too small for a"
+                              " tile-level model; give them more room")
+    owner = np.repeat(np.arange(len(per)), per)
+    q = np.arange(len(owner)) - np.repeat(np.cumsum(per) - per, per)
+    j = {"m": q // (counts["n"] * counts["k"])[owner], "n": (q // counts["k"][owner]) % counts["n"][owner],
+         "k": q % counts["k"][owner]}
+    s = {d: start[d][owner] + j[d] * inner[d] for d in "mnk"}
+    e = {d: np.minimum(inner[d], start[d][owner] + ext[d][owner] - s[d]) for d in "mnk"}
+    return (s, e), np.cumsum(per) - per
 
 
 def _folds_share(compute: ComputeTrace, mapping: LayerMapping, start: dict, ext: dict, time_extent: int):
@@ -240,7 +262,28 @@ def run_pipeline(s: Schedule, bandwidth_bytes_per_cycle: float, latency_cycles: 
     return max(float(env.now), state["pipe_free"]), state["transfers"]
 
 
-def _by_level(hw: HardwareConfig, totals: dict[str, float]) -> dict[str, dict[str, dict[str, int]]]:
+def _tier_port_loads(hw: HardwareConfig, by_level: dict[str, dict[str, dict[str, int]]],
+                     mapping: LayerMapping) -> dict[str, list]:
+    """[read, write] bytes the transfers between tiers put on each level's ports: a DRAM-facing level's
+    fills and drains only when it is not double-buffered (else they use the other bank), and every
+    inner boundary's (``inner_tiling.port_loads``)."""
+    loads: dict[str, list] = {}
+    for op, e in by_level["dram"].items():
+        level = hw.buffer_for(op)
+        if level is None or level.double_buffered:
+            continue
+        rw = loads.setdefault(level.name, [0.0, 0.0])  # DRAM reads are the level's writes, and back
+        loads[level.name] = [rw[0] + e["write_data_bytes"] + e["write_metadata_bytes"],
+                             rw[1] + e["read_data_bytes"] + e["read_metadata_bytes"]]
+    for tier in mapping.inner:
+        for name, (r, w) in port_loads(hw, tier.tier, tier.traffic).items():
+            rw = loads.setdefault(name, [0.0, 0.0])
+            loads[name] = [rw[0] + r, rw[1] + w]
+    return loads
+
+
+def _by_level(hw: HardwareConfig, totals: dict[str, float],
+              mapping: LayerMapping | None = None) -> dict[str, dict[str, dict[str, int]]]:
     def b(key: str) -> int:
         return int(np.ceil(totals.get(key, 0.0)))
 
@@ -257,6 +300,12 @@ def _by_level(hw: HardwareConfig, totals: dict[str, float]) -> dict[str, dict[st
         out.setdefault(level.name, {})[op] = {
             "read_data_bytes": t["write_data_bytes"], "read_metadata_bytes": t["write_metadata_bytes"],
             "write_data_bytes": t["read_data_bytes"], "write_metadata_bytes": t["read_metadata_bytes"]}
+    for tier in mapping.inner if mapping is not None else ():  # the transfers between on-chip tiers
+        for name, ops in tier.traffic.items():
+            for op, e in ops.items():
+                entry = out.setdefault(name, {}).setdefault(op, dict.fromkeys(e, 0))
+                for key, v in e.items():
+                    entry[key] += v
     return out
 
 
@@ -274,7 +323,7 @@ def stall_free_memory(hw: HardwareConfig, compute: ComputeTrace, model: TileMode
         final = model.m * model.n * mapping.groups
         totals["outputs_write_data"] -= final * model.data_bpe["outputs"]
         totals["outputs_write_meta"] = 0.0
-    by_level = _by_level(hw, totals)
+    by_level = _by_level(hw, totals, mapping)
     return MemoryTrace(*_dram_totals(by_level), stall_cycles=0, by_level=by_level,
                        total_cycles=compute.compute_cycles, compute_cycles=compute.compute_cycles,
                        tiles=mapping.tiles * mapping.groups, model="stall-free (scalesim CALC)")
@@ -293,7 +342,9 @@ def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace, mod
                            output_kept=output_kept)
     busy = float(sched.compute_cycles.sum())
     compute_cycles = int(round(busy))
-    need = delivery_cycles(hw, compute, model, time_tiles(compute, mapping))
+    by_level = _by_level(hw, sched.totals, mapping)
+    need = delivery_cycles(hw, compute, model, time_tiles(compute, mapping),
+                           _tier_port_loads(hw, by_level, mapping))
     slowest = max(need.values(), default=0.0)
     if busy > 0 and slowest > busy:  # a buffer cannot feed the array as fast as it computes
         sched = replace(sched, compute_cycles=sched.compute_cycles * (slowest / busy))
@@ -302,7 +353,6 @@ def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace, mod
     bw = hw.dram.total_bandwidth_bytes_per_cycle
     end, transfers = run_pipeline(coarse, bw, hw.dram.latency_cycles)
     stall = max(0, int(round(end - busy)))
-    by_level = _by_level(hw, sched.totals)
     reads, writes = _dram_totals(by_level)
     limits = {"compute": busy, **{f"{name} bandwidth": c for name, c in need.items()},
               "dram bandwidth": (reads + writes) / bw}

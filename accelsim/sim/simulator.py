@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -17,7 +18,8 @@ from accelsim.sim.dataflows.compute import tiled_compute
 from accelsim.sim.dataflows.flexible_compute import compute_stage
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.energy import EnergyTable, breakdown, load_energy_table
-from accelsim.sim.mapping import choose_mapping, tile_model
+from accelsim.sim.inner_tiling import choose_inner
+from accelsim.sim.mapping import OPERANDS, choose_mapping, tile_model
 from accelsim.sim.memory import simulate_memory, stall_free_memory
 from accelsim.sim.report import LayerReport, Report
 from accelsim.sim.residency import plan_residency
@@ -62,7 +64,10 @@ def plan_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: Ene
     storage = storage_of(layer, hw)
     compute = compute_stage(hw)(layer, hw, timing, storage)  # a flexible array's own, or sparse_compute
     model = tile_model(layer, hw, compute, storage)
-    return storage, compute, model, choose_mapping(layer, hw, compute, model, table=table)
+    mapping = choose_mapping(layer, hw, compute, model, table=table)
+    if any(len(hw.levels_for(op)) > 1 for op in OPERANDS):  # tiles at the tiers inside the DRAM-facing one
+        mapping = replace(mapping, inner=choose_inner(layer, hw, compute, model, mapping, table=table))
+    return storage, compute, model, mapping
 
 
 def finish_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: EnergyTable, storage, compute,

@@ -106,6 +106,29 @@ class ComputeTrace:
 
 
 @dataclass(frozen=True)
+class InnerTier:
+    """The tiles of one on-chip tier below the DRAM-facing one (``accelsim.sim.inner_tiling``): they
+    nest in the tier above's tiles and divide them, in ``loop_order`` inside that tier's loops."""
+
+    tier: int  # 1: the levels one step inside the DRAM-facing ones
+    levels: dict[str, str]  # operand -> the level holding its tile at this tier (operands with one)
+    loop_order: tuple[str, ...]
+    tile_m: int
+    tile_n: int
+    tile_k: int
+    tile_bytes: dict[str, int]
+    buffer_bytes: dict[str, int]  # per level: what every tier's tiles occupy in it (x2 if double-buffered)
+    traffic: dict[str, dict[str, dict[str, int]]]  # per level and operand, as MemoryTraffic.by_level
+    candidates: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tier": self.tier, "levels": dict(self.levels), "loop_order": "".join(self.loop_order),
+                "tile": {"m": self.tile_m, "n": self.tile_n, "k": self.tile_k},
+                "tile_bytes": dict(self.tile_bytes), "buffer_bytes": dict(self.buffer_bytes),
+                "traffic": self.traffic, "candidates": self.candidates}
+
+
+@dataclass(frozen=True)
 class LayerMapping:
     """The chosen tiling of one layer (per GEMM group; groups run one after another)."""
 
@@ -126,11 +149,18 @@ class LayerMapping:
     estimated_cycles: int
     candidates: int
     notes: tuple[str, ...] = field(default=())
+    inner: tuple[InnerTier, ...] = ()  # the tiers inside the DRAM-facing one, outermost first
 
     @property
     def tiles(self) -> int:
         """Tiles of one group."""
         return self.tiles_m * self.tiles_n * self.tiles_k
+
+    @property
+    def array_tile(self) -> dict[str, int]:
+        """The tile the array runs: the innermost tier's."""
+        t = self.inner[-1] if self.inner else self
+        return {"m": t.tile_m, "n": t.tile_n, "k": t.tile_k}
 
     def to_dict(self) -> dict[str, Any]:
         return {"dataflow": self.dataflow, "loop_order": "".join(self.loop_order),
@@ -142,7 +172,8 @@ class LayerMapping:
                 "estimated_dram_read_bytes": self.dram_read_bytes,
                 "estimated_dram_write_bytes": self.dram_write_bytes,
                 "estimated_cycles": self.estimated_cycles,
-                "candidates": self.candidates, "notes": list(self.notes)}
+                "candidates": self.candidates, "notes": list(self.notes),
+                **({"inner": [t.to_dict() for t in self.inner]} if self.inner else {})}
 
 
 @dataclass(frozen=True)

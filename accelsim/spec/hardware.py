@@ -17,6 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from accelsim import units
 from accelsim.errors import ConfigError, UnknownNameError, did_you_mean
 from accelsim.registry import ENERGY_MODELS, PATTERNS, SPARSE_FORMATS, TIMING_MODELS
@@ -40,7 +42,14 @@ HW_DIR = Path(__file__).resolve().parent.parent / "data" / "hw_configs"
 
 @dataclass(frozen=True)
 class MemoryLevel:
-    """One buffer level.  ``per_pe`` levels (register files) exist once per PE with this size."""
+    """One buffer level.  ``per_pe`` levels (register files) exist once per PE with this size.
+
+    Ports: ``bandwidth`` is one port shared by reads and writes; ``read_bandwidth`` and
+    ``write_bandwidth`` are separate ports (ports x width each); none of them: never a limit.  A level
+    reads what it sends toward the array (operands, fills of a level below it, partial sums read
+    back) and writes what comes back (outputs, spills); fills from the level above it land in the
+    other bank of a double-buffered level, and on these ports only when it is not double-buffered.
+    """
 
     name: str
     size_bytes: int
@@ -48,6 +57,22 @@ class MemoryLevel:
     per_pe: bool = False
     double_buffered: bool = True
     bandwidth_bytes_per_cycle: float | None = None
+    read_bandwidth_bytes_per_cycle: float | None = None
+    write_bandwidth_bytes_per_cycle: float | None = None
+
+    @property
+    def limits_bandwidth(self) -> bool:
+        ports = (self.bandwidth_bytes_per_cycle, self.read_bandwidth_bytes_per_cycle,
+                 self.write_bandwidth_bytes_per_cycle)
+        return any(b is not None for b in ports)
+
+    def port_cycles(self, read_bytes, write_bytes):
+        """Cycles the level's ports need to read and write these bytes (arrays broadcast)."""
+        if self.bandwidth_bytes_per_cycle is not None:
+            return (read_bytes + write_bytes) / self.bandwidth_bytes_per_cycle
+        r_bw, w_bw = self.read_bandwidth_bytes_per_cycle, self.write_bandwidth_bytes_per_cycle
+        return np.maximum(0.0 if r_bw is None else read_bytes / r_bw,
+                          0.0 if w_bw is None else write_bytes / w_bw)
 
 
 @dataclass(frozen=True)
@@ -134,11 +159,18 @@ class HardwareConfig:
         raise KeyError(name)
 
     def buffer_for(self, operand: str) -> MemoryLevel | None:
-        """The outermost on-chip (not per-PE) level holding ``operand``."""
-        for level in reversed(self.memories):
-            if operand in level.holds and not level.per_pe:
-                return level
-        return None
+        """The outermost on-chip (not per-PE) level holding ``operand``: the one DRAM fills."""
+        chain = self.levels_for(operand)
+        return chain[0] if chain else None
+
+    def array_level(self, operand: str) -> MemoryLevel | None:
+        """The innermost on-chip (not per-PE) level holding ``operand``: the one the array reads."""
+        chain = self.levels_for(operand)
+        return chain[-1] if chain else None
+
+    def levels_for(self, operand: str) -> tuple[MemoryLevel, ...]:
+        """The shared (not per-PE) levels holding ``operand``, outermost first: its tiers."""
+        return tuple(lv for lv in reversed(self.memories) if operand in lv.holds and not lv.per_pe)
 
 
 _TOP_KEYS = ("version", "name", "description", "source", "clock", "timing", "mapping_objective",
@@ -181,16 +213,29 @@ def _keys_elsewhere(fmt: str) -> dict[str, str]:
 
 
 def _memory(r: Reader, raw: Any, path: str, clock_mhz: float) -> MemoryLevel:
-    keys = ("name", "size", "holds", "per_pe", "double_buffered", "bandwidth")
+    ports = ("bandwidth", "read_bandwidth", "write_bandwidth")
+    keys = ("name", "size", "holds", "per_pe", "double_buffered", *ports)
     m = r.mapping(raw, path, keys, required=("name", "size"))
-    bw = r.get(m, "bandwidth", path, lambda v: units.parse_bandwidth_bytes_per_cycle(v, clock_mhz), None)
+    bw = {key: r.get(m, key, path, lambda v: units.parse_bandwidth_bytes_per_cycle(v, clock_mhz), None)
+          for key in ports}
+    per_pe = r.get(m, "per_pe", path, cfg.boolean, False)
+    given = [key for key in ports if key in m]
+    if "bandwidth" in m and len(given) > 1:
+        r.problem(f"{path}.bandwidth", "one shared port ('bandwidth') or separate read and write ports"
+                                       " ('read_bandwidth', 'write_bandwidth'), not both; remove one")
+    if per_pe and given:
+        r.problem(f"{path}.{given[0]}", "a per-PE register file is read by its own PE every cycle, so a"
+                                        " bandwidth would change nothing; remove it (or make the level"
+                                        " shared: per_pe: false)")
     return MemoryLevel(
         name=r.get(m, "name", path, cfg.text, "?"),
         size_bytes=r.get(m, "size", path, _positive_size, 1),
         holds=tuple(map(Operand, r.get(m, "holds", path, cfg.string_list(OPERANDS), OPERANDS))),
-        per_pe=r.get(m, "per_pe", path, cfg.boolean, False),
+        per_pe=per_pe,
         double_buffered=r.get(m, "double_buffered", path, cfg.boolean, True),
-        bandwidth_bytes_per_cycle=bw,
+        bandwidth_bytes_per_cycle=bw["bandwidth"],
+        read_bandwidth_bytes_per_cycle=bw["read_bandwidth"],
+        write_bandwidth_bytes_per_cycle=bw["write_bandwidth"],
     )
 
 
@@ -313,7 +358,7 @@ def _check_stall_free(r: Reader, hw: HardwareConfig) -> None:
     if hw.timing not in TIMING_MODELS or TIMING_MODELS.get(hw.timing).models_stalls:
         return
     for i, level in enumerate(hw.memories):
-        if level.bandwidth_bytes_per_cycle is not None:
+        if level.limits_bandwidth:
             r.problem(f"memories[{i}].bandwidth", f"timing {hw.timing!r} models no stalls, so a buffer"
                                                   " bandwidth would change nothing; remove it, or use"
                                                   " timing: accelsim")

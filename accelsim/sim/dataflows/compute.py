@@ -195,8 +195,8 @@ def tiled_accesses(compute: ComputeTrace, time_tiles) -> tuple[dict, dict]:
 
 
 def time_tiles(compute: ComputeTrace, mapping: LayerMapping) -> int:
-    """Slices of the time dim the mapping cuts one group into."""
-    return getattr(mapping, f"tiles_{compute.plan.flow.time_dim}")
+    """Slices of the time dim the array runs one group in: its innermost tier's tiles."""
+    return -(-compute.plan.t // mapping.array_tile[compute.plan.flow.time_dim])
 
 
 def tiled_compute(compute: ComputeTrace, mapping: LayerMapping, compute_cycles: int) -> ComputeTrace:
