@@ -196,14 +196,14 @@ def run_pipeline(s: Schedule, bandwidth_bytes_per_cycle: float, latency_cycles: 
     Two processes: the array (computes tiles in order, hands finished output tiles to DRAM) and the
     loader (issues each tile's load once its buffer slot is free).  The DRAM pipe is first-come
     first-served, so a transfer's slot on it is known when it is requested: the requester books it
-    (``pipe_free``) and the tile's event carries the time its data arrives (or leaves) — one event
-    per tile transfer, plus a wait only when the data is not there yet.
+    (``pipe_free``) and records the time its data arrives (or leaves); a process creates an event
+    only when it must wait for something not booked or computed yet.
     """
     env = simpy.Environment()
     bw, lat = float(bandwidth_bytes_per_cycle), float(latency_cycles)
     n = s.tiles
     load_b = s.load_bytes.tolist()
-    wait = s.wait_for.tolist()
+    wait_for = s.wait_for.tolist()
     psum = s.psum_read.tolist()
     comp = s.compute_cycles.tolist()
     new_out = s.new_output.tolist()
@@ -211,10 +211,10 @@ def run_pipeline(s: Schedule, bandwidth_bytes_per_cycle: float, latency_cycles: 
     gen = (np.cumsum(s.new_output) - 1).tolist()
     last_of_gen = np.append(s.new_output[1:], True).tolist()
     out_slots = s.out_slots
-    loaded = [env.event() if load_b[i] > 0 else None for i in range(n)]
-    awaited = {wait[i] for i in range(n) if load_b[i] > 0 and wait[i] >= 0}
-    computed = [env.event() if i in awaited else None for i in range(n)]
-    written = [env.event() for _ in range(int(gen[-1]) + 1 if n else 0)]
+    arrive: list[float | None] = [None] * n  # when a tile's load arrives, once the loader has booked it
+    leave: list[float | None] = [None] * (int(gen[-1]) + 1 if n else 0)  # when an output tile has left
+    done = [False] * n  # the tile has computed (its buffer slots are free)
+    waiting: dict[tuple[str, int], simpy.Event] = {}  # an event only where a process must wait
     state = {"pipe_free": 0.0, "transfers": 0}
 
     def book(nbytes: float) -> float:
@@ -224,37 +224,45 @@ def run_pipeline(s: Schedule, bandwidth_bytes_per_cycle: float, latency_cycles: 
         state["transfers"] += 1
         return end
 
+    def wait(kind: str, idx: int) -> simpy.Event:
+        return waiting.setdefault((kind, idx), env.event())
+
+    def publish(kind: str, idx: int, value: float | None) -> None:
+        ev = waiting.pop((kind, idx), None)
+        if ev is not None:
+            ev.succeed(value)
+
     def loader():
         for i in range(n):
-            ev = loaded[i]
-            if ev is None:
+            if load_b[i] <= 0:
                 continue
-            if wait[i] >= 0 and not computed[wait[i]].triggered:
-                yield computed[wait[i]]
+            j = wait_for[i]
+            if j >= 0 and not done[j]:
+                yield wait("computed", j)
             if psum[i] and gen[i] >= out_slots:
-                w = written[gen[i] - out_slots]
-                ready = w.value if w.triggered else (yield w)
+                g = gen[i] - out_slots
+                ready = leave[g] if leave[g] is not None else (yield wait("written", g))
                 if ready > env.now:
                     yield env.timeout(ready - env.now)
-            ev.succeed(book(load_b[i]) + lat)
+            arrive[i] = t = book(load_b[i]) + lat
+            publish("loaded", i, t)
 
     def array():
         for i in range(n):
-            ev = loaded[i]
-            if ev is not None:
-                ready = ev.value if ev.triggered else (yield ev)  # a load already booked: no event step
+            if load_b[i] > 0:
+                ready = arrive[i] if arrive[i] is not None else (yield wait("loaded", i))
                 if ready > env.now:
                     yield env.timeout(ready - env.now)
             if new_out[i] and gen[i] >= out_slots:
-                w = written[gen[i] - out_slots]
-                ready = w.value if w.triggered else (yield w)
+                ready = leave[gen[i] - out_slots]  # booked by this process, earlier
                 if ready > env.now:
                     yield env.timeout(ready - env.now)
             yield env.timeout(comp[i])
-            if computed[i] is not None:
-                computed[i].succeed()
+            done[i] = True
+            publish("computed", i, None)
             if last_of_gen[i]:
-                written[gen[i]].succeed(book(write_b[i]) if write_b[i] > 0 else env.now)
+                leave[gen[i]] = t = book(write_b[i]) if write_b[i] > 0 else env.now
+                publish("written", gen[i], t)
 
     env.process(loader())
     env.process(array())
