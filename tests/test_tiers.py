@@ -72,7 +72,8 @@ def test_boundary_traffic_equals_a_walk_of_the_loop_nest(a_m, a_n, a_k, b_m, b_n
     extent = {"m": t0["m"] * a_m, "n": t0["n"] * a_n, "k": t0["k"] * a_k}
     hw = two_tier_hw(rows=1, cols=1)
     layer = linear(extent["m"], extent["n"], extent["k"])
-    model = tile_model(layer, hw, dense_compute(layer, hw, TIMING_MODELS.get("accelsim")), storage_of(layer, hw))
+    model = tile_model(layer, hw, dense_compute(layer, hw, TIMING_MODELS.get("accelsim")),
+                       storage_of(layer, hw))
     got = boundary_elements(model, [t0, t1], [LOOP_ORDERS[o0], LOOP_ORDERS[o1]], 1)
     want = brute_force(extent, t0, LOOP_ORDERS[o0], t1, LOOP_ORDERS[o1])
     assert {op: int(v) for op, v in got.items()} == want
@@ -83,7 +84,8 @@ def test_the_closed_form_bounds_a_ragged_nest():
     extent, t0, t1 = {"m": 7, "n": 5, "k": 9}, {"m": 4, "n": 2, "k": 6}, {"m": 2, "n": 1, "k": 3}
     hw = two_tier_hw(rows=1, cols=1)
     layer = linear(7, 5, 9)
-    model = tile_model(layer, hw, dense_compute(layer, hw, TIMING_MODELS.get("accelsim")), storage_of(layer, hw))
+    model = tile_model(layer, hw, dense_compute(layer, hw, TIMING_MODELS.get("accelsim")),
+                       storage_of(layer, hw))
     for o0, o1 in itertools.product(LOOP_ORDERS, LOOP_ORDERS):
         got = boundary_elements(model, [t0, t1], [o0, o1], 1)
         want = brute_force(extent, t0, o0, t1, o1)

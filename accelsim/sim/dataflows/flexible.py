@@ -234,8 +234,10 @@ def pack_rows(a_mask: np.ndarray, num_ms: int) -> list[Packing]:
 
 def _port_loads(dest_ports: np.ndarray, package: np.ndarray, ports: int) -> np.ndarray:
     """Packages each port delivers: distinct ``package`` ids among the destinations on the port."""
-    pairs = np.unique(np.stack([dest_ports, package]), axis=1)
-    return np.bincount(pairs[0], minlength=ports)
+    dest_ports, package = np.asarray(dest_ports, np.int64), np.asarray(package, np.int64)
+    span = int(package.max()) + 1 if package.size else 1
+    distinct = np.unique(dest_ports * span + package)  # one (port, package) pair each
+    return np.bincount(distinct // span, minlength=ports)
 
 
 def _bound(spans: dict[str, int], cycles: dict[str, int], phase_cycles: int) -> None:
