@@ -103,7 +103,8 @@ def test_compute_is_that_of_the_innermost_tiles():
     layer = linear(256, 64, 256)
     rep = run(hw, layer)
     (tier,) = rep.mapping.inner
-    assert (tier.tile_m, tier.tile_n, tier.tile_k) != (rep.mapping.tile_m, rep.mapping.tile_n, rep.mapping.tile_k)
+    outer = rep.mapping
+    assert (tier.tile_m, tier.tile_n, tier.tile_k) != (outer.tile_m, outer.tile_n, outer.tile_k)
     s = dense_compute(layer, hw, TIMING_MODELS.get("accelsim")).schedule
     inner = {"m": tier.tile_m, "n": tier.tile_n, "k": tier.tile_k}
     flow = s.plan.flow
