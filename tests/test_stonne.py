@@ -21,6 +21,7 @@ from accelsim.sim.dataflows.flexible import (
     GemmTile,
     art_root,
     bus_line,
+    latency,
     maeri_dense_gemm,
     pack_rows,
     reduction_of,
@@ -335,3 +336,54 @@ def test_flexible_array_gating_and_activation_reads():
     full, half = one_gemm(sigma, mask, 20), one_gemm(sigma, mask, 20, density=0.5)
     assert full.compute_cycles == half.compute_cycles
     assert half.sram_reads["inputs"] == pytest.approx(full.sram_reads["inputs"] / 2, rel=0.01)
+
+
+def _port_loads_reference(dest_ports, package, ports):
+    pairs = {(int(p), int(q)) for p, q in zip(dest_ports, package, strict=True)}
+    return np.bincount([p for p, _ in pairs], minlength=ports)
+
+
+def sigma_reference(a, b, array):
+    """SIGMA one packing at a time, sets for the distinct packages (the vectorised pass must equal it)."""
+    n, w = b.shape[1], array.ms_per_port
+    b_prefix = np.concatenate([[0], np.cumsum(np.count_nonzero(b, axis=1))])
+    cycles = issued = delivered = outputs = 0
+    reads = dict.fromkeys(("stationary", "streamed", "psums"), 0)
+    bound = dict.fromkeys(("stream", "distribution", "reduction"), 0)
+    packings = pack_rows(a, array.num_ms)
+    for p in packings:
+        sizes = [len(ks) for ks in p.ks]
+        edges = np.cumsum([0, int(p.psum_in) + sizes[0]] + sizes[1:]).tolist()
+        ports = np.arange(int(p.psum_in), edges[-1]) // w
+        ks = np.concatenate(p.ks)
+        stationary = np.bincount(ports, minlength=array.dn_bw)
+        per_column = _port_loads_reference(ports, ks, array.dn_bw)
+        per_column[0] += int(p.psum_in)
+        depth, load = reduction_of(list(zip(edges[:-1], edges[1:], strict=True)), array)
+        spans = {"stream": n + 1, "distribution": int((stationary + n * per_column).max()),
+                 "reduction": n * load}
+        phase = 1 + max(spans.values()) + latency(array, depth, load)
+        bound[max(spans, key=spans.get)] += phase
+        cycles += phase
+        issued += len(ks) + n * (len(set(ks.tolist())) + int(p.psum_in))
+        delivered += len(ks) + n * int(per_column.sum())
+        outputs += n * len(p.rows)
+        reads["stationary"] += len(ks)
+        reads["streamed"] += int(b_prefix[p.k_range[1]] - b_prefix[p.k_range[0]])
+        reads["psums"] += n * int(p.psum_in)
+    return (cycles, len(packings), issued, delivered, outputs, reads, bound)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_sigma_vectorised_equals_one_packing_at_a_time(seed):
+    rng = np.random.default_rng(seed)
+    m, k, n = rng.integers(1, 40), rng.integers(1, 90), rng.integers(1, 12)
+    a = rng.random((m, k)) < rng.uniform(0.05, 1.0)
+    b = rng.random((k, n)) < rng.uniform(0.2, 1.0)
+    num_ms = int(2 ** rng.integers(2, 6))
+    dn_bw = int(2 ** rng.integers(0, num_ms.bit_length()))
+    array = FlexibleArray(num_ms, dn_bw, int(rng.integers(1, num_ms + 1)))
+    run = sigma_sparse_gemm(a, b, array)
+    got = (run.cycles, run.reconfigurations, run.packages_issued, run.packages_delivered,
+           run.reduction_outputs, run.sram_reads, run.bound_cycles)
+    assert got == sigma_reference(a, b, array)

@@ -240,42 +240,62 @@ def _port_loads(dest_ports: np.ndarray, package: np.ndarray, ports: int) -> np.n
     return np.bincount(distinct // span, minlength=ports)
 
 
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The distinct values of an int array (by sorting: numpy's hashed unique is slow on millions)."""
+    s = np.sort(keys)
+    return s[np.concatenate([[True], s[1:] != s[:-1]])] if len(s) else s
+
+
 def _bound(spans: dict[str, int], cycles: dict[str, int], phase_cycles: int) -> None:
     cycles[max(spans, key=spans.get)] += phase_cycles
 
 
 def sigma_sparse_gemm(a_mask: np.ndarray, b_mask: np.ndarray, array: FlexibleArray) -> FlexibleRun:
-    """SIGMA: A (M x K) stationary, B (K x N) streamed, both as bitmaps (module docstring)."""
+    """SIGMA: A (M x K) stationary, B (K x N) streamed, both as bitmaps (module docstring).  Every
+    packing's phase in one vectorised pass; the reduction once per distinct VN layout."""
     a, b = np.asarray(a_mask, dtype=bool), np.asarray(b_mask, dtype=bool)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"A (M x K) and B (K x N) do not chain: {a.shape} and {b.shape}")
-    n, w = b.shape[1], array.ms_per_port
+    n, w, k, ports = b.shape[1], array.ms_per_port, a.shape[1], array.dn_bw
     b_prefix = np.concatenate([[0], np.cumsum(np.count_nonzero(b, axis=1))])
-    cycles, issued, delivered, outputs = 0, 0, 0, 0
-    reads = dict.fromkeys(("stationary", "streamed", "psums"), 0)
-    bound = dict.fromkeys(("stream", "distribution", "reduction"), 0)
     packings = pack_rows(a, array.num_ms)
-    for p in packings:
-        sizes = [len(ks) for ks in p.ks]
-        edges = np.cumsum([0, int(p.psum_in) + sizes[0]] + sizes[1:]).tolist()  # VN j: [edges[j], edges[j+1])
-        ports = np.arange(int(p.psum_in), edges[-1]) // w  # of each stationary value; slot 0 takes the psum
-        ks = np.concatenate(p.ks)
-        stationary = np.bincount(ports, minlength=array.dn_bw)
-        per_column = _port_loads(ports, ks, array.dn_bw)
-        per_column[0] += int(p.psum_in)
-        depth, load = reduction_of(list(zip(edges[:-1], edges[1:], strict=True)), array)
-        spans = {"stream": n + 1, "distribution": int((stationary + n * per_column).max()),
-                 "reduction": n * load}
-        phase = 1 + max(spans.values()) + latency(array, depth, load)
-        _bound(spans, bound, phase)
-        cycles += phase
-        issued += len(ks) + n * (len(np.unique(ks)) + int(p.psum_in))
-        delivered += len(ks) + n * int(per_column.sum())
-        outputs += n * len(p.rows)
-        reads["stationary"] += len(ks)
-        reads["streamed"] += int(b_prefix[p.k_range[1]] - b_prefix[p.k_range[0]])
-        reads["psums"] += n * int(p.psum_in)
-    return FlexibleRun(cycles, len(packings), issued, delivered, outputs, outputs, reads, bound)
+    npk = len(packings)
+    if npk == 0:
+        return FlexibleRun(0, 0, 0, 0, 0, 0, dict.fromkeys(("stationary", "streamed", "psums"), 0),
+                           dict.fromkeys(("stream", "distribution", "reduction"), 0))
+    psum = np.array([p.psum_in for p in packings], np.int64)
+    layouts = [(p.psum_in, tuple(len(x) for x in p.ks)) for p in packings]
+    counts = np.array([sum(sizes) for _, sizes in layouts], np.int64)  # stationary nonzeros per packing
+    ks = np.concatenate([x for p in packings for x in p.ks]).astype(np.int64)
+    pk = np.repeat(np.arange(npk), counts)
+    pos = np.arange(len(ks)) - np.repeat(np.cumsum(counts) - counts, counts) + psum[pk]  # slot 0: the psum
+    slot = pk * ports + pos // w  # (packing, port) of each stationary value
+    stationary = np.bincount(slot, minlength=npk * ports).reshape(npk, ports)
+    span = k + 1
+    per_column = np.bincount(_distinct(slot * span + ks) // span, minlength=npk * ports).reshape(npk, ports)
+    per_column[:, 0] += psum
+    distinct_k = np.bincount(_distinct(pk * span + ks) // span, minlength=npk)
+    reductions: dict[tuple[int, tuple[int, ...]], tuple[int, int]] = {}
+    depth, load = np.empty(npk, np.int64), np.empty(npk, np.int64)
+    for i, layout in enumerate(layouts):
+        r = reductions.get(layout)
+        if r is None:
+            psum_in, sizes = layout
+            edges = np.cumsum([0, psum_in + sizes[0], *sizes[1:]]).tolist()  # VN j: [edges[j], edges[j+1])
+            r = reductions[layout] = reduction_of(list(zip(edges[:-1], edges[1:], strict=True)), array)
+        depth[i], load[i] = r
+    spans = np.stack([np.full(npk, n + 1), (stationary + n * per_column).max(axis=1), n * load])
+    phase = 1 + spans.max(axis=0) + latency(array, depth, load)
+    bound_cycles = np.bincount(spans.argmax(axis=0), weights=phase, minlength=3)  # ties: the first
+    k_lo = np.array([p.k_range[0] for p in packings])
+    k_hi = np.array([p.k_range[1] for p in packings])
+    outputs = n * sum(len(p.rows) for p in packings)
+    reads = {"stationary": int(counts.sum()), "streamed": int((b_prefix[k_hi] - b_prefix[k_lo]).sum()),
+             "psums": n * int(psum.sum())}
+    return FlexibleRun(int(phase.sum()), npk, int(counts.sum() + n * (distinct_k + psum).sum()),
+                       int(counts.sum() + n * per_column.sum()), outputs, outputs, reads,
+                       {key: int(c) for key, c in zip(("stream", "distribution", "reduction"), bound_cycles,
+                                                      strict=True)})
 
 
 def maeri_dense_gemm(m: int, n: int, k: int, array: FlexibleArray, tile: GemmTile) -> FlexibleRun:
