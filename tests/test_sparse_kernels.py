@@ -301,3 +301,19 @@ def test_grouped_layers_sum_over_groups():
 
 def test_pe_array_type_is_unchanged():
     assert isinstance(load_hardware("sparse_pe").pe_array, PEArray)
+
+
+def test_a_skip_datapath_cannot_skip_zeros_its_format_cannot_locate():
+    """Format window stores a 1x1 conv dense with no index: its zeros are gated, not skipped."""
+    sparsity = OperandSparsity(format="window", skip="skip", exploits=("window", "unstructured"))
+    hw = with_weights(sparsity, "ws")
+    rng = np.random.default_rng(5)
+    one_by_one = conv_layer(rng.random((8, 16, 1, 1)) < 0.3, pattern="unstructured")
+    t = sparse_compute(one_by_one, hw, ACCELSIM)
+    zeros = int((~one_by_one.weight_mask).sum())
+    assert t.macs_issued == one_by_one.macs and t.macs_gated == one_by_one.m * zeros
+    assert t.compute_cycles == dense_compute(one_by_one, hw, ACCELSIM).compute_cycles
+    assert "no index" in t.notes[0]
+    window = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0], bool).reshape(1, 1, 3, 3)
+    three = conv_layer(np.tile(window, (8, 4, 1, 1)), pattern="window")
+    assert sparse_compute(three, hw, ACCELSIM).macs_issued < three.macs  # a window index: skipped

@@ -24,7 +24,9 @@ skip: skip, other format   skip array.  The pattern label picks the granularity 
                            (one slot per nonzero).  A pattern not exploited falls back to
                            unstructured if that is exploited, else runs dense with its zeros gated
                            and a note.  A mask with zeros but the label "dense" (a user's model
-                           without a recipe) counts as unstructured.
+                           without a recipe) counts as unstructured.  A layer whose weights the
+                           format stores with no index (``window`` on a 1x1 conv) cannot have
+                           its zeros located: it runs dense, zeros gated, with a note.
 =========================  =====================================================================
 
 A dense mask gives exactly the dense cycles on every datapath.  Irregular schedules, by where N
@@ -73,6 +75,7 @@ import numpy as np
 from accelsim.sim.dataflows import kernels
 from accelsim.sim.dataflows.base import FoldPlan, plan_folds
 from accelsim.sim.dataflows.compute import dense_compute, tile_cycles
+from accelsim.sim.dataflows.input_skip import step_fraction, steps_kept
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.storage import storage_of, weight_fibers, weight_geometry
 from accelsim.sim.traces import ComputeTrace, FoldSchedule, StorageBreakdown
@@ -84,6 +87,7 @@ _GRANULARITY = {"unstructured": "element", "window": "window", "combined": "wind
                 "kernel": "channel", "vector": "vector", "block": "block", "filter": "compact",
                 "input_channel": "compact"}
 _REGULAR = ("dense", "gate", "nm", "compact")
+_LOCATED = ("element", "window", "channel", "vector", "block")  # skip granularities that need an index
 
 
 def pattern_kind(label: PatternSpec | str) -> str:
@@ -168,10 +172,6 @@ def _work(gran: str, mask: np.ndarray, layer: Layer, hw: HardwareConfig) -> _Wor
     return _Work(cols=cols, rows=rows, issued=anyq, sizes=sizes)
 
 
-def _ceil_scale(x: np.ndarray | int, d: float) -> np.ndarray:
-    return np.ceil(np.asarray(x, dtype=np.float64) * d - 1e-9).astype(np.int64) if d < 1.0 else np.asarray(x)
-
-
 def _widths(total: int, width: int) -> np.ndarray:
     return np.minimum(width, total - np.arange(0, total, width, dtype=np.int64))
 
@@ -190,12 +190,24 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
     storage = storage if storage is not None else storage_of(layer, hw)
     w_store, ins = storage["weights"], storage["inputs"]
     gran, note = choose_datapath(layer, hw, w_store.fit_problem, nnz == mask.size)
+    if gran in _LOCATED and not w_store.metadata_bits:  # stored with no index: nothing finds the zeros
+        gran, note = "gate", (f"format {w_sp.format} stores this layer's weights with no index, so the"
+                              " datapath cannot locate their zeros: ran dense, zero weights gated")
     notes = [note] if note else []
     work = _work(gran, mask, layer, hw)
     d = float(layer.activation_density)
-    d_time = d if in_sp.skip == "skip" else 1.0
     plan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, n, k)
-    d_stream = d_time if plan.flow.streams("inputs") else 1.0  # a zero stationary input only idles its PE
+    skip_in, k_in_time = in_sp.skip == "skip", plan.flow.time_dim == "k"
+    lockstep_rows = min(plan.width("k"), k) if not k_in_time else 1
+    if not skip_in or not plan.flow.streams("inputs"):  # a zero stationary input only idles its PE
+        def stream(steps):
+            return np.asarray(steps, np.int64)
+    else:  # input_skip.py: the slowest PE's queue (K in time), else whole zero vectors
+        def stream(steps):
+            return steps_kept(steps, d, k_in_time=k_in_time, pes=pe.rows * pe.cols, rows=lockstep_rows)
+    # the share of weight-slot steps issued: all; a PE's nonzero inputs; or the steps kept in lockstep
+    f_issue = 1.0 if not skip_in else d if k_in_time or not plan.flow.streams("inputs") else step_fraction(
+        d, lockstep_rows)
     acc = timing.sram_accesses(plan, m, n, k)
     w_ratio = w_store.data_bits / w_store.dense_bits if w_store.dense_bits else 1.0
     in_ratio = ins.data_bits / ins.dense_bits if in_sp.format != "dense" and ins.dense_bits else 1.0
@@ -204,7 +216,7 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
     if gran in _REGULAR:
         kc, nc = work.dims
         cplan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, nc, kc)
-        cplan = replace(cplan, t=int(_ceil_scale(cplan.t, d_stream)))
+        cplan = replace(cplan, t=int(stream(cplan.t)))
         cacc = timing.sram_accesses(cplan, m, nc, kc)
         empty = min(cplan.sr, cplan.sc, cplan.t) <= 0
         cycles = 0 if empty else timing.layer_cycles(cplan, g)
@@ -216,16 +228,25 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
         out_w, out_r = g * cacc.outputs_writes, g * cacc.outputs_reads
     else:
         cycles, schedule, imbalance, slots, inputs_reads, out_w, out_r = _irregular(
-            work, plan, acc, timing, layer, d_stream)
+            work, plan, acc, timing, layer, stream)
     zero_slots = slots - nnz if gran != "dense" else 0
-    issued = round(slots * m * d_time)
-    gated = round(zero_slots * m * d_time)
+    issued = round(slots * m * f_issue)
+    gated = round(zero_slots * m * f_issue)
+    if skip_in and f_issue > d:  # kept lockstep steps still carry zero inputs: gated
+        gated += round((slots - zero_slots) * m * (f_issue - d))
     if in_sp.skip == "gate":
         gated += round((issued - gated) * (1.0 - d))
-    if d < 1.0 and in_sp.skip in ("gate", "skip"):
-        verb = "gated" if in_sp.skip == "gate" else "skipped"
-        notes.append(f"zero inputs {verb} by the expected count (activation density {d:.3f}, "
-                     f"{layer.activation_density_source}); per-PE activation imbalance not modelled")
+    if d < 1.0 and in_sp.skip == "gate":
+        notes.append(f"zero inputs gated by the expected count (activation density {d:.3f}, "
+                     f"{layer.activation_density_source})")
+    elif d < 1.0 and skip_in:
+        how = ("the slowest PE's queue, expected over independent zeros" if k_in_time
+               else "inputs held in the PEs: no time saved, their zero MACs not issued"
+               if not plan.flow.streams("inputs")
+               else f"only all-zero vectors of {lockstep_rows} inputs skipped in lockstep (expected"
+                    f" {1 - f_issue:.1%} of steps), the other zero inputs gated")
+        notes.append(f"zero inputs skipped by expectation (activation density {d:.3f}, "
+                     f"{layer.activation_density_source}): {how}")
     return ComputeTrace(
         plan=plan, compute_cycles=int(cycles), macs_dense=layer.macs, macs_issued=int(issued),
         macs_gated=int(gated), macs_skipped=int(layer.macs - issued), load_imbalance=float(imbalance),
@@ -241,7 +262,7 @@ def _fold_grid(plan: FoldPlan, values: np.ndarray, axis: str) -> np.ndarray:
     return np.tile(values, (1, plan.col_folds))
 
 
-def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Layer, d_stream: float):
+def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Layer, stream):
     """Per-fold schedule of a skip array: (cycles, FoldSchedule, imbalance, slots, input reads,
     output writes, psum reads).  The three cases are where N and K sit (module docstring)."""
     g, m, n, k = layer.groups, layer.m, layer.n, layer.k
@@ -258,15 +279,15 @@ def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Lay
     t_ref, share = plan.t, None
     need = None  # [g, N folds]: K folds each fold of filters runs (none when K is in time)
     if flow.time_dim == "k":
-        fold_t = _fold_grid(plan, _ceil_scale(mx, d_stream), flow.axis("n"))
+        fold_t = _fold_grid(plan, stream(mx), flow.axis("n"))
     elif flow.time_dim == "m":  # a fold of filters runs `need` K folds, spread over its dense K folds
         need = -(-mx // plan.width("k"))
-        t_ref = int(_ceil_scale(m, d_stream))
+        t_ref = int(stream(m))
         spread = np.broadcast_to((need / fk)[:, :, None], (g, need.shape[1], fk))  # [g, N fold, K fold]
         share = (spread if flow.axis("n") == "cols" else spread.transpose(0, 2, 1)).reshape(g, plan.folds)
         fold_t = np.where(share > 0, t_ref, 0)
     else:
-        fold_t = _fold_grid(plan, _ceil_scale(mx, d_stream), flow.axis("k"))
+        fold_t = _fold_grid(plan, mx, flow.axis("k"))  # inputs held: no time saved
         need = np.count_nonzero(mx, axis=1)[:, None]  # every filter runs each K fold with work
     schedule = FoldSchedule(timing, plan, fold_t=np.asarray(fold_t, np.int64), fold_share=share, t_ref=t_ref)
     # the layer as one tile: the fold slots plus the dense schedule's fill and drain per group that runs
