@@ -195,6 +195,9 @@ COMPARE_COLUMNS: tuple[tuple, ...] = (  # the key columns of the compare table: 
     ("MACs\nissued", lambda r: si(r.macs_issued)),
     ("imbal", lambda r: f"{r.imbalance:.2f}"),
     ("w foot-\nprint %", lambda r: f"{100 * r.weights_footprint:.1f}"),
+    ("meta\nkbit", lambda r: f"{r.metadata_bits / 1e3:,.0f}"),
+    ("select\nµJ", lambda r: f"{r.sparse_logic_energy_pj / 1e6:,.2f}"),
+    ("PE\nµm²", lambda r: "—" if r.pe_area_um2 is None else f"{r.pe_area_um2:,.0f}"),
     ("layer\nnotes", lambda r: str(r.notes)),
 )
 

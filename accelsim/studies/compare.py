@@ -7,6 +7,11 @@ Each pruned workload and the dense model run on every config; speedup and energy
 dense model on the same hardware.  N:M with a fixed N (``nm2:4``) fixes the density at N/M
 whatever ``density`` says: the achieved density is in every row and a note says so (``nm:4``
 derives N from the density).
+
+The cost side of each row: ``metadata_bits`` (every operand's index bits), ``sparse_logic_energy_pj``
+(the energy of the datapath's sparse logic: index decoding, operand select or intersection, a
+Campfire array's row bus and mux / gather) and ``pe_area_um2`` (one PE, from the rtl_ref PEs' yosys
+cell counts: sim/dataflows/campfire_area.py; None where no RTL PE models the datapath).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 from accelsim.errors import AccelsimError, UnknownNameError
 from accelsim.files import rows_to_csv, write_atomic
+from accelsim.sim.dataflows.campfire_area import pe_area
 from accelsim.sim.report import Report
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.spec.recipe import PatternSpec, recipe_name
@@ -32,7 +38,9 @@ class CompareRow:
     """One (hardware, pattern) point.  ``imbalance`` is the compute-cycle-weighted mean of the
     layers' load imbalance; ``weights_footprint`` = (data + metadata) / dense bits of the weights;
     ``ran_dense_layers`` of the ``pruned_layers`` ran dense because the datapath cannot use the pattern
-    (it skips no weights, or a layer note says "ran dense")."""
+    (it skips no weights, or a layer note says "ran dense").  Costs: ``sparse_logic_energy_pj`` (in
+    ``energy_pj``), ``pe_area_um2`` of the config's PE and ``pe_area_source`` (which RTL PE; None and
+    "" when none models it)."""
 
     hardware: str
     pattern: str
@@ -51,6 +59,9 @@ class CompareRow:
     notes: int
     pruned_layers: int = 0
     ran_dense_layers: int = 0
+    sparse_logic_energy_pj: float = 0.0
+    pe_area_um2: float | None = None
+    pe_area_source: str = ""
 
     @property
     def speedup(self) -> float:
@@ -133,6 +144,7 @@ def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Repo
     w = report.storage_totals().get("weights")
     pruned = [layer for layer in report.layers if layer.weight_density < 1.0]
     no_skip = hw.sparsity.weights.skip == "none"
+    area = pe_area(hw)
     return CompareRow(
         hardware=hw.name, pattern=pattern, workload=workload.name, density=nnz / size if size else 1.0,
         total_cycles=report.total_cycles, dense_cycles=dense.total_cycles, energy_pj=report.energy_pj,
@@ -140,7 +152,9 @@ def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Repo
         imbalance=imb / sum(cycles) if sum(cycles) else 1.0, metadata_bits=int(report.total("metadata_bits")),
         weights_bits=w.total_bits if w else 0, weights_footprint=w.footprint_ratio if w else 1.0,
         notes=sum(len(layer.notes) for layer in report.layers), pruned_layers=len(pruned),
-        ran_dense_layers=sum(no_skip or any("ran dense" in n for n in layer.notes) for layer in pruned))
+        ran_dense_layers=sum(no_skip or any("ran dense" in n for n in layer.notes) for layer in pruned),
+        sparse_logic_energy_pj=sum(lr.energy_by_component_pj.get("sparse_logic", 0) for lr in report.layers),
+        pe_area_um2=area[0] if area else None, pe_area_source=area[1] if area else "")
 
 
 def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns: Sequence[str], *,
