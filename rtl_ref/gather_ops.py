@@ -117,3 +117,34 @@ def compress_channel(b: np.ndarray, rs: int, g: int):
                     index[s0 + w * rs + p, col] = c - c0
         s0 += rs * int(count)
     return values, index, rbase, rlen
+
+
+def nm_b(rng: np.random.Generator, k: int, n: int, keep: int) -> np.ndarray:
+    """Keep ``keep`` random entries of every group of 4 consecutive k per column; column 0's first
+    group keeps exactly min(keep, its size) nonzeros, other kept values may be 0."""
+    b = np.zeros((k, n), dtype=np.int64)
+    for g0 in range(0, k, 4):
+        size = min(4, k - g0)
+        for col in range(n):
+            pos = g0 + rng.choice(size, size=min(keep, size), replace=False)
+            vals = _nonzero_values(rng, len(pos))
+            if col or g0:
+                vals[rng.random(len(pos)) < 0.15] = 0
+            b[pos, col] = vals
+    return b
+
+
+def compress_nm(b: np.ndarray, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values, indices), each keep*ceil(K/4) x N: slot s holds a kept weight of group s // keep."""
+    k, n = b.shape
+    groups = -(-k // 4)
+    values = np.zeros((keep * groups, n), dtype=np.int64)
+    index = np.zeros_like(values)
+    for g in range(groups):
+        for col in range(n):
+            nz = [e for e in range(4) if 4 * g + e < k and b[4 * g + e, col] != 0]
+            if len(nz) > keep:
+                raise ValueError(f"group {g} of column {col} has {len(nz)} nonzeros, more than {keep}")
+            for q, e in enumerate(nz):
+                values[keep * g + q, col], index[keep * g + q, col] = b[4 * g + e, col], e
+    return values, index

@@ -58,6 +58,9 @@ DESIGNS: dict[str, Design] = {
     "ws_channel_array": Design(
         "ws_channel_array", "tb_ws_channel", ("tb_ws_channel.v", "ws_channel_array.v", "common.v"), ("ws",),
         sparsity="channel"),
+    "ws_nm_array": Design(
+        "ws_nm_array", "tb_ws_nm", ("tb_ws_nm.v", "ws_nm_array.v", "ws_sparse_array.v", "common.v"), ("ws",),
+        sparsity="nm_flex"),
 }
 
 
@@ -102,8 +105,9 @@ def build(design: str, rows: int, cols: int, out_dir: Path, gather: int = 0) -> 
     out_dir.mkdir(parents=True, exist_ok=True)
     sim = out_dir / f"{design}_{rows}x{cols}_g{gather}.vvp"
     lanes = [f"-P{d.testbench}.BW={gather}", f"-P{d.testbench}.IW={max(1, gather_ops.clog2(gather))}"]
-    cmd = ["iverilog", "-g2005", "-Wall", f"-P{d.testbench}.R={rows}", f"-P{d.testbench}.C={cols}",
-           *(lanes if gather else []), "-o", str(sim), *(str(RTL_DIR / s) for s in d.sources)]
+    cmd = ["iverilog", "-g2005", "-Wall", "-s", d.testbench, f"-P{d.testbench}.R={rows}",
+           f"-P{d.testbench}.C={cols}", *(lanes if gather else []), "-o", str(sim),
+           *(str(RTL_DIR / s) for s in d.sources)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RtlError(f"iverilog failed for {design} {rows}x{cols}:\n{proc.stdout}{proc.stderr}")
@@ -127,8 +131,10 @@ def operands(case: Case, sparsity: str | None = None) -> tuple[np.ndarray, np.nd
         b = gather_ops.window_b(rng, case.K, case.N, case.RS, case.keep)
     elif sparsity == "channel":
         b = gather_ops.channel_b(rng, case.K, case.N, case.RS, case.keep)
+    elif sparsity == "nm_flex":
+        b = gather_ops.nm_b(rng, case.K, case.N, case.keep)
     elif sparsity is not None:
-        raise ValueError(f"unknown sparsity {sparsity!r}; known: 2:4, window, channel")
+        raise ValueError(f"unknown sparsity {sparsity!r}; known: 2:4, window, channel, nm_flex")
     return a, b
 
 
@@ -188,6 +194,11 @@ def run_gemm(sim: Path, a: np.ndarray, b: np.ndarray, work_dir: Path,
         _write_hex(work_dir / "rbase.hex", rbase, digits=4)
         _write_hex(work_dir / "rlen.hex", rlen, digits=4)
         extra = [f"+S={len(rbase)}"]
+    elif sparsity == "nm_flex":
+        values, indices = gather_ops.compress_nm(b, case.keep)
+        _write_hex(work_dir / "bv.hex", values)
+        _write_hex(work_dir / "bi.hex", indices, digits=1)
+        extra = [f"+KEEP={case.keep}"]
     elif sparsity == "2:4":
         values, indices = compress_2_of_4(b)
         _write_hex(work_dir / "bv.hex", values)
@@ -228,6 +239,8 @@ def model_cycles(design: str, case: Case) -> int:
     if sparsity == "window":
         return timing_formula.window_ws_total_cycles(case.R, case.C, case.M, case.N, case.K, case.RS,
                                                      case.keep)
+    if sparsity == "nm_flex":
+        return timing_formula.nm_ws_total_cycles(case.R, case.C, case.M, case.N, case.K, kept=case.keep)
     if sparsity == "channel":
         _, b = operands(case, sparsity)
         return timing_formula.channel_ws_total_cycles(case.R, case.C, case.M, case.N, b != 0, case.RS, case.G)
@@ -251,7 +264,7 @@ def _from_dims(dataflow: str, sr: int, sc: int, t: int) -> tuple[int, int, int]:
 def default_cases(design: str) -> list[Case]:
     """The committed cases of a design: the edge shapes, then seeded random shapes."""
     d = DESIGNS[design]
-    if d.sparsity in ("window", "channel"):
+    if d.sparsity in ("window", "channel", "nm_flex"):
         return gather_cases(design)
     rng = np.random.default_rng(sum(design.encode()))
     cases: list[Case] = []
@@ -281,6 +294,12 @@ _GATHER_SHAPES = {
         (4, 4, 3, 6, 10, 1, 1, 0), (6, 6, 7, 13, 4, 25, 3, 0), (2, 2, 1, 5, 2, 12, 5, 0),
         (5, 3, 20, 9, 4, 9, 9, 0), (2, 8, 1, 17, 2, 4, 1, 0), (4, 6, 9, 8, 8, 9, 5, 0),
     ],
+    "ws_nm_array": [  # (R, C, M, N, K, 1, N kept of 4, 0)
+        (4, 4, 4, 4, 16, 1, 2, 0), (4, 4, 6, 9, 13, 1, 1, 0), (3, 5, 2, 7, 22, 1, 4, 0),
+        (2, 8, 5, 13, 12, 1, 1, 0), (8, 2, 17, 3, 17, 1, 2, 0), (8, 8, 1, 1, 4, 1, 4, 0),
+        (4, 4, 3, 6, 40, 1, 1, 0), (6, 6, 7, 13, 23, 1, 4, 0), (2, 2, 1, 5, 9, 1, 2, 0),
+        (5, 3, 20, 9, 30, 1, 1, 0), (2, 8, 1, 17, 2, 1, 2, 0), (4, 6, 9, 8, 64, 1, 4, 0),
+    ],
     "ws_channel_array": [
         (4, 4, 4, 4, 8, 9, 3, 8), (4, 4, 6, 9, 12, 4, 5, 4), (3, 5, 2, 7, 10, 9, 4, 4),
         (2, 8, 5, 13, 9, 1, 3, 4), (8, 2, 17, 3, 16, 4, 6, 8), (8, 8, 1, 1, 3, 9, 1, 4),
@@ -298,7 +317,10 @@ def gather_cases(design: str) -> list[Case]:
         r, c = (int(v) for v in rng.integers(2, 9, size=2))
         rs = int(rng.choice([1, 4, 9, 9, 18]))
         ch = int(rng.integers(1, 13))
-        if design == "ws_window_array":
+        if design == "ws_nm_array":  # K = ch * 4 + (0 .. 3), N in {1, 2, 4} of 4
+            rs, ch = 1, 4 * ch + int(rng.integers(0, 4))
+            keep, g = int(rng.choice([1, 2, 4])), 0
+        elif design == "ws_window_array":
             keep, g = int(rng.integers(1, min(rs, gather_ops.WINDOW_BUS) + 1)), 0
         else:
             keep, g = int(rng.integers(1, ch + 1)), int(rng.choice([4, 8]))

@@ -46,7 +46,7 @@ def test_the_table_prints_cycles_energy_metadata_and_area():
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     head = "\n".join(lines[:4])
-    for header in ("cycles", "energy", "meta", "select", "PE", "µm²"):
+    for header in ("cycles", "energy", "meta", "logic", "PE", "µm²"):
         assert header in head, header
     window_row = next(line for line in lines if line.startswith("campfire_window"))
     assert window_row.split()[-2] == f"{pe_area(load_hardware('campfire_window'))[0]:,.0f}"

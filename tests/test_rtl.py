@@ -47,10 +47,13 @@ def _case(entry: dict):
 
 def _model_cycles(model, design: str, case) -> int:
     """The model's cycles; the sparse arrays are dense WS on their kept slots: 2:4 Sr = 2 * ceil(K / 4),
-    window Sr = keep * ceil(RS / 9) * K / RS, channel Sr = RS * the window rows of its blocks."""
+    N:4 Sr = N * ceil(K / 4), window Sr = keep * ceil(RS / 9) * K / RS, channel Sr = RS * the window
+    rows of its blocks."""
     sparsity = runner.DESIGNS[design].sparsity
     if sparsity == "2:4":
         return model("ws", case.R, case.C, 2 * -(-case.K // 4), case.N, case.M)
+    if sparsity == "nm_flex":
+        return model("ws", case.R, case.C, case.keep * -(-case.K // 4), case.N, case.M)
     if sparsity == "window":
         slots = gather_ops.window_slots(case.K, case.RS, case.keep)
         return model("ws", case.R, case.C, slots, case.N, case.M)

@@ -8,6 +8,10 @@ dense model on the same hardware.  N:M with a fixed N (``nm2:4``) fixes the dens
 whatever ``density`` says: the achieved density is in every row and a note says so (``nm:4``
 derives N from the density).
 
+``recipes`` adds workloads that a pattern name cannot say (a recipe name or file of the same model:
+``resnet50_nmflex_global`` picks N:4 per layer by one global threshold); their rows carry the recipe's
+name as the pattern and its own achieved density.
+
 The cost side of each row: ``metadata_bits`` (every operand's index bits), ``sparse_logic_energy_pj``
 (the energy of the datapath's sparse logic: index decoding, operand select or intersection, a
 Campfire array's row bus and mux / gather) and ``pe_area_um2`` (one PE, from the rtl_ref PEs' yosys
@@ -157,17 +161,33 @@ def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Repo
         pe_area_um2=area[0] if area else None, pe_area_source=area[1] if area else "")
 
 
+def check_recipes(recipes: Sequence[str], model: str) -> dict[str, str]:
+    """Label -> reference of each recipe (its name, or a file's stem); each must prune ``model``."""
+    from accelsim.workload.recipes import resolve_recipe
+
+    labels: dict[str, str] = {}
+    for ref in (str(r).strip() for r in recipes):
+        if not ref:
+            continue
+        recipe = resolve_recipe(ref, validate_method=False)
+        if recipe.model != model:
+            raise AccelsimError(f"recipe {ref}: prunes {recipe.model!r}, not {model!r}; compare measures"
+                                f" every workload against the dense {model}, so give a recipe of {model}")
+        labels[recipe.name or Path(ref).stem] = ref
+    return labels
+
+
 def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns: Sequence[str], *,
-            batch: int | None = None, use_cache: bool = True,
+            recipes: Sequence[str] = (), batch: int | None = None, use_cache: bool = True,
             progress: ProgressFn | None = None) -> Comparison:
-    """Every pattern (plus the dense model) on every config; see the module docstring."""
+    """Every pattern and recipe (plus the dense model) on every config; see the module docstring."""
     from accelsim.sim.simulator import simulate
     from accelsim.workload.load import load_workload
     from accelsim.workload.models import MODELS
     from accelsim.workload.pruning.patterns import NM, make_pattern
 
     d = check_density(density)
-    specs = check_patterns(patterns)
+    specs = check_patterns(patterns) if patterns or not recipes else ()
     if model not in MODELS:
         raise UnknownNameError("model", model, MODELS.names(),
                                hint="compare prunes a zoo model itself; give its name (e.g. resnet50)")
@@ -180,6 +200,9 @@ def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns:
             notes.append(f"{spec} fixes the density at {p.n / p.m:.2f} (requested {d:.2f}); "
                          f"nm:{p.m} derives N from the density")
     names = {spec: workload_name(model, spec, d) for spec in ("dense", *specs)}
+    extra = check_recipes(recipes, model)
+    names |= {label: ref for label, ref in extra.items() if label not in names}
+    specs = (*specs, *(label for label in extra if label not in specs))
     total, steps = len(names) * (1 + len(hws)), itertools.count(1)
     progress = progress or (lambda done, total, item: None)
     workloads = {}

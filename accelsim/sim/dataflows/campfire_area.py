@@ -6,12 +6,11 @@ energy_and_designs.md section 1 cites its energies) gives an 8-bit multiply + 32
 um^2) over the yosys logic cells of that operation (rtl_ref/mac_cal.v); a flip-flop is 4.522 / 0.798
 of that (Nangate 45 nm open cell library DFF_X1 / NAND2_X1, a generic gate taken as one NAND2).
 
-Known PEs: the dense arrays' (``os_pe`` when outputs are stationary, else ``ws_pe``), the 2:4
-weight-stationary PE (``ws_sparse_pe``), and the Campfire arrays' window / channel PEs: the dense
-WS PE plus a per-lane cost of their row bus and mux, fitted through 0 over the synthesized widths
-(window 4/9/16/25, channel 4/8/16/32 lanes; within 4 % of the measured PE at 8 lanes and more,
-20 % at 4).
-Any other datapath has no RTL behind it: None.
+Known PEs: the dense arrays' (``os_pe`` when outputs are stationary, else ``ws_pe``), the N:4
+weight-stationary PE (``ws_sparse_pe``: 2:4, and the flexible N:4 engine, whose PE is the same), and
+the Campfire arrays' window / channel PEs: the dense WS PE plus a per-lane cost of their row bus and
+mux, fitted through 0 over the synthesized widths (window 4/9/16/25, channel 4/8/16/32 lanes; within
+4 % of the measured PE at 8 lanes and more, 20 % at 4).  Any other datapath has no RTL behind it: None.
 """
 
 from __future__ import annotations
@@ -47,6 +46,6 @@ def pe_area(hw: HardwareConfig) -> tuple[float, str] | None:
     if hasattr(fmt, "select_action"):
         return (cells_um2(*PE_CELLS["ws_pe"]) + fmt.bus_lanes * LANE_UM2[fmt.select_action],
                 f"{fmt.select_action} PE, {fmt.bus_lanes} lanes")
-    if w.format == "nm" and tuple(w.nm) == (2, 4):
-        return cells_um2(*PE_CELLS["ws_sparse_pe"]), "2:4 WS PE"
+    if w.format == "nm" and tuple(w.nm) == (2, 4) or w.format == "nm_flex" and w.nm_group == 4:
+        return cells_um2(*PE_CELLS["ws_sparse_pe"]), "N:4 WS PE (4:1 mux)"
     return None
