@@ -14,12 +14,13 @@ format: nm, skip: skip     N:M tensor core (A100): every M-wide group along K ta
                            shrinks to ceil(K/M)*N in a regular schedule.  A mask with more than N
                            nonzeros in some group does not fit: the layer runs dense (not gated)
                            with the note "mask is not 2:4 along C ...: ran dense".
-array_rows format,         Campfire arrays (formats/campfire.py: window_nm, channel_gather): the
-skip: skip                 rows take equal-length compressed filters, so K shrinks to the format's
-                           ``array_rows`` (window: m * ceil(R*S / bus) * C; channel: R*S * the
-                           window rows of its channel blocks) in a regular schedule, for every mask
-                           (a dense one too: the rows are what the RTL runs).  Inputs are read as
-                           dense (each row bus reads its window or block once per step).
+array_rows format,         arrays of equal-length compressed filters (formats/campfire.py:
+skip: skip                 window_nm, channel_gather; formats/nm_flex.py): K shrinks to the
+                           format's ``array_rows`` (window: m * ceil(R*S / bus) * C; channel: R*S *
+                           the window rows of its channel blocks; flexible N:M: the layer's N *
+                           ceil(K / M)) in a regular schedule, for every mask (a dense one too: the
+                           rows are what the RTL runs).  Inputs are read as dense (each row bus
+                           reads its window, block or group once per step).
 skip: skip, other format   skip array.  The pattern label picks the granularity if it is in
                            ``exploits``: window (m slots per nonempty R*S window, m = the most
                            nonzeros any window holds), channel / kernel (R*S slots per nonempty
