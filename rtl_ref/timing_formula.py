@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from accelsim.sim.dataflows.timing import accelsim_total_cycles  # the one copy of the formula
 
-__all__ = ["accelsim_total_cycles", "nm_ws_total_cycles"]
+__all__ = ["accelsim_total_cycles", "channel_ws_total_cycles", "nm_ws_total_cycles", "window_ws_total_cycles"]
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -54,3 +54,25 @@ def nm_ws_total_cycles(rows: int, cols: int, m: int, n: int, k: int, kept: int =
     Sr = kept * ceil(k / group) and the timing is the dense WS one (measured for 2:4).
     """
     return accelsim_total_cycles("ws", rows, cols, kept * _ceil_div(k, group), n, m)
+
+
+def window_ws_total_cycles(rows: int, cols: int, m: int, n: int, k: int, rs: int, keep: int,
+                           bus: int = 9) -> int:
+    """Cycles on the rtl_ref window-sparse WS array (ws_window_array.v): a window of rs positions
+    is cut into ceil(rs / bus) sub-windows of the bus's width, each keeps ``keep`` slots, so the
+    rows take Sr = keep * ceil(rs / bus) * (k / rs) kept slots; the timing is the dense WS one."""
+    return accelsim_total_cycles("ws", rows, cols, keep * _ceil_div(rs, bus) * (k // rs), n, m)
+
+
+def channel_ws_total_cycles(rows: int, cols: int, m: int, n: int, nonzero, rs: int, gather: int) -> int:
+    """Cycles on the rtl_ref channel-sparse WS array (ws_channel_array.v).  ``nonzero``: bool
+    [k, n] (B's nonzeros, k = rs * channels, channel fastest).  Channels are cut into blocks of
+    ``gather`` (the row bus); a compressed filter holds, per block, as many windows as the filter
+    with the most nonempty windows there: Sr = rs * sum over blocks of that maximum."""
+    import numpy as np
+
+    nz = np.asarray(nonzero, dtype=bool)
+    k = nz.shape[0]
+    nonempty = nz.reshape(rs, k // rs, n).any(axis=0)  # [channels, n]
+    per_block = [int(nonempty[c0:c0 + gather].sum(axis=0).max()) for c0 in range(0, k // rs, gather)]
+    return accelsim_total_cycles("ws", rows, cols, rs * sum(per_block), n, m)

@@ -256,7 +256,7 @@ def test_index_bits_widens_coordinates():
 
 def test_registry_names_and_docs():
     assert set(SPARSE_FORMATS) == {"dense", "bitmask", "csr", "coo", "rle", "nm", "block", "window",
-                                   "channel"}
+                                   "channel", "window_nm", "channel_gather", "nm_flex"}
     for name in SPARSE_FORMATS:
         assert (SPARSE_FORMATS.get(name).__doc__ or "").strip()
 

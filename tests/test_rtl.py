@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # rtl_ref/ is a directory of the repo, not an installed package
     sys.path.insert(0, str(ROOT))
 runner = importlib.import_module("rtl_ref.runner")
+gather_ops = importlib.import_module("rtl_ref.gather_ops")
 formula = importlib.import_module("rtl_ref.timing_formula")
 
 
@@ -40,13 +41,25 @@ DESIGNS = sorted(runner.DESIGNS)
 
 
 def _case(entry: dict):
-    return runner.Case(**{key: entry[key] for key in ("dataflow", "R", "C", "M", "N", "K", "seed")})
+    extra = {key: entry[key] for key in ("RS", "keep", "G") if key in entry}
+    return runner.Case(**{key: entry[key] for key in ("dataflow", "R", "C", "M", "N", "K", "seed")}, **extra)
 
 
 def _model_cycles(model, design: str, case) -> int:
-    """The model's cycles; the 2:4 array is dense WS on its kept slots, Sr = 2 * ceil(K / 4)."""
-    if runner.DESIGNS[design].sparsity == "2:4":
+    """The model's cycles; the sparse arrays are dense WS on their kept slots: 2:4 Sr = 2 * ceil(K / 4),
+    N:4 Sr = N * ceil(K / 4), window Sr = keep * ceil(RS / 9) * K / RS, channel Sr = RS * the window
+    rows of its blocks."""
+    sparsity = runner.DESIGNS[design].sparsity
+    if sparsity == "2:4":
         return model("ws", case.R, case.C, 2 * -(-case.K // 4), case.N, case.M)
+    if sparsity == "nm_flex":
+        return model("ws", case.R, case.C, case.keep * -(-case.K // 4), case.N, case.M)
+    if sparsity == "window":
+        slots = gather_ops.window_slots(case.K, case.RS, case.keep)
+        return model("ws", case.R, case.C, slots, case.N, case.M)
+    if sparsity == "channel":
+        b = runner.operands(case, sparsity)[1]
+        return model("ws", case.R, case.C, gather_ops.channel_slots(b, case.RS, case.G), case.N, case.M)
     return model(case.dataflow, case.R, case.C, *runner.sim_dims(case))
 
 
@@ -76,7 +89,7 @@ def test_model_matches_measured_cycles(design, model_name):
 
 def test_committed_cases_cover_the_corners():
     cases = [(design, _case(e)) for design in DESIGNS for e in runner.load_expected(design)["cases"]]
-    dims = [(c, *runner.sim_dims(c)) for design, c in cases if design != "ws_sparse_array"]
+    dims = [(c, *runner.sim_dims(c)) for design, c in cases if runner.DESIGNS[design].sparsity is None]
     assert any(t < c.R for c, _, _, t in dims)  # tiny T
     assert any(c.R != c.C for c, _, _, _ in dims)
     assert any(sr % c.R and sc % c.C for c, sr, sc, _ in dims)  # partial folds both ways

@@ -22,14 +22,18 @@ def _split(values: tuple[str, ...]) -> list[str]:
               help="Fraction of weights kept, in (0, 1]: 0.3 = 70 % sparse.")
 @click.option("--patterns", default=DEFAULT_PATTERNS, show_default=True,
               help="Comma-separated patterns (accelsim list patterns).")
+@click.option("--recipe", "recipes", multiple=True,
+              help="Also a recipe (name or file) of the same model, e.g. resnet50_nmflex_global: a workload"
+                   " no pattern name says (repeat or separate with commas).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Batch size.")
 @click.option("--out", "out_dir", default=None, help="Write compare.json, compare.csv and compare.png here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON instead of a table.")
 @click.option("--wide", is_flag=True, help="Every column of the table (default: the key ones).")
 @user_errors
-def compare(hw_refs, model, density, patterns, batch, out_dir, as_json, wide):
+def compare(hw_refs, model, density, patterns, recipes, batch, out_dir, as_json, wide):
     """Structured vs unstructured sparsity at equal density: cycles, speedup and energy over the
-    dense model on the same hardware, MACs issued, load imbalance, metadata and weight footprint."""
+    dense model on the same hardware, load imbalance, weight footprint, and the costs: index
+    metadata, sparse-logic (select / bus / gather) energy and PE area."""
     from accelsim.cli.console import print_comparison, progress_bars
     from accelsim.studies.compare import compare as run_compare
 
@@ -40,7 +44,8 @@ def compare(hw_refs, model, density, patterns, batch, out_dir, as_json, wide):
     if out_dir:
         check_out_dir(out_dir)
     with progress_bars("comparing") as (advance,):
-        result = run_compare(hws, model, density, _split((patterns,)), batch=batch, progress=advance)
+        result = run_compare(hws, model, density, _split((patterns,)), recipes=_split(recipes), batch=batch,
+                             progress=advance)
     if as_json:
         import json
 

@@ -188,15 +188,22 @@ COMPARE_COLUMNS: tuple[tuple, ...] = (  # the key columns of the compare table: 
     ("hardware", lambda r: r.hardware),
     ("pattern", lambda r: r.pattern),
     ("w\ndensity", lambda r: f"{r.density:.3f}"),
-    ("cycles", lambda r: f"{r.total_cycles:,}"),
-    ("speedup", lambda r: f"{r.speedup:.2f}x"),
-    ("energy\nµJ", lambda r: f"{r.energy_pj / 1e6:,.1f}"),
+    ("cycles", lambda r: si(r.total_cycles)),
+    ("speed-\nup", lambda r: f"{r.speedup:.2f}x"),
+    ("energy\nµJ", lambda r: _sig(r.energy_pj / 1e6)),
     ("energy\nratio", lambda r: f"{r.energy_ratio:.2f}"),
-    ("MACs\nissued", lambda r: si(r.macs_issued)),
     ("imbal", lambda r: f"{r.imbalance:.2f}"),
     ("w foot-\nprint %", lambda r: f"{100 * r.weights_footprint:.1f}"),
+    ("meta\nMbit", lambda r: _sig(r.metadata_bits / 1e6)),
+    ("logic\nµJ", lambda r: _sig(r.sparse_logic_energy_pj / 1e6)),
+    ("PE\nµm²", lambda r: "—" if r.pe_area_um2 is None else f"{r.pe_area_um2:,.0f}"),
     ("layer\nnotes", lambda r: str(r.notes)),
 )
+
+
+def _sig(v: float) -> str:
+    """3 significant digits, whole numbers with thousands separators from 100 on."""
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}"
 
 
 def print_comparison(result: Comparison, model: str, wide: bool = False) -> None:

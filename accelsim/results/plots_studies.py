@@ -126,10 +126,34 @@ def plot_pareto(rows: Sequence[dict[str, Any]], path: str | Path, *, title: str 
     return _save(pareto_figure(rows, title), path)
 
 
+# the panels of the compare plot: (row key, scale, label format, axis label, title); benefits, then costs
+_COMPARE_PANELS = (
+    ("speedup", 1.0, "{:.2f}", "speedup (dense cycles / cycles), higher is better",
+     "speedup over the dense model, same hardware"),
+    ("energy_ratio", 1.0, "{:.2f}", "energy / dense energy, lower is better",
+     "energy relative to the dense model, same hardware"),
+    ("metadata_bits", 1e-3, "{:,.0f}", "index metadata, kbit",
+     "cost: index metadata stored"),
+    ("sparse_logic_energy_pj", 1e-6, "{:.2f}", "sparse-logic energy, µJ",
+     "cost: index decode, operand select, bus and gather energy"),
+)
+
+
+def _hardware_label(name: str, rows: Sequence[dict[str, Any]]) -> str:
+    """The config's name and its PE area (from the RTL cell counts) when an RTL PE models it."""
+    row = next((r for r in rows if r["hardware"] == name), {})
+    if "pe_area_um2" not in row:  # a compare.json from before the cost side
+        return name
+    area = row["pe_area_um2"]
+    return f"{name}\n{'no RTL PE' if area is None else f'{area:,.0f} µm²/PE'}"
+
+
 def comparison_figure(comparison: dict[str, Any]) -> Any:
     """The Figure of ``plot_comparison``: one bar group per config, one colour per pattern (its achieved
-    density in the legend); a bar whose pattern the datapath cannot use (the row's ``usable`` is false:
-    every pruned layer ran dense) is grey and hatched, with its own legend entry."""
+    density in the legend), in four panels: speedup and energy (the benefits), index metadata and
+    sparse-logic energy (the costs); each config's PE area, where an RTL PE gives it, under its name.
+    A bar whose pattern the datapath cannot use (the row's ``usable`` is false: every pruned layer
+    ran dense) is grey and hatched, with its own legend entry."""
     from matplotlib.patches import Patch
 
     hardware, patterns = comparison["hardware"], comparison["patterns"]
@@ -137,29 +161,30 @@ def comparison_figure(comparison: dict[str, Any]) -> Any:
     n_bars = len(hardware) * len(patterns)
     panel = max(4.5, min(14.0, 0.32 * n_bars + 1.5))
     stacked = n_bars > 12  # the panels one above the other, each the full width
-    fig = _figure(panel + 1.0, 9.0) if stacked else _figure(2 * panel + 1.0, 5.2)
+    fig = _figure(panel + 1.0, 17.0) if stacked else _figure(2 * panel + 1.0, 9.6)
     width = 0.8 / max(1, len(patterns))
     colors = [f"C{j % 10}" for j in range(len(patterns))]
-    for ax, key, ylabel, title in zip(
-            fig.subplots(2, 1) if stacked else fig.subplots(1, 2), ("speedup", "energy_ratio"),
-            ("speedup (dense cycles / cycles), higher is better", "energy / dense energy, lower is better"),
-            ("speedup over the dense model, same hardware",
-             "energy relative to the dense model, same hardware"),
-            strict=True):
+    ticks = [_hardware_label(h, comparison["rows"]) for h in hardware]
+    axes = fig.subplots(4, 1) if stacked else fig.subplots(2, 2).ravel()
+    for ax, (key, scale, fmt, ylabel, title) in zip(axes, _COMPARE_PANELS, strict=True):
         narrow = panel * 110 * 0.85 / max(1, len(hardware)) * width < 34  # bar width (px) vs a "1.99" label
+        values = []
         for j, pattern in enumerate(patterns):
             xs = [i + (j - (len(patterns) - 1) / 2) * width for i in range(len(hardware))]
             sel = [rows[hw, pattern] for hw in hardware]
-            bars = ax.bar(xs, [r[key] for r in sel], width, color=colors[j], edgecolor=colors[j])
+            heights = [r.get(key, 0) * scale for r in sel]
+            values += heights
+            bars = ax.bar(xs, heights, width, color=colors[j], edgecolor=colors[j])
             for bar, r in zip(bars, sel, strict=True):
                 if not r.get("usable", True):
                     bar.set(**UNUSABLE, edgecolor=colors[j])
-            ax.bar_label(bars, [f"{r[key]:.2f}" for r in sel], padding=2, fontsize=SMALL_PT,
+            ax.bar_label(bars, [fmt.format(v) for v in heights], padding=2, fontsize=SMALL_PT,
                          rotation=90 if narrow else 0)
-        ax.axhline(1.0, color="black", linewidth=0.8)
-        ax.set_xticks(range(len(hardware)), hardware, rotation=15 if len(hardware) > 6 else 0)
-        ax.margins(y=0.15)
-        _log_if_wide(ax, "y", [r[key] for r in comparison["rows"]])
+        if scale == 1.0:
+            ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xticks(range(len(hardware)), ticks, rotation=15 if len(hardware) > 6 else 0)
+        ax.margins(y=0.2)
+        _log_if_wide(ax, "y", values)
         _plain(ax.yaxis)
         _style(ax, title, "hardware config", ylabel.replace(", ", "\n") if stacked else ylabel, grid="y")
     density = {p: next((r["density"] for r in comparison["rows"] if r["pattern"] == p), None)
@@ -177,6 +202,7 @@ def comparison_figure(comparison: dict[str, Any]) -> Any:
 
 
 def plot_comparison(comparison: dict[str, Any], path: str | Path) -> Path:
-    """Speedup and energy (both vs dense on the same hardware) per pattern, one bar group per config;
+    """Speedup and energy (both vs dense on the same hardware), index metadata and sparse-logic energy
+    per pattern, one bar group per config (with its PE area);
     ``comparison`` is a comparison's JSON form (``Comparison.to_json_dict()``, compare.json)."""
     return _save(comparison_figure(comparison), path)

@@ -20,7 +20,9 @@ What one layer counts (``flow`` is its dataflow's row of dataflows/base.py; move
   leaves and a write at the level it enters, data and metadata alike;
 * sparse logic: every word read with index metadata is decoded (``index_decode``); every issued MAC
   passes the operand selector of a datapath where one operand skips (``operand_select``), or the
-  intersection unit where both skip (``intersection``);
+  intersection unit where both skip (``intersection``); on a Campfire array (a weight format with a
+  ``select_action``, formats/campfire.py) instead its row bus and mux, one action per issued MAC
+  and bus lane (``window_select``, ``channel_gather``: priced from the RTL's cell counts);
 * static: every PE (``pe_static``) and every bit of on-chip storage (``buffer_static``; a per-PE
   level once per PE) for every cycle of the layer, stalls included: compute + stall cycles;
 * DRAM bytes read and written.
@@ -29,6 +31,7 @@ What one layer counts (``flow`` is its dataflow's row of dataflows/base.py; move
 from __future__ import annotations
 
 from accelsim.sim.dataflows.base import OPERAND_DIMS, FoldPlan
+from accelsim.sim.formats import get_format
 from accelsim.sim.traces import Action, ComputeTrace, MemoryTraffic, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig, MemoryLevel
 
@@ -75,7 +78,10 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
         if level is not None and n:
             acts.append(Action(level.name, "buffer_write", n, bits))
     skipping = [op for op in ("weights", "inputs") if getattr(hw.sparsity, op).skip == "skip"]
-    if skipping:
+    w_fmt = get_format(hw.sparsity.weights.format, hw.sparsity.weights.options)
+    if skipping == ["weights"] and hasattr(w_fmt, "select_action"):  # a Campfire array's row bus and mux
+        acts.append(Action("sparse_logic", w_fmt.select_action, compute.macs_issued * w_fmt.bus_lanes))
+    elif skipping:
         select = "intersection" if len(skipping) == 2 else "operand_select"
         acts.append(Action("sparse_logic", select, compute.macs_issued))
 

@@ -7,6 +7,15 @@ Each pruned workload and the dense model run on every config; speedup and energy
 dense model on the same hardware.  N:M with a fixed N (``nm2:4``) fixes the density at N/M
 whatever ``density`` says: the achieved density is in every row and a note says so (``nm:4``
 derives N from the density).
+
+``recipes`` adds workloads that a pattern name cannot say (a recipe name or file of the same model:
+``resnet50_nmflex_global`` picks N:4 per layer by one global threshold); their rows carry the recipe's
+name as the pattern and its own achieved density.
+
+The cost side of each row: ``metadata_bits`` (every operand's index bits), ``sparse_logic_energy_pj``
+(the energy of the datapath's sparse logic: index decoding, operand select or intersection, a
+Campfire array's row bus and mux / gather) and ``pe_area_um2`` (one PE, from the rtl_ref PEs' yosys
+cell counts: sim/dataflows/campfire_area.py; None where no RTL PE models the datapath).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 
 from accelsim.errors import AccelsimError, UnknownNameError
 from accelsim.files import rows_to_csv, write_atomic
+from accelsim.sim.dataflows.campfire_area import pe_area
 from accelsim.sim.report import Report
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.spec.recipe import PatternSpec, recipe_name
@@ -32,7 +42,9 @@ class CompareRow:
     """One (hardware, pattern) point.  ``imbalance`` is the compute-cycle-weighted mean of the
     layers' load imbalance; ``weights_footprint`` = (data + metadata) / dense bits of the weights;
     ``ran_dense_layers`` of the ``pruned_layers`` ran dense because the datapath cannot use the pattern
-    (it skips no weights, or a layer note says "ran dense")."""
+    (it skips no weights, or a layer note says "ran dense").  Costs: ``sparse_logic_energy_pj`` (in
+    ``energy_pj``), ``pe_area_um2`` of the config's PE and ``pe_area_source`` (which RTL PE; None and
+    "" when none models it)."""
 
     hardware: str
     pattern: str
@@ -51,6 +63,9 @@ class CompareRow:
     notes: int
     pruned_layers: int = 0
     ran_dense_layers: int = 0
+    sparse_logic_energy_pj: float = 0.0
+    pe_area_um2: float | None = None
+    pe_area_source: str = ""
 
     @property
     def speedup(self) -> float:
@@ -133,6 +148,7 @@ def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Repo
     w = report.storage_totals().get("weights")
     pruned = [layer for layer in report.layers if layer.weight_density < 1.0]
     no_skip = hw.sparsity.weights.skip == "none"
+    area = pe_area(hw)
     return CompareRow(
         hardware=hw.name, pattern=pattern, workload=workload.name, density=nnz / size if size else 1.0,
         total_cycles=report.total_cycles, dense_cycles=dense.total_cycles, energy_pj=report.energy_pj,
@@ -140,20 +156,38 @@ def _row(hw: HardwareConfig, pattern: str, workload, report: Report, dense: Repo
         imbalance=imb / sum(cycles) if sum(cycles) else 1.0, metadata_bits=int(report.total("metadata_bits")),
         weights_bits=w.total_bits if w else 0, weights_footprint=w.footprint_ratio if w else 1.0,
         notes=sum(len(layer.notes) for layer in report.layers), pruned_layers=len(pruned),
-        ran_dense_layers=sum(no_skip or any("ran dense" in n for n in layer.notes) for layer in pruned))
+        ran_dense_layers=sum(no_skip or any("ran dense" in n for n in layer.notes) for layer in pruned),
+        sparse_logic_energy_pj=sum(lr.energy_by_component_pj.get("sparse_logic", 0) for lr in report.layers),
+        pe_area_um2=area[0] if area else None, pe_area_source=area[1] if area else "")
+
+
+def check_recipes(recipes: Sequence[str], model: str) -> dict[str, str]:
+    """Label -> reference of each recipe (its name, or a file's stem); each must prune ``model``."""
+    from accelsim.workload.recipes import resolve_recipe
+
+    labels: dict[str, str] = {}
+    for ref in (str(r).strip() for r in recipes):
+        if not ref:
+            continue
+        recipe = resolve_recipe(ref, validate_method=False)
+        if recipe.model != model:
+            raise AccelsimError(f"recipe {ref}: prunes {recipe.model!r}, not {model!r}; compare measures"
+                                f" every workload against the dense {model}, so give a recipe of {model}")
+        labels[recipe.name or Path(ref).stem] = ref
+    return labels
 
 
 def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns: Sequence[str], *,
-            batch: int | None = None, use_cache: bool = True,
+            recipes: Sequence[str] = (), batch: int | None = None, use_cache: bool = True,
             progress: ProgressFn | None = None) -> Comparison:
-    """Every pattern (plus the dense model) on every config; see the module docstring."""
+    """Every pattern and recipe (plus the dense model) on every config; see the module docstring."""
     from accelsim.sim.simulator import simulate
     from accelsim.workload.load import load_workload
     from accelsim.workload.models import MODELS
     from accelsim.workload.pruning.patterns import NM, make_pattern
 
     d = check_density(density)
-    specs = check_patterns(patterns)
+    specs = check_patterns(patterns) if patterns or not recipes else ()
     if model not in MODELS:
         raise UnknownNameError("model", model, MODELS.names(),
                                hint="compare prunes a zoo model itself; give its name (e.g. resnet50)")
@@ -166,6 +200,9 @@ def compare(hws: Sequence[HardwareConfig], model: str, density: float, patterns:
             notes.append(f"{spec} fixes the density at {p.n / p.m:.2f} (requested {d:.2f}); "
                          f"nm:{p.m} derives N from the density")
     names = {spec: workload_name(model, spec, d) for spec in ("dense", *specs)}
+    extra = check_recipes(recipes, model)
+    names |= {label: ref for label, ref in extra.items() if label not in names}
+    specs = (*specs, *(label for label in extra if label not in specs))
     total, steps = len(names) * (1 + len(hws)), itertools.count(1)
     progress = progress or (lambda done, total, item: None)
     workloads = {}

@@ -14,6 +14,13 @@ format: nm, skip: skip     N:M tensor core (A100): every M-wide group along K ta
                            shrinks to ceil(K/M)*N in a regular schedule.  A mask with more than N
                            nonzeros in some group does not fit: the layer runs dense (not gated)
                            with the note "mask is not 2:4 along C ...: ran dense".
+array_rows format,         arrays of equal-length compressed filters (formats/campfire.py:
+skip: skip                 window_nm, channel_gather; formats/nm_flex.py): K shrinks to the
+                           format's ``array_rows`` (window: m * ceil(R*S / bus) * C; channel: R*S *
+                           the window rows of its channel blocks; flexible N:M: the layer's N *
+                           ceil(K / M)) in a regular schedule, for every mask (a dense one too: the
+                           rows are what the RTL runs).  Inputs are read as dense (each row bus
+                           reads its window, block or group once per step).
 skip: skip, other format   skip array.  The pattern label picks the granularity if it is in
                            ``exploits``: window (m slots per nonempty R*S window, m = the most
                            nonzeros any window holds), channel / kernel (R*S slots per nonempty
@@ -72,11 +79,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from accelsim.registry import SPARSE_FORMATS
 from accelsim.sim.dataflows import kernels
 from accelsim.sim.dataflows.base import FoldPlan, plan_folds
 from accelsim.sim.dataflows.compute import dense_compute, tile_cycles
 from accelsim.sim.dataflows.input_skip import step_fraction, steps_kept
 from accelsim.sim.dataflows.timing import TimingModel
+from accelsim.sim.formats import Geometry, get_format
 from accelsim.sim.storage import storage_of, weight_fibers, weight_geometry
 from accelsim.sim.traces import ComputeTrace, FoldSchedule, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
@@ -86,7 +95,7 @@ from accelsim.workload.layer import Layer
 _GRANULARITY = {"unstructured": "element", "window": "window", "combined": "window", "channel": "channel",
                 "kernel": "channel", "vector": "vector", "block": "block", "filter": "compact",
                 "input_channel": "compact"}
-_REGULAR = ("dense", "gate", "nm", "compact")
+_REGULAR = ("dense", "gate", "nm", "compact", "rows")
 _LOCATED = ("element", "window", "channel", "vector", "block")  # skip granularities that need an index
 
 
@@ -103,6 +112,8 @@ def choose_datapath(layer: Layer, hw: HardwareConfig, fit_problem: str | None,
         return "dense", None
     if s.skip == "gate":
         return "gate", None
+    if hasattr(SPARSE_FORMATS.get(s.format), "array_rows"):  # its own schedule, dense masks included
+        return "rows", None
     if layer.weight_mask is None or mask_dense:
         return "dense", None
     if s.format == "nm":
@@ -142,6 +153,9 @@ def _work(gran: str, mask: np.ndarray, layer: Layer, hw: HardwareConfig) -> _Wor
     if gran == "nm":
         keep, m = hw.sparsity.weights.nm
         return _Work(dims=(-(-k // m) * keep, n))
+    if gran == "rows":  # an array of equal-length compressed filters (formats/campfire.py)
+        fmt = get_format(hw.sparsity.weights.format, hw.sparsity.weights.options)
+        return _Work(dims=(fmt.array_rows(mask.reshape(g * n, k), Geometry(*weight_geometry(layer))), n))
     if gran == "compact":
         rows_kept = int(np.count_nonzero(mask.any(axis=1), axis=1).max())
         cols_kept = int(np.count_nonzero(mask.any(axis=2), axis=1).max())
@@ -222,7 +236,7 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
         cycles = 0 if empty else timing.layer_cycles(cplan, g)
         schedule = FoldSchedule(timing, plan, regular=cplan)
         slots = g * kc * nc
-        inputs_reads = g * cacc.inputs_reads * (k / kc if gran == "nm" and kc else 1.0)
+        inputs_reads = g * cacc.inputs_reads * (k / kc if gran in ("nm", "rows") and kc else 1.0)
         if gran == "compact":
             weights_reads = g * cacc.weights_reads
         out_w, out_r = g * cacc.outputs_writes, g * cacc.outputs_reads

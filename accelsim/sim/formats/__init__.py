@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from accelsim.registry import SPARSE_FORMATS
-from accelsim.sim.formats import block, nm, rle, simple, window  # noqa: F401  (the imports register them)
+from accelsim.sim.formats import block, campfire, nm, nm_flex, rle, simple, window  # noqa: F401  (registers them)
 from accelsim.sim.formats.base import Geometry, SparseFormat, as_fibers
 from accelsim.spec.config import config_keys
 

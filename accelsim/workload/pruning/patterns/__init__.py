@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from accelsim.registry import PATTERNS
 from accelsim.spec.recipe import pattern_names
-from accelsim.workload.pruning.patterns import campfire, grouped  # noqa: F401  (registers their patterns)
+from accelsim.workload.pruning.patterns import campfire, flexible_nm, grouped  # noqa: F401  (registers them)
 from accelsim.workload.pruning.patterns.base import NM, Pattern, achieved, make_pattern
 
 __all__ = ["NM", "PATTERNS", "Pattern", "achieved", "make_pattern", "pattern_names"]
