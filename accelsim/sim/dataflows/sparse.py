@@ -204,7 +204,8 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
     storage = storage if storage is not None else storage_of(layer, hw)
     w_store, ins = storage["weights"], storage["inputs"]
     gran, note = choose_datapath(layer, hw, w_store.fit_problem, nnz == mask.size)
-    if gran in _LOCATED and not w_store.metadata_bits:  # stored with no index: nothing finds the zeros
+    if gran in _LOCATED and not w_store.metadata_bits and w_store.data_bits >= w_store.dense_bits:
+        # every weight stored, zeros too, and no index: nothing tells the datapath where the zeros are
         gran, note = "gate", (f"format {w_sp.format} stores this layer's weights with no index, so the"
                               " datapath cannot locate their zeros: ran dense, zero weights gated")
     notes = [note] if note else []
