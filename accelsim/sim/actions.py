@@ -18,7 +18,8 @@ What one layer counts (``flow`` is its dataflow's row of dataflows/base.py; move
   level holding it, index metadata read with its data in proportion metadata/data bits; every
   transfer between tiers (DRAM and each level, ``MemoryTraffic.by_level``) is a read at the level it
   leaves and a write at the level it enters, data and metadata alike;
-* sparse logic: every word read with index metadata is decoded (``index_decode``); every issued MAC
+* sparse logic: every word read with index metadata is decoded (``index_decode``), and every output
+  written in a compressed format encoded (one ``index_decode``: the same run counter); every issued MAC
   passes the operand selector of a datapath where one operand skips (``operand_select``), or the
   intersection unit where both skip (``intersection``); on a Campfire array (a weight format with a
   ``select_action``, formats/campfire.py) instead its row bus and mux, one action per issued MAC
@@ -77,6 +78,9 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
         level = hw.array_level(op)
         if level is not None and n:
             acts.append(Action(level.name, "buffer_write", n, bits))
+    out = storage.get("outputs")
+    if out is not None and out.format != "dense":  # each output encoded once on its way out
+        acts.append(Action("sparse_logic", "index_decode", out.dense_bits // bits))
     skipping = [op for op in ("weights", "inputs") if getattr(hw.sparsity, op).skip == "skip"]
     w_fmt = get_format(hw.sparsity.weights.format, hw.sparsity.weights.options)
     if skipping == ["weights"] and hasattr(w_fmt, "select_action"):  # a Campfire array's row bus and mux

@@ -35,7 +35,8 @@ def simulate(hw: HardwareConfig, workload: Workload, *, progress: ProgressFn | N
     keeps them and they fit (``accelsim.sim.residency``)."""
     timing = TIMING_MODELS.get(hw.timing)
     table = load_energy_table(hw.energy_table)
-    plans = [plan_layer(layer, hw, timing, table) for layer in workload.layers]
+    density = output_densities(workload.layers) if hw.sparsity.outputs.format != "dense" else {}
+    plans = [plan_layer(layer, hw, timing, table, density.get(layer.name, 1.0)) for layer in workload.layers]
     keep = plan_residency(hw, workload.layers, [p[0] for p in plans], [p[3] for p in plans])
     layers = []
     for i, (layer, plan) in enumerate(zip(workload.layers, plans, strict=True)):
@@ -59,9 +60,21 @@ def simulate_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table:
     return finish_layer(layer, hw, timing, table, *plan_layer(layer, hw, timing, table))
 
 
-def plan_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: EnergyTable):
+def output_densities(layers: tuple[Layer, ...]) -> dict[str, float]:
+    """Each layer's expected output density: the measured input density of the layers that read it
+    (the densest, when several do; through activations, pooling and adds as the tracer recorded).
+    A layer nothing reads (the logits) is taken dense."""
+    out: dict[str, float] = {}
+    for layer in layers:
+        for src in layer.input_from:
+            out[src] = max(out.get(src, 0.0), float(layer.activation_density))
+    return out
+
+
+def plan_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: EnergyTable,
+               output_density: float = 1.0):
     """(storage, compute, tile model, mapping): everything before the memory model."""
-    storage = storage_of(layer, hw)
+    storage = storage_of(layer, hw, output_density)
     compute = compute_stage(hw)(layer, hw, timing, storage)  # a flexible array's own, or sparse_compute
     model = tile_model(layer, hw, compute, storage)
     mapping = choose_mapping(layer, hw, compute, model, table=table)

@@ -13,7 +13,10 @@ Which fiber each operand's format compresses:
   (RLE padding from the i.i.d. estimate).  A layer that carries an ``activation_mask`` attribute
   (bool, the input's torch layout: (batch, C, H, W) for a conv, (..., K) otherwise) is measured on
   that mask instead.
-* **outputs**: dense.
+* **outputs**: in ``sparsity.outputs.format`` (dense unless the hardware compresses what it writes
+  back; the loader makes it the input format, which the next layer reads).  Their density is the
+  expected one the simulator hands in (``output_density``: the next layer's measured input density),
+  one fiber per pixel over the N output channels; partial sums are never compressed.
 
 """
 
@@ -112,13 +115,23 @@ def input_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
     return _breakdown(s.format, dense_bits, bits)
 
 
-def storage_of(layer: Layer, hw: HardwareConfig) -> dict[str, StorageBreakdown]:
-    """StorageBreakdown of weights, inputs and outputs of one layer on ``hw`` (see module doc)."""
+def output_storage(layer: Layer, hw: HardwareConfig, density: float = 1.0) -> StorageBreakdown:
+    """The outputs as written back: dense, or in ``sparsity.outputs.format`` at ``density``."""
     w = hw.pe_array.precision_bits
-    outputs = layer.groups * layer.m * layer.n * w
+    f, length = layer.groups * layer.m, layer.n
+    dense_bits = f * length * w
+    s = hw.sparsity.outputs
+    if s.format == "dense":
+        return StorageBreakdown(dense_bits, dense_bits, 0)
+    bits = get_format(s.format, s.options).expected_bits(f, length, density * f * length, w)
+    return _breakdown(s.format, dense_bits, bits)
+
+
+def storage_of(layer: Layer, hw: HardwareConfig, output_density: float = 1.0) -> dict[str, StorageBreakdown]:
+    """StorageBreakdown of weights, inputs and outputs of one layer on ``hw`` (see module doc)."""
     return {
         "inputs": input_storage(layer, hw),
         "weights": weight_storage(layer, hw),
-        "outputs": StorageBreakdown(outputs, outputs, 0),
+        "outputs": output_storage(layer, hw, output_density),
     }
 

@@ -133,6 +133,7 @@ class OperandSparsity:
 class SparseSupport:
     weights: OperandSparsity = field(default_factory=OperandSparsity)
     inputs: OperandSparsity = field(default_factory=OperandSparsity)
+    outputs: OperandSparsity = field(default_factory=OperandSparsity)  # the format outputs are written in
 
 
 @dataclass(frozen=True)
@@ -280,10 +281,11 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
         channels=r.get(d_raw, "channels", "dram", cfg.positive_int, 1),
     )
 
-    s_raw = r.mapping(top.get("sparsity"), "sparsity", ("weights", "inputs"))
+    s_raw = r.mapping(top.get("sparsity"), "sparsity", ("weights", "inputs", "outputs"))
     sparsity = SparseSupport(
         weights=_operand_sparsity(r, s_raw.get("weights"), "sparsity.weights"),
         inputs=_operand_sparsity(r, s_raw.get("inputs"), "sparsity.inputs"),
+        outputs=_operand_sparsity(r, s_raw.get("outputs"), "sparsity.outputs"),
     )
     hw = HardwareConfig(
         name=r.get(top, "name", "", cfg.text, "?"),
@@ -308,9 +310,22 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
     return hw
 
 
+def _check_outputs(r: Reader, hw: HardwareConfig) -> None:
+    """Outputs are written in a format and read back as the next layer's inputs: the same format."""
+    out, ins = hw.sparsity.outputs, hw.sparsity.inputs
+    if out.skip != "none" or out.exploits:
+        r.problem("sparsity.outputs", "outputs are written, not multiplied: only 'format' (and its keys)"
+                                      " applies; remove 'skip' and 'exploits'")
+    elif out.format != "dense" and (out.format, out.options) != (ins.format, ins.options):
+        r.problem("sparsity.outputs.format", f"outputs written as {out.format!r} are read back by the next"
+                                             f" layer as its inputs, stored as {ins.format!r}: give"
+                                             " sparsity.inputs the same format and keys")
+
+
 def _check_sparsity(r: Reader, hw: HardwareConfig) -> None:
     """Combinations that cannot work, from what each format declares (``exploitable``,
     ``stores_activations``): say so at load time, not in the middle of a run."""
+    _check_outputs(r, hw)
     formats = {name: SPARSE_FORMATS.get(name) for name in SPARSE_FORMATS}
     claimed = {p: name for name, f in formats.items() for p in (f.exploitable or ())}
     keeping = ", ".join(n for n, f in formats.items() if f.exploitable != ())
