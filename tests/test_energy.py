@@ -237,7 +237,8 @@ def test_sparse_logic_of_each_datapath():
     nnz = int(mask.sum())
     priced, compute = _priced(load_hardware("sparse_pe"), mask=mask)  # bitmask weights, skip
     assert compute.macs_issued == nnz * M
-    assert priced[("sparse_logic", "operand_select", 0)] == pytest.approx(nnz * M * 0.03)
+    # a 32:1 mux on the 32-word input bus (ifmap_sram: 32 B/cycle of int8) per issued MAC
+    assert priced[("sparse_logic", "operand_select", 0)] == pytest.approx(nnz * M * 32 * 0.0773)
     assert priced[("sparse_logic", "index_decode", 0)] == pytest.approx(nnz * 0.05)  # each weight read once
     priced, compute = _priced(load_hardware("unstructured_skip"), mask=mask)  # both operands skip
     assert priced[("sparse_logic", "intersection", 0)] == pytest.approx(compute.macs_issued * 0.1)
@@ -245,6 +246,16 @@ def test_sparse_logic_of_each_datapath():
     priced, compute = _priced(load_hardware("zero_gated"), mask=mask)  # gated: rle inputs decoded only
     assert priced[("sparse_logic", "index_decode", 0)] == pytest.approx(compute.sram_reads["inputs"] * 0.05)
     assert not any(key[1] in ("operand_select", "intersection") for key in priced)
+
+
+def test_the_operand_mux_is_as_wide_as_the_bus_it_picks_from():
+    from accelsim.sim.actions import select_lanes
+
+    assert select_lanes(load_hardware("sparse_pe"), "weights") == 32  # 32 B/cycle of int8 activations
+    assert select_lanes(load_hardware("sparse_pe", {"memories.ifmap_sram.bandwidth": "64 B/cycle"}),
+                        "weights") == 64
+    assert select_lanes(load_hardware("nm_tensor_core"), "weights") == 4  # 2 of a group of 4
+    assert select_lanes(load_hardware("sigma_like"), "weights") == 1  # the networks deliver it
 
 
 def test_stalls_cost_the_static_rate_times_the_extra_cycles():

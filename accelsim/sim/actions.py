@@ -20,8 +20,9 @@ What one layer counts (``flow`` is its dataflow's row of dataflows/base.py; move
   leaves and a write at the level it enters, data and metadata alike;
 * sparse logic: every word read with index metadata is decoded (``index_decode``), and every output
   written in a compressed format encoded (one ``index_decode``: the same run counter); every issued MAC
-  passes the operand selector of a datapath where one operand skips (``operand_select``), or the
-  intersection unit where both skip (``intersection``); on a Campfire array (a weight format with a
+  passes the operand selector of a datapath where one operand skips (``operand_select``, once per
+  lane of the bus its mux picks from: ``select_lanes``), or the intersection unit where both skip
+  (``intersection``); on a Campfire array (a weight format with a
   ``select_action``, formats/campfire.py) instead its row bus and mux, one action per issued MAC
   and bus lane (``window_select``, ``channel_gather``: priced from the RTL's cell counts);
 * static: every PE (``pe_static``) and every bit of on-chip storage (``buffer_static``; a per-PE
@@ -35,6 +36,7 @@ from accelsim.sim.dataflows.base import OPERAND_DIMS, FoldPlan
 from accelsim.sim.formats import get_format
 from accelsim.sim.traces import Action, ComputeTrace, MemoryTraffic, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig, MemoryLevel
+from accelsim.spec.pe_array import FlexiblePEArray
 
 
 def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraffic,
@@ -85,9 +87,11 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
     w_fmt = get_format(hw.sparsity.weights.format, hw.sparsity.weights.options)
     if skipping == ["weights"] and hasattr(w_fmt, "select_action"):  # a Campfire array's row bus and mux
         acts.append(Action("sparse_logic", w_fmt.select_action, compute.macs_issued * w_fmt.bus_lanes))
+    elif len(skipping) == 2:
+        acts.append(Action("sparse_logic", "intersection", compute.macs_issued))
     elif skipping:
-        select = "intersection" if len(skipping) == 2 else "operand_select"
-        acts.append(Action("sparse_logic", select, compute.macs_issued))
+        lanes = select_lanes(hw, skipping[0])
+        acts.append(Action("sparse_logic", "operand_select", compute.macs_issued * lanes))
 
     for level, ops in traffic.by_level.items():
         if level == "dram":
@@ -104,6 +108,23 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
     acts.append(Action("dram", "dram_read", traffic.dram_read_bytes, 8))
     acts.append(Action("dram", "dram_write", traffic.dram_write_bytes, 8))
     return acts
+
+
+def select_lanes(hw: HardwareConfig, skipping: str) -> int:
+    """Bus lanes of the mux that picks the partner operand of each issued MAC on a one-sided skip
+    datapath: N:M picks among the M positions of a group; a skip array among the words its partner's
+    bus carries per cycle (the array-side level's read port in words; without a port, one word per PE
+    row); a flexible array's networks deliver the partner itself (one lane)."""
+    s = getattr(hw.sparsity, skipping)
+    if isinstance(hw.pe_array, FlexiblePEArray):
+        return 1
+    if s.format == "nm":
+        return int(s.nm[1])
+    level = hw.array_level("inputs" if skipping == "weights" else "weights")
+    port = None if level is None else level.read_bandwidth_bytes_per_cycle or level.bandwidth_bytes_per_cycle
+    if port:
+        return max(1, int(port // (hw.pe_array.precision_bits / 8)))
+    return hw.pe_array.rows
 
 
 def _per_pe_level(hw: HardwareConfig, operand: str) -> MemoryLevel | None:
