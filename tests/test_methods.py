@@ -20,7 +20,7 @@ from accelsim.workload.pruning.methods.iterative import (
 from accelsim.workload.pruning.patterns import make_pattern
 from accelsim.workload.pruning.training import evaluate, load_digits_split, train
 
-ONE_SHOT = ("magnitude", "random", "l1_filter", "taylor", "snip", "synflow")
+ONE_SHOT = ("magnitude", "random", "l1_filter", "taylor", "snip", "synflow", "pen_ultimate")
 TRAINING = ("agp", "imp", "drop")
 
 
@@ -280,7 +280,7 @@ def test_drop_pruning_converges_to_the_target(digits):
     assert evaluate(model, digits) > 0.8
 
 
-@pytest.mark.parametrize("name", TRAINING + ("snip", "taylor"))
+@pytest.mark.parametrize("name", TRAINING + ("snip", "taylor", "pen_ultimate"))
 def test_methods_that_need_data_say_so(name):
     model = mlp()
     with pytest.raises(AccelsimError, match="data"):
