@@ -306,3 +306,20 @@ def test_bad_parameters_are_clear_errors():
         METHODS.get("synflow").scores(conv, layers_of(conv), seed=0)
     with pytest.raises(AccelsimError, match="unknown method"):
         METHODS.get("magnitud")
+
+
+def test_imp_reinit_shares_imps_first_mask_then_diverges(digits):
+    """Same dense training -> the same first-round mask; later rounds differ only by what the
+    survivors restart from (rewound vs re-drawn), so the masks part ways but keep the target."""
+    params = {"epochs": 2, "rewind_step": 0}
+    one = [METHODS.get(n).prune(m, layers_of(m), UNSTRUCTURED, 0.5, seed=0, data=digits, rounds=1, **params)
+           for n, m in (("imp", mlp()), ("imp_reinit", mlp()))]
+    for name in one[0]:
+        assert (one[0][name] == one[1][name]).all()
+    model = mlp()
+    two = [METHODS.get(n).prune(m, layers_of(m), UNSTRUCTURED, 0.75, seed=0, data=digits, rounds=2, **params)
+           for n, m in (("imp", mlp()), ("imp_reinit", model))]
+    assert overall_sparsity(two[1]) == pytest.approx(0.75, abs=1e-3)
+    assert any((two[0][n] != two[1][n]).any() for n in two[0])
+    assert model_sparsity(layers_of(model)) >= 0.75 - 1e-3
+    assert evaluate(model, digits) > 0.8
