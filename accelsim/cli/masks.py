@@ -62,9 +62,12 @@ def compare_cmd(refs, plot_path, as_json):
                 t.add_row(ref, *(f"{v:.3f}" for v in line))
             print_table(t)
     if plot_path:
+        from pathlib import Path
+
         from accelsim.results.plots_masks import plot_similarity
 
-        click.echo(f"wrote {plot_similarity(matrix, list(refs), plot_path, 'Mask similarity')}", err=True)
+        labels = [Path(r).stem if r.endswith((".yaml", ".yml")) else r for r in refs]
+        click.echo(f"wrote {plot_similarity(matrix, labels, plot_path, 'Mask similarity')}", err=True)
 
 
 @masks.command("structure")
