@@ -109,7 +109,7 @@ def _structure_table(rows, seeds) -> str:
 def hardware_md(rows, seeds, head, acc_json: Path) -> str:
     acc: dict = {}
     if acc_json.exists():
-        for r in json.loads(acc_json.read_text()):
+        for r in json.loads(acc_json.read_text())["rows"]:
             if r["model"] == "lenet5_digits":
                 acc.setdefault((r["method"], r["pattern"], float(r["target"])), []).append(r["final"])
     groups: dict = {}
