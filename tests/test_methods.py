@@ -20,7 +20,7 @@ from accelsim.workload.pruning.methods.iterative import (
 from accelsim.workload.pruning.patterns import make_pattern
 from accelsim.workload.pruning.training import evaluate, load_digits_split, train
 
-ONE_SHOT = ("magnitude", "random", "l1_filter", "taylor", "snip", "synflow")
+ONE_SHOT = ("magnitude", "random", "l1_filter", "taylor", "snip", "synflow", "pen_ultimate")
 TRAINING = ("agp", "imp", "drop")
 
 
@@ -280,7 +280,7 @@ def test_drop_pruning_converges_to_the_target(digits):
     assert evaluate(model, digits) > 0.8
 
 
-@pytest.mark.parametrize("name", TRAINING + ("snip", "taylor"))
+@pytest.mark.parametrize("name", TRAINING + ("snip", "taylor", "pen_ultimate"))
 def test_methods_that_need_data_say_so(name):
     model = mlp()
     with pytest.raises(AccelsimError, match="data"):
@@ -306,3 +306,20 @@ def test_bad_parameters_are_clear_errors():
         METHODS.get("synflow").scores(conv, layers_of(conv), seed=0)
     with pytest.raises(AccelsimError, match="unknown method"):
         METHODS.get("magnitud")
+
+
+def test_imp_reinit_shares_imps_first_mask_then_diverges(digits):
+    """Same dense training -> the same first-round mask; later rounds differ only by what the
+    survivors restart from (rewound vs re-drawn), so the masks part ways but keep the target."""
+    params = {"epochs": 2, "rewind_step": 0}
+    one = [METHODS.get(n).prune(m, layers_of(m), UNSTRUCTURED, 0.5, seed=0, data=digits, rounds=1, **params)
+           for n, m in (("imp", mlp()), ("imp_reinit", mlp()))]
+    for name in one[0]:
+        assert (one[0][name] == one[1][name]).all()
+    model = mlp()
+    two = [METHODS.get(n).prune(m, layers_of(m), UNSTRUCTURED, 0.75, seed=0, data=digits, rounds=2, **params)
+           for n, m in (("imp", mlp()), ("imp_reinit", model))]
+    assert overall_sparsity(two[1]) == pytest.approx(0.75, abs=1e-3)
+    assert any((two[0][n] != two[1][n]).any() for n in two[0])
+    assert model_sparsity(layers_of(model)) >= 0.75 - 1e-3
+    assert evaluate(model, digits) > 0.8

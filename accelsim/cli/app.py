@@ -17,6 +17,7 @@ from accelsim.cli.common import (
     user_errors,
 )
 from accelsim.cli.compare import compare
+from accelsim.cli.masks import masks
 from accelsim.cli.sweep import sweep
 from accelsim.errors import AccelsimError
 
@@ -132,6 +133,7 @@ def list_(what):
 
 cli.add_command(compare)
 cli.add_command(sweep)
+cli.add_command(masks)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -224,6 +224,7 @@ def prune_model(
     active = {n: layers[n] for n, (p, _) in resolved.items() if p is not None}
 
     masks: dict[str, np.ndarray] = {}
+    method_notes: Mapping[str, str] = {}
     if active:  # the method applies the scope itself
         main = {n: p for n, (p, _) in plans.items() if n in active}
         arg = pattern if all(p is pattern for p in main.values()) else LayerPatterns(by_name=main)
@@ -235,11 +236,13 @@ def prune_model(
             raise ConfigError(f"method {method!r}", [f"returned masks for {sorted(out)}, expected "
                                                      f"{sorted(active)}"])
         masks = {n: np.asarray(out[n], dtype=bool) for n in active}
+        method_notes = getattr(out, "notes", {})  # e.g. the widths pen_ultimate chose
     apply_masks(model, masks)
 
     report = []
     for name, mod in layers.items():
         used, note = resolved[name]
+        note = "; ".join(x for x in (note, method_notes.get(name, "")) if x)
         mask = masks.get(name)
         size = mod.weight.numel()
         nnz = size if mask is None else int(np.count_nonzero(mask))

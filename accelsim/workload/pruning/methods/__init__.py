@@ -35,12 +35,14 @@ taylor                 batch     layer          mean over ``batches`` batches of
 snip                   batch     global         |g * w| on one batch, one shot (Lee et al. 2019)
 synflow                no        global         iterative, data-free (Tanaka et al. 2020)
 agp / imp / drop       DigitsData  layer        train the model -- small models only
+imp_reinit             DigitsData  layer        imp, survivors re-drawn at random instead of rewound
+pen_ultimate           batch     layer          PCA width + relative importance (reconstruction)
 """
 
 from __future__ import annotations
 
 from accelsim.registry import METHODS
-from accelsim.workload.pruning.methods import iterative, oneshot, synflow  # noqa: F401  (register them)
+from accelsim.workload.pruning.methods import imp_reinit, iterative, oneshot, pen_ultimate, synflow  # noqa: F401
 from accelsim.workload.pruning.methods.base import Method, allocate_global, masks_from_scores, register_method
 
 __all__ = ["METHODS", "Method", "allocate_global", "masks_from_scores", "register_method"]
