@@ -112,14 +112,16 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
 
 def select_lanes(hw: HardwareConfig, skipping: str) -> int:
     """Bus lanes of the mux that picks the partner operand of each issued MAC on a one-sided skip
-    datapath: N:M picks among the M positions of a group; a skip array among the words its partner's
-    bus carries per cycle (the array-side level's read port in words; without a port, one word per PE
-    row); a flexible array's networks deliver the partner itself (one lane)."""
+    datapath: a format that fixes its group (N:M: ``bus_lanes`` = M) picks among its positions; a
+    skip array among the words its partner's bus carries per cycle (the array-side level's read port
+    in words; without a port, one word per PE row); a flexible array's networks deliver the partner
+    itself (one lane)."""
     s = getattr(hw.sparsity, skipping)
     if isinstance(hw.pe_array, FlexiblePEArray):
         return 1
-    if s.format == "nm":
-        return int(s.nm[1])
+    lanes = getattr(get_format(s.format, s.options), "bus_lanes", None)  # a format that fixes its group
+    if lanes:
+        return int(lanes)
     level = hw.array_level("inputs" if skipping == "weights" else "weights")
     port = None if level is None else level.read_bandwidth_bytes_per_cycle or level.bandwidth_bytes_per_cycle
     if port:

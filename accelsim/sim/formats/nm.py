@@ -37,6 +37,11 @@ class NM(Indexed):
     nm: tuple[int, int] = config_key((2, 4), nm_ratio)
     nm_encoding: str = config_key("positional", choice(*ENCODINGS))
 
+    @property
+    def bus_lanes(self) -> int:
+        """The positions the datapath's mux picks a kept weight's activation from: a group of M."""
+        return self.nm[1]
+
     general = False
     exploitable = ("nm",)
 

@@ -32,6 +32,11 @@ class NMFlex(SparseFormat):
 
     nm_group: int = config_key(4, positive_int)
 
+    @property
+    def bus_lanes(self) -> int:
+        """The positions the engine's mux picks a kept weight's activation from: a group."""
+        return self.nm_group
+
     exploitable = ("nmflex",)
 
     def supported(self) -> tuple[int, ...]:
