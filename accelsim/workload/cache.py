@@ -24,9 +24,10 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.files import write_atomic
+from accelsim.workload.coverage import Coverage
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 _LAYER_FIELDS = tuple(f.name for f in fields(Layer) if f.name != "weight_mask")
 _UNWRITABLE_SAID: set[Path] = set()
 
@@ -76,7 +77,8 @@ def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str
         "npz_sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
         "workload": {"name": workload.name, "source": workload.source,
                      "input_shape": list(workload.input_shape), "batch": workload.batch,
-                     "fingerprint": workload.fingerprint},
+                     "fingerprint": workload.fingerprint,
+                     "coverage": None if workload.coverage is None else workload.coverage.to_dict()},
         "layers": [_layer_meta(layer) for layer in workload.layers],
         "extra": extra or {},
     }
@@ -137,8 +139,9 @@ def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
                 lm["conv"] = ConvShape(**lm["conv"])
             layers.append(Layer(weight_mask=mask, **lm))
     w = meta["workload"]
-    return Workload(name=w["name"], layers=tuple(layers), source=w["source"],
-                    input_shape=tuple(w["input_shape"]), batch=w["batch"], fingerprint=w["fingerprint"])
+    coverage = None if w.get("coverage") is None else Coverage.from_dict(w["coverage"])
+    return Workload(name=w["name"], layers=tuple(layers), source=w["source"], input_shape=tuple(w["input_shape"]),
+                    batch=w["batch"], fingerprint=w["fingerprint"], coverage=coverage)
 
 
 # ---------------------------------------------------------------- building (torch)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accelsim.spec.recipe import PatternSpec
+from accelsim.workload.coverage import Coverage
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Workload:
     input_shape: tuple[int, ...] = ()
     batch: int = 1
     fingerprint: str = ""
+    coverage: Coverage | None = None  # what of the model is simulated (None: not traced, e.g. a .csv)
 
     @property
     def macs(self) -> int:

@@ -34,6 +34,7 @@ from torch import fx, nn
 from torch.nn.utils import parametrize
 
 from accelsim.errors import AccelsimError, ConfigError, SimulationError
+from accelsim.workload.coverage import Coverage, NotSimulated
 from accelsim.workload.layer import ConvShape, Layer, Workload, conv_gemm
 
 _MATMUL_FUNCTIONS = (torch.matmul, torch.bmm, operator.matmul)
@@ -44,7 +45,7 @@ _TORCH_DIR = str(Path(torch.__file__).parent)
 
 def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch: int = 1, name: str = "model",
                 input_tensor: torch.Tensor | None = None, measure_activations: bool = True,
-                seed: int = 0) -> Workload:
+                seed: int = 0, front_end: str = "auto") -> Workload:
     """Trace ``model`` on one (batch, *input_shape) input into a Workload of its GEMM layers.
 
     The input is seeded N(0,1) noise (on the model's device and dtype), or ``input_tensor`` (batch
@@ -66,30 +67,58 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch:
         source = _SYNTHETIC
     if not measure_activations:
         source = "assumed dense"
+    from accelsim.workload.export_trace import export_workload
+
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        workload = export_workload(model, x, name=name, source=source, measure_activations=measure_activations)
+    except SimulationError as export_error:
+        if front_end == "export":
+            raise
+        try:  # torch.fx: for a model torch.export cannot capture but fx can (e.g. fx.wrap-ped calls)
+            workload = _fx_workload(model, x, name, source, measure_activations)
+        except SimulationError:
+            raise export_error from None
+    finally:
+        for m, training in modes.items():
+            m.training = training
+    return replace(workload, fingerprint=workload_fingerprint(workload))
+
+
+def _fx_workload(model: nn.Module, x: torch.Tensor, name: str, source: str, measure_activations: bool) -> Workload:
+    """The torch.fx front end (Conv2d, Linear and matmul only); its coverage lists every parameter it
+    does not simulate and counts no other op."""
     # fx traces through the root's own forward, so a bare conv/linear would give F.conv2d: wrap it
     root = nn.Sequential(model) if isinstance(model, (nn.Conv2d, nn.Linear)) else model
     try:
         gm = fx.GraphModule(root, _Tracer().trace(root))
     except Exception as exc:
         raise _untraceable(model, name, exc) from exc
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with torch.no_grad():
-            recorder = _Recorder(gm, f"{name}: running the traced model on an input of shape "
-                                 f"{tuple(x.shape)}", measure_activations)
-            recorder.run(x)
-    finally:
-        for m, training in modes.items():
-            m.training = training
+    with torch.no_grad():
+        recorder = _Recorder(gm, f"{name}: running the traced model on an input of shape "
+                             f"{tuple(x.shape)}", measure_activations)
+        recorder.run(x)
     producers = _producers(gm, recorder.records)
     layers = tuple(replace(_layer(gm, node, rec, source, name), input_from=producers[node])
                    for node, rec in recorder.records)
     if root is not model:
         layers = tuple(replace(layer, name=name) for layer in layers)
-    workload = Workload(name=name, layers=layers, source=f"torch.fx trace of {type(model).__qualname__}",
-                        input_shape=tuple(x.shape[1:]), batch=int(x.shape[0]))
-    return replace(workload, fingerprint=workload_fingerprint(workload))
+    used = {rec["name"].split("#")[0] for _, rec in recorder.records if "name" in rec}
+    prefix = "0." if root is not model else ""
+    sim, rest = 0, []
+    for fqn, p in root.named_parameters():
+        module, _, attr = fqn.rpartition(".")
+        if module.removeprefix(prefix) in used and attr in ("weight", "weight_orig") or \
+                (root is not model and attr == "weight"):
+            sim += p.numel()
+        else:
+            rest.append(NotSimulated(fqn, "", module, params=p.numel(), why="not a Conv2d / Linear weight "
+                                     "(the torch.fx front end looks at no other op)"))
+    coverage = Coverage(macs_simulated=sum(layer.macs for layer in layers), params_simulated=sim,
+                        params_not_simulated=tuple(rest), front_end="torch.fx")
+    return Workload(name=name, layers=layers, source=f"torch.fx trace of {type(model).__qualname__}",
+                    input_shape=tuple(x.shape[1:]), batch=int(x.shape[0]), coverage=coverage)
 
 
 def workload_fingerprint(workload: Workload) -> str:
