@@ -19,6 +19,7 @@ operand the op actually multiplied with.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -45,20 +46,46 @@ class _Op:
 
 def export_program(model: nn.Module, x: torch.Tensor, name: str) -> torch.export.ExportedProgram:
     """``torch.export`` of ``model`` on the input ``x`` (non-strict), or a SimulationError saying why."""
+    from accelsim.workload.tracing import _untraceable
+
+    logging.disable(logging.CRITICAL)  # torch logs a failed fake-tensor op to stderr; the library never prints
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # export's advice on attributes set in forward (RNNs): noise here
-            return torch.export.export(model, (x,), strict=False)
-    except Exception as exc:  # export raises many types; the first line names the op / the Python line
-        lines = str(exc).strip().splitlines()
-        first = f"{type(exc).__name__}: {lines[0] if lines else ''}"
-        raise SimulationError(f"{name}: torch.export cannot capture the model: {first}") from exc
+            return torch.export.export(_Outputs(model), (x,), strict=False)
+    except Exception as exc:  # export raises many types; the message names the module and the line
+        raise _untraceable(model, name, exc, "torch.export cannot capture") from exc
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+class _Outputs(nn.Module):
+    """The model with its output reduced to its tensors: HF models return a ModelOutput holding a
+    KV cache object torch.export cannot flatten.  Its one child ``m`` is stripped from every name."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.m = model
+
+    def forward(self, x):
+        return tuple(_tensors(self.m(x)))
+
+
+def _tensors(out: Any) -> list:
+    if isinstance(out, torch.Tensor):
+        return [out]
+    items = out.values() if isinstance(out, dict) else out if isinstance(out, (list, tuple)) else ()
+    return [t for item in items for t in _tensors(item)]
+
+
+def _unwrap(fqn: str) -> str:
+    return fqn[2:] if fqn.startswith("m.") else "" if fqn == "m" else fqn
 
 
 def export_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str,
                     measure_activations: bool) -> Workload:
     ep = export_program(model, x, name)
-    gm, values, user, state_fqn = _inputs(ep, x, name)
+    gm, values, user, state_fqn, state_key = _inputs(ep, x, name)
     origin = _origins(gm, user, state_fqn)
 
     def is_weight(node: Any) -> bool:
@@ -86,14 +113,14 @@ def export_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
             layers.append(Layer(layer_name, spec.kind, m=spec.m, n=spec.n, k=spec.k, groups=spec.groups,
                                 weight_mask=mask, activation_density=density, activation_density_source=source,
                                 conv=spec.conv, input_from=feeds[(op.node, i)]))
-    coverage = _coverage(gm, ops, missing, layers, state_fqn, ep, origin)
+    coverage = _coverage(gm, ops, missing, layers, state_fqn, state_key, ep, origin)
     return Workload(name=name, layers=tuple(layers), source=f"torch.export trace of {type(model).__qualname__}",
                     input_shape=tuple(x.shape[1:]), batch=int(x.shape[0]), coverage=coverage)
 
 
 def _inputs(ep, x: torch.Tensor, name: str):
     """(graph module, its positional inputs, the user-input placeholders, placeholder -> state key)."""
-    values, user, state_fqn = [], set(), {}
+    values, user, state_fqn, state_key = [], set(), {}, {}
     params = set(ep.graph_signature.parameters)
     for spec in ep.graph_signature.input_specs:
         if spec.kind == InputKind.USER_INPUT:
@@ -102,14 +129,15 @@ def _inputs(ep, x: torch.Tensor, name: str):
         elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR):
             store = ep.state_dict if spec.target in ep.state_dict else ep.constants
             values.append(store[spec.target])
-            state_fqn[spec.arg.name] = (spec.target, spec.target in params)
+            state_fqn[spec.arg.name] = (_unwrap(spec.target), spec.target in params)
+            state_key[spec.arg.name] = spec.target
         else:
             raise SimulationError(f"{name}: torch.export input {spec.arg.name!r} of kind {spec.kind.name} "
                                   "is not supported (give a model whose forward takes one tensor)")
     if len(user) != 1:
         raise SimulationError(f"{name}: the exported forward takes {len(user)} tensor inputs; accelsim gives "
                               "one (wrap the model in a module whose forward takes one tensor)")
-    return ep.graph_module, values, user, state_fqn
+    return ep.graph_module, values, user, state_fqn, state_key
 
 
 def _origins(gm: fx.GraphModule, user: set[str], state_fqn: dict) -> dict[fx.Node, tuple]:
@@ -146,9 +174,10 @@ def _name_layers(ops: list[_Op], origin, model_name: str) -> None:
     for op in ops:
         for spec in op.specs:
             base = op.node.name
-            if spec.extra.get("rnn"):
-                stack = op.node.meta.get("nn_module_stack") or {}
-                base = list(stack.values())[-1][0] if stack else op.node.name
+            stack = op.node.meta.get("nn_module_stack") or {}
+            module = _unwrap(list(stack.values())[-1][0]) if stack else ""
+            if spec.extra.get("rnn") or (spec.suffix in (".qk", ".pv") and module):
+                base = module or op.node.name
             elif spec.weight is not None and (fqn := _param_of(operand(op.node, spec.weight), origin)):
                 module, attr = _owner(fqn)
                 leaf = "" if attr == "weight" else attr.removesuffix("_weight")
@@ -267,7 +296,8 @@ def _macs_of(node: fx.Node) -> int:
     return -1
 
 
-def _coverage(gm, ops: list[_Op], missing: list[fx.Node], layers, state_fqn, ep, origin) -> Coverage:
+def _coverage(gm, ops: list[_Op], missing: list[fx.Node], layers, state_fqn, state_key, ep,
+              origin) -> Coverage:
     used = set()
     for op in ops:
         for spec in op.specs:
@@ -276,23 +306,26 @@ def _coverage(gm, ops: list[_Op], missing: list[fx.Node], layers, state_fqn, ep,
     not_ops = []
     for node in missing:
         stack = node.meta.get("nn_module_stack") or {}
-        where = list(stack.values())[-1][0] if stack else ""
+        where = _unwrap(list(stack.values())[-1][0]) if stack else ""
         target = getattr(node.target, "__name__", str(node.target))
         why = ("a higher-order op (control flow / a wrapped region): its body is not simulated"
                if isinstance(node.target, torch._ops.HigherOrderOperator) else
                "accelsim has no GEMM view of this op")
         not_ops.append(NotSimulated(node.name, target, where, macs=_macs_of(node), why=why))
-    params_sim, not_params = 0, []
-    for placeholder, (fqn, is_param) in state_fqn.items():
-        if not is_param:
-            continue
-        numel = int(ep.state_dict[fqn].numel())
-        if fqn in used:
+    params_sim, not_params, groups = 0, [], {}
+    for placeholder, (fqn, is_param) in state_fqn.items():  # tied parameters (one tensor) count once
+        if is_param:
+            groups.setdefault(id(ep.state_dict[state_key[placeholder]]), []).append((placeholder, fqn))
+    for members in groups.values():
+        placeholder, fqn = members[0]
+        numel = int(ep.state_dict[state_key[placeholder]].numel())
+        if any(f in used for _, f in members):
             params_sim += numel
             continue
-        node = next(n for n in gm.graph.nodes if n.name == placeholder)
-        not_params.append(NotSimulated(fqn, "", _owner(fqn)[0], params=numel,
-                                       why=_why_param(node, ops, set(missing))))
+        nodes = [n for n in gm.graph.nodes if n.op == "placeholder" and n.name in {p for p, _ in members}]
+        whys = [_why_param(n, ops, set(missing)) for n in nodes]
+        why = next((w for w in whys if w != "not used by the forward pass"), whys[0])
+        not_params.append(NotSimulated(fqn, "", _owner(fqn)[0], params=numel, why=why))
     return Coverage(macs_simulated=sum(layer.macs for layer in layers), params_simulated=params_sim,
                     ops_not_simulated=tuple(not_ops), params_not_simulated=tuple(not_params))
 
@@ -316,7 +349,10 @@ def _why_param(node: fx.Node, ops: list[_Op], missing: set[fx.Node]) -> str:
                     return "used by an op that is not simulated"
                 if u in gemm_nodes:
                     return "a bias (added, no MACs)"
-                if packet in _NORMS:
+                stack = u.meta.get("nn_module_stack") or {}
+                module_type = list(stack.values())[-1][1] if stack else ""
+                module_type = module_type if isinstance(module_type, str) else module_type.__name__
+                if packet in _NORMS or "norm" in module_type.rpartition(".")[2].lower():
                     return "a norm's scale / shift (no MACs)"
                 if packet in ("embedding", "embedding_bag"):
                     return "an embedding table (a lookup, no MACs)"

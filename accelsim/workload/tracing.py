@@ -260,16 +260,17 @@ def _weight_mask(mod: nn.Module, layer: str, model_name: str) -> np.ndarray:
     return array
 
 
-def _untraceable(model: nn.Module, name: str, exc: Exception) -> SimulationError:
-    """Name the module and the source line torch.fx stopped at."""
+def _untraceable(model: nn.Module, name: str, exc: Exception, front: str = "torch.fx cannot trace") -> SimulationError:
+    """Name the module and the source line the tracer (torch.fx or torch.export) stopped at."""
     qualnames = {id(m): q for q, m in model.named_modules()}
     module, code = None, ""
+    here = (__file__, str(Path(__file__).with_name("export_trace.py")))
     for frame, lineno in traceback.walk_tb(exc.__traceback__):
         owner = frame.f_locals.get("self")
         if isinstance(owner, nn.Module) and id(owner) in qualnames:
             module = (qualnames[id(owner)], type(owner).__name__, frame.f_code.co_name)
         filename = frame.f_code.co_filename
-        if not filename.startswith(_TORCH_DIR) and filename != __file__:
+        if not filename.startswith(_TORCH_DIR) and filename not in here:
             source_line = linecache.getline(filename, lineno).strip()
             code = f"{Path(filename).name}:{lineno}" + (f" `{source_line}`" if source_line else "")
     if module is None:
@@ -279,9 +280,9 @@ def _untraceable(model: nn.Module, name: str, exc: Exception) -> SimulationError
         where = (f"module {qual!r} ({cls}.{fn})" if qual else f"the model's {cls}.{fn}")
     where += f" at {code}" if code else ""
     return SimulationError(
-        f"{name}: torch.fx cannot trace {where}: {_first_line(exc)}. Wrap the data-dependent part in a "
-        "function registered with torch.fx.wrap (it then stays one opaque call), or pass a model "
-        "without data-dependent control flow.")
+        f"{name}: {front} {where}: {_first_line(exc)}. If that is data-dependent control flow, write it with "
+        "torch.cond / torch.where, or wrap it in a function registered with torch.fx.wrap (accelsim's "
+        "torch.fx fallback then keeps it one opaque call); check the input shape too.")
 
 
 def _first_line(exc: BaseException) -> str:
