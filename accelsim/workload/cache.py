@@ -147,8 +147,9 @@ def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
 # ---------------------------------------------------------------- building (torch)
 
 
-def build_workload(recipe) -> tuple[Workload, Any]:
-    """(Workload, PruneResult or None) for a recipe, without the cache.  Imports torch."""
+def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
+    """(Workload, PruneResult or None) for a recipe, without the cache.  Imports torch.  With
+    ``token_ids`` the input is seeded random token ids of shape (batch, input_shape[0])."""
     import torch
 
     from accelsim.workload.models import build_model
@@ -178,8 +179,10 @@ def build_workload(recipe) -> tuple[Workload, Any]:
                              rule_1x1=recipe.rule_1x1, rule_fc=recipe.rule_fc, seed=recipe.seed, data=data,
                              max_layer_sparsity=recipe.max_layer_sparsity,
                              method_params=dict(recipe.method_params))
-    workload = trace_model(model, shape, batch=recipe.batch or 1, name=recipe.name, input_tensor=tensor,
-                           measure_activations=True, seed=recipe.seed)
+    if token_ids:
+        tensor = _token_ids(model, recipe.batch or 1, shape, recipe.seed)
+    workload = trace_model(model, None if token_ids else shape, batch=recipe.batch or 1, name=recipe.name,
+                           input_tensor=tensor, measure_activations=True, seed=recipe.seed)
     labels = {} if result is None else {lp.name: lp for lp in result.layers}
     layers = []
     for layer in workload.layers:
@@ -192,6 +195,23 @@ def build_workload(recipe) -> tuple[Workload, Any]:
     workload = replace(workload, layers=tuple(layers),
                        source=f"recipe {recipe.name} [{recipe.source}]: {summary}; {workload.source}")
     return replace(workload, fingerprint=workload_fingerprint(workload)), result
+
+
+def _token_ids(model, batch: int, shape, seed: int):
+    """Seeded random ids below the vocabulary size: the model's input embedding (HF's
+    ``get_input_embeddings``), else its first nn.Embedding."""
+    import torch
+    from torch import nn
+
+    getter = getattr(model, "get_input_embeddings", None)
+    embedding = getter() if callable(getter) else None
+    if not isinstance(embedding, nn.Embedding):
+        embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+    if embedding is None:
+        raise ConfigError(str(model.__class__.__name__), ["--input-ids: the model has no nn.Embedding to "
+                                                          "take token ids; give --input-shape instead"])
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, embedding.num_embeddings, (batch, int(shape[0])), generator=generator)
 
 
 def _data(recipe, shape: tuple[int, ...] | None):

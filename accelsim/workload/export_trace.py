@@ -286,13 +286,15 @@ def _macs_of(node: fx.Node) -> int:
             return int(flop_registry[packet](*fake[0], **fake[1], out_val=node.meta.get("val"))) // 2
         except Exception:  # a formula that does not fit this overload: MACs unknown
             return -1
-    shapes = [tuple(a.meta["val"].shape) for a in node.all_input_nodes if "val" in a.meta and
-              hasattr(a.meta["val"], "shape")]
+    shapes = [tuple(a.meta["val"].shape) for a in node.args if isinstance(a, fx.Node) and
+              hasattr(a.meta.get("val"), "shape")]
     if packet in (torch.ops.aten.mv, torch.ops.aten.addmv, torch.ops.aten.outer, torch.ops.aten.ger):
         return math.prod(max(shapes, key=len)) if packet in (torch.ops.aten.mv, torch.ops.aten.addmv) \
             else math.prod(shapes[0]) * math.prod(shapes[1])
     if packet in (torch.ops.aten.dot, torch.ops.aten.vdot):
         return math.prod(shapes[0])
+    if packet is torch.ops.aten.bilinear:  # x1 (..., in1), x2 (..., in2), weight (out, in1, in2)
+        return math.prod(shapes[0][:-1]) * math.prod(shapes[2])
     return -1
 
 

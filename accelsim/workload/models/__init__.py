@@ -109,6 +109,24 @@ def _no_accidental_zeros(model: Any) -> None:
                 w.masked_fill_(w == 0, tiny)
 
 
+def _forget_user_modules(module_name: str, keep: set[str] = frozenset()) -> None:
+    """Drop the already imported modules of the user's tree (the model file's directory) so that an
+    edited import is read again; the cache key hashes the same files (accelsim.workload.source_hash)."""
+    from accelsim.workload.source_hash import module_file
+
+    located = module_file(f"{module_name}:x")
+    if located is None:
+        return
+    root = str(located[1]) + os.sep
+    installed = {str(Path(p).resolve()) + os.sep for p in (sys.prefix, sys.base_prefix)}
+    if any(root.startswith(p) for p in installed) or "-packages" + os.sep in root:
+        return  # an installed package, not the user's tree
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if path.startswith(root) and not name.startswith("accelsim") and name not in keep:
+            del sys.modules[name]
+
+
 def _resolve_ref(ref: str) -> Callable[[], Any]:
     from torch import nn
 
@@ -120,6 +138,8 @@ def _resolve_ref(ref: str) -> Callable[[], Any]:
     added = cwd not in sys.path and "" not in sys.path  # console scripts do not put '.' on the path
     if added:
         sys.path.insert(0, cwd)
+    _forget_user_modules(module_name)
+    before = set(sys.modules)
     try:
         if module_name.endswith(".py"):  # a file: nets/mine.py:build
             spec = importlib.util.spec_from_file_location(Path(module_name).stem, module_name)
@@ -133,6 +153,7 @@ def _resolve_ref(ref: str) -> Callable[[], Any]:
     finally:
         if added:
             sys.path.remove(cwd)
+        _forget_user_modules(module_name, keep=before)  # the next reference (another tree) imports afresh
     for part in attr.split("."):
         if not hasattr(obj, part):
             public = [n for n in dir(obj) if not n.startswith("_")]
