@@ -239,7 +239,8 @@ def test_an_unchanged_model_is_a_cache_hit(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path / "a")
     first = load_workload("model.py:net", input_shape=(8,), cache_dir=tmp_path / "c")
     monkeypatch.setattr(cache, "build_workload", lambda *a, **k: pytest.fail("re-traced an unchanged model"))
-    assert load_workload("model.py:net", input_shape=(8,), cache_dir=tmp_path / "c").fingerprint == first.fingerprint
+    again = load_workload("model.py:net", input_shape=(8,), cache_dir=tmp_path / "c")
+    assert again.fingerprint == first.fingerprint
 
 
 def test_source_fingerprint_follows_package_imports(tmp_path, monkeypatch):

@@ -164,7 +164,8 @@ def parse_input_ids(text: str | None):
         return text
     parts = text.replace("x", ",").split(",")
     if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
-        raise AccelsimError(f"--input-ids {text!r}: write batch,tokens (e.g. 1,128) or a .pt file of token ids")
+        raise AccelsimError(f"--input-ids {text!r}: write batch,tokens (e.g. 1,128) or a .pt file of "
+                            "token ids")
     return int(parts[0]), int(parts[1])
 
 

@@ -140,8 +140,9 @@ def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
             layers.append(Layer(weight_mask=mask, **lm))
     w = meta["workload"]
     coverage = None if w.get("coverage") is None else Coverage.from_dict(w["coverage"])
-    return Workload(name=w["name"], layers=tuple(layers), source=w["source"], input_shape=tuple(w["input_shape"]),
-                    batch=w["batch"], fingerprint=w["fingerprint"], coverage=coverage)
+    return Workload(name=w["name"], layers=tuple(layers), source=w["source"],
+                    input_shape=tuple(w["input_shape"]), batch=w["batch"],
+                    fingerprint=w["fingerprint"], coverage=coverage)
 
 
 # ---------------------------------------------------------------- building (torch)

@@ -48,7 +48,7 @@ def export_program(model: nn.Module, x: torch.Tensor, name: str) -> torch.export
     """``torch.export`` of ``model`` on the input ``x`` (non-strict), or a SimulationError saying why."""
     from accelsim.workload.tracing import _untraceable
 
-    logging.disable(logging.CRITICAL)  # torch logs a failed fake-tensor op to stderr; the library never prints
+    logging.disable(logging.CRITICAL)  # torch logs a failed fake-tensor op to stderr; the library is quiet
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # export's advice on attributes set in forward (RNNs): noise here
@@ -109,12 +109,15 @@ def export_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
             density, weight_value = measured[op.node][i]
             mask = None
             if spec.weight is not None:
-                mask = _mask(model, operand(op.node, spec.weight), weight_value, origin, spec, layer_name, name)
+                mask = _mask(model, operand(op.node, spec.weight), weight_value, origin, spec, layer_name,
+                             name)
             layers.append(Layer(layer_name, spec.kind, m=spec.m, n=spec.n, k=spec.k, groups=spec.groups,
-                                weight_mask=mask, activation_density=density, activation_density_source=source,
+                                weight_mask=mask, activation_density=density,
+                                activation_density_source=source,
                                 conv=spec.conv, input_from=feeds[(op.node, i)]))
     coverage = _coverage(gm, ops, missing, layers, state_fqn, state_key, ep, origin)
-    return Workload(name=name, layers=tuple(layers), source=f"torch.export trace of {type(model).__qualname__}",
+    return Workload(name=name, layers=tuple(layers),
+                    source=f"torch.export trace of {type(model).__qualname__}",
                     input_shape=tuple(x.shape[1:]), batch=int(x.shape[0]), coverage=coverage)
 
 

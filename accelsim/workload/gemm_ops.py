@@ -210,7 +210,9 @@ def _einsum(node: fx.Node, is_weight) -> list[Gemm] | None:
             if len(order) != len(w_term):
                 break  # the weight has letters summed on their own: not a plain GEMM weight
 
-            def layout(mask: np.ndarray, order=order, rows=g * prod(n_side)) -> np.ndarray:
+            rows = g * prod(n_side)
+
+            def layout(mask: np.ndarray, order=order, rows=rows) -> np.ndarray:
                 return mask.transpose(order).reshape(rows, -1)
 
             return [Gemm("linear", m=prod(m_side), n=prod(n_side), k=k, groups=g, activation=(1, x_i),
@@ -288,5 +290,6 @@ _HANDLERS = {
 _MAC_OPS_NOT_SIMULATED = {aten.mv, aten.dot, aten.vdot, aten.addmv, aten.outer, aten.ger, aten.addr,
                           aten.bilinear, aten.tensordot, aten.kron, aten.chain_matmul, aten.linalg_multi_dot,
                           aten.conv_tbc, aten._scaled_mm, aten._scaled_dot_product_flash_attention_for_cpu,
-                          aten._scaled_dot_product_efficient_attention, aten._scaled_dot_product_flash_attention,
+                          aten._scaled_dot_product_efficient_attention,
+                          aten._scaled_dot_product_flash_attention,
                           aten.lstm_cell, aten.gru_cell, aten.rnn_tanh_cell, aten.rnn_relu_cell}

@@ -12,7 +12,8 @@ the two things it misses on CPU counted beside it:
 
 It runs with grad enabled: nn.MultiheadAttention and nn.TransformerEncoderLayer then take their
 unfused path (their fused CPU fast path, taken under no_grad in eval mode, is invisible to the
-counter; its MACs are the same).  It shares no code with the tracer (accelsim.workload.export_trace / gemm_ops).
+counter; its MACs are the same).  It shares no code with the tracer (accelsim.workload.export_trace,
+gemm_ops).
 """
 
 from __future__ import annotations

@@ -72,7 +72,8 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch:
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
-        workload = export_workload(model, x, name=name, source=source, measure_activations=measure_activations)
+        workload = export_workload(model, x, name=name, source=source,
+                                   measure_activations=measure_activations)
     except SimulationError as export_error:
         if front_end == "export":
             raise
@@ -86,7 +87,8 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch:
     return replace(workload, fingerprint=workload_fingerprint(workload))
 
 
-def _fx_workload(model: nn.Module, x: torch.Tensor, name: str, source: str, measure_activations: bool) -> Workload:
+def _fx_workload(model: nn.Module, x: torch.Tensor, name: str, source: str,
+                 measure_activations: bool) -> Workload:
     """The torch.fx front end (Conv2d, Linear and matmul only); its coverage lists every parameter it
     does not simulate and counts no other op."""
     # fx traces through the root's own forward, so a bare conv/linear would give F.conv2d: wrap it
@@ -260,7 +262,8 @@ def _weight_mask(mod: nn.Module, layer: str, model_name: str) -> np.ndarray:
     return array
 
 
-def _untraceable(model: nn.Module, name: str, exc: Exception, front: str = "torch.fx cannot trace") -> SimulationError:
+def _untraceable(model: nn.Module, name: str, exc: Exception,
+                 front: str = "torch.fx cannot trace") -> SimulationError:
     """Name the module and the source line the tracer (torch.fx or torch.export) stopped at."""
     qualnames = {id(m): q for q, m in model.named_modules()}
     module, code = None, ""
