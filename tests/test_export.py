@@ -198,3 +198,47 @@ def test_tied_and_buffer_weights():
     w = _trace(LM(), torch.randint(0, 50, (2, 7)))
     assert [layer.name for layer in w.layers] == ["head"] or [layer.name for layer in w.layers] == ["emb"]
     assert w.coverage.params_total == 800 and w.coverage.param_share_not_simulated == 0
+
+
+LM_FILE = '''
+import torch
+from torch import nn
+
+
+class TinyLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(40, 8)
+        self.out = nn.Linear(8, 40)
+
+    def forward(self, ids):
+        assert ids.dtype == torch.int64
+        return self.out(self.emb(ids))
+
+
+def lm():
+    return TinyLM()
+'''
+
+
+def test_input_ids_from_the_command_line(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from accelsim.cli.app import cli
+
+    (tmp_path / "lm.py").write_text(LM_FILE)
+    torch.save(torch.randint(0, 40, (3, 5)), tmp_path / "ids.pt")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ACCELSIM_CACHE_DIR", str(tmp_path / "cache"))
+    runner = CliRunner()
+    random_ids = runner.invoke(cli, ["trace", "--model", "lm.py:lm", "--input-ids", "2,7"])
+    assert random_ids.exit_code == 0, random_ids.output
+    assert "out   linear  14×40×8" in random_ids.stdout  # M = batch x tokens
+    from_file = runner.invoke(cli, ["trace", "--model", "lm.py:lm", "--input-ids", "ids.pt"])
+    assert from_file.exit_code == 0, from_file.output
+    assert "15×40×8" in from_file.stdout
+    floats = runner.invoke(cli, ["trace", "--model", "lm.py:lm", "--input-shape", "7"])
+    assert floats.exit_code == 2 and floats.stderr.count("\n") == 1  # one line naming module, line, fix
+    assert "cannot capture the model's TinyLM.forward at lm.py:13 `assert ids.dtype" in floats.stderr
+    bad = runner.invoke(cli, ["trace", "--model", "lm.py:lm", "--input-ids", "7"])
+    assert bad.exit_code == 2 and "--input-ids '7': write batch,tokens" in bad.stderr

@@ -164,7 +164,7 @@ def print_report(report: Report, wide: bool = False) -> None:
     if coverage := report.provenance.get("workload_coverage"):
         from accelsim.workload.coverage import Coverage
 
-        out.print(f"  {Coverage.from_dict(coverage).summary()}", markup=False)
+        out.print(f"  simulated    {Coverage.from_dict(coverage).short()}", markup=False)
 
 
 # the columns of the trace table (the weight count is N·K·G: the GEMM column says it)

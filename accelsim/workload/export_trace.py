@@ -19,6 +19,8 @@ operand the op actually multiplied with.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import math
 import warnings
@@ -49,8 +51,9 @@ def export_program(model: nn.Module, x: torch.Tensor, name: str) -> torch.export
     from accelsim.workload.tracing import _untraceable
 
     logging.disable(logging.CRITICAL)  # torch logs a failed fake-tensor op to stderr; the library is quiet
+    quiet = io.StringIO()  # and prints the partial graph of a data-dependent failure: the error says it
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet):
             warnings.simplefilter("ignore")  # export's advice on attributes set in forward (RNNs): noise here
             return torch.export.export(_Outputs(model), (x,), strict=False)
     except Exception as exc:  # export raises many types; the message names the module and the line

@@ -45,6 +45,7 @@ def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tup
         if not Path(input_ids).is_file():
             raise cfg.not_found(input_ids)
         overrides["activations"] = str(Path(input_ids).resolve())
+        overrides.setdefault("batch", None)  # the tensor's own batch unless --batch says one
     elif input_ids is not None:
         batch_ids, tokens = (cfg.positive_int(v) for v in input_ids)
         overrides.update(batch=batch_ids, input_shape=(tokens,))
