@@ -18,8 +18,9 @@ def gpt2():
 
 
 def llama_small():
-    return tf.LlamaForCausalLM(tf.LlamaConfig(hidden_size=1024, intermediate_size=2816, num_hidden_layers=8,
-                                              num_attention_heads=16, num_key_value_heads=4, vocab_size=32000))
+    config = tf.LlamaConfig(hidden_size=1024, intermediate_size=2816, num_hidden_layers=8,
+                            num_attention_heads=16, num_key_value_heads=4, vocab_size=32000)
+    return tf.LlamaForCausalLM(config)
 
 
 def vit_base():

@@ -242,3 +242,22 @@ def test_input_ids_from_the_command_line(tmp_path, monkeypatch):
     assert "cannot capture the model's TinyLM.forward at lm.py:13 `assert ids.dtype" in floats.stderr
     bad = runner.invoke(cli, ["trace", "--model", "lm.py:lm", "--input-ids", "7"])
     assert bad.exit_code == 2 and "--input-ids '7': write batch,tokens" in bad.stderr
+
+
+@pytest.mark.parametrize("phase", ["prefill", "decode"])
+def test_llama_family_gqa_and_kv_cache(phase):
+    from accelsim.workload.models.llama import LlamaStack
+
+    torch.manual_seed(0)
+    model = LlamaStack(hidden=64, layers=2, heads=8, kv_heads=2, ffn=96, vocab=100, phase=phase, cache_tokens=12)
+    t = 12 if phase == "prefill" else 1
+    x = torch.randn(2, t, 64)
+    w = _trace(model, x)
+    layers = _by_name(w)
+    assert layers["layers.0.self_attn.k_proj"].n == 2 * 8 and layers["layers.0.self_attn.q_proj"].n == 64
+    qk, pv = layers["layers.1.self_attn.qk"], layers["layers.1.self_attn.pv"]
+    keys = 12 if phase == "prefill" else 12 + 1  # decode: the cache plus the new token
+    assert (qk.groups, qk.m, qk.n, qk.k) == (2 * 8, t, keys, 8) and (pv.m, pv.n, pv.k) == (t, 8, keys)
+    assert layers["lm_head"].m == 2 * t and layers["layers.0.mlp.down_proj"].k == 96
+    assert w.macs == count_macs(model, x)
+    assert {p.why for p in w.coverage.params_not_simulated} == {"a norm's scale / shift (no MACs)"}

@@ -16,8 +16,9 @@ from accelsim.workload.models import build_model
 from accelsim.workload.tracing import trace_model
 
 
-@pytest.mark.parametrize("name", MODELS.names())
+@pytest.mark.parametrize("name", [n for n in MODELS.names() if not n.startswith("llama")])
 def test_zoo_mac_parity(name):
+    """(The Llama family's 100 M-parameter shapes are in bench_export_parity; its small shapes below.)"""
     model, shape = build_model(name)
     workload = trace_model(model, shape)
     x = torch.randn((1, *shape), generator=torch.Generator().manual_seed(0))

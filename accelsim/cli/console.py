@@ -187,8 +187,10 @@ def print_workload(workload: Workload) -> None:
     srcs = sorted({layer.activation_density_source for layer in workload.layers})
     out.print(f"activation density: {', '.join(srcs)}")
     if workload.coverage is not None:  # also on stderr (cli.common.load_workload): here with the table
+        import textwrap
+
         for line in [workload.coverage.summary(), *workload.coverage.details(limit=40)]:
-            out.print(line, markup=False, highlight=False)
+            out.print(textwrap.fill(line, 100, subsequent_indent="    "), markup=False, highlight=False)
 
 
 COMPARE_COLUMNS: tuple[tuple, ...] = (  # the key columns of the compare table: (header, the cell of a row)

@@ -78,7 +78,8 @@ class Coverage:
         """The summary in under 80 characters (the run's totals)."""
         macs = ("MACs of some ops unknown" if any(o.macs < 0 for o in self.ops_not_simulated) else
                 f"{100 * (1 - self.mac_share_not_simulated):.2f} % of the MACs")
-        return f"{macs}, {100 * (1 - self.param_share_not_simulated):.2f} % of the parameters ({self.front_end})"
+        params = 100 * (1 - self.param_share_not_simulated)
+        return f"{macs}, {params:.2f} % of the parameters ({self.front_end})"
 
     def details(self, limit: int = 12) -> list[str]:
         """The ops not simulated (largest first), then the parameters not simulated grouped by why."""

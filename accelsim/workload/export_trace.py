@@ -11,7 +11,7 @@ Names: a layer with a weight is named after its parameter (``layer1.0.conv1`` fo
 ``name`` and ``name#2``); an RNN's layers after the module (``lstm.ih_l0``, ``lstm.hh_l0@t3``); a
 product of two activations after its graph node (``matmul_1``, ``scaled_dot_product_attention.qk``).
 
-Weight masks are read from the module that owns the parameter (tracing._weight_mask: a
+Weight masks are read from the module that owns the parameter (module_masks.weight_mask: a
 torch.nn.utils.prune ``weight_mask``, torch.ao parametrizations, an ASP mask, else the weight's exact
 zeros) when the op uses the weight in the module's own layout, else from the exact zeros of the
 operand the op actually multiplied with.
@@ -37,6 +37,7 @@ from accelsim.errors import SimulationError
 from accelsim.workload.coverage import Coverage, NotSimulated
 from accelsim.workload.gemm_ops import Gemm, gemms, operand
 from accelsim.workload.layer import Layer, Workload
+from accelsim.workload.module_masks import untraceable, weight_mask
 
 
 @dataclass
@@ -48,8 +49,6 @@ class _Op:
 
 def export_program(model: nn.Module, x: torch.Tensor, name: str) -> torch.export.ExportedProgram:
     """``torch.export`` of ``model`` on the input ``x`` (non-strict), or a SimulationError saying why."""
-    from accelsim.workload.tracing import _untraceable
-
     logging.disable(logging.CRITICAL)  # torch logs a failed fake-tensor op to stderr; the library is quiet
     quiet = io.StringIO()  # and prints the partial graph of a data-dependent failure: the error says it
     try:
@@ -57,7 +56,7 @@ def export_program(model: nn.Module, x: torch.Tensor, name: str) -> torch.export
             warnings.simplefilter("ignore")  # export's advice on attributes set in forward (RNNs): noise here
             return torch.export.export(_Outputs(model), (x,), strict=False)
     except Exception as exc:  # export raises many types; the message names the module and the line
-        raise _untraceable(model, name, exc, "torch.export cannot capture") from exc
+        raise untraceable(model, name, exc, "torch.export cannot capture") from exc
     finally:
         logging.disable(logging.NOTSET)
 
@@ -235,8 +234,6 @@ def _run(gm, values, specs, measure: bool, name: str):
 
 def _mask(model: nn.Module, node: fx.Node, value: torch.Tensor, origin, spec: Gemm, layer: str,
           model_name: str) -> np.ndarray:
-    from accelsim.workload.tracing import _weight_mask
-
     array = None
     fqn = _param_of(node, origin)
     if fqn is not None:
@@ -247,7 +244,7 @@ def _mask(model: nn.Module, node: fx.Node, value: torch.Tensor, origin, spec: Ge
             module = None
         if attr == "weight" and isinstance(getattr(module, "weight", None), torch.Tensor) and \
                 tuple(module.weight.shape) == tuple(value.shape):
-            array = np.asarray(_weight_mask(module, layer, model_name))
+            array = np.asarray(weight_mask(module, layer, model_name))
     if array is None:
         array = (value != 0).detach().cpu().numpy()
     if spec.layout is not None:

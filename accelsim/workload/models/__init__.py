@@ -51,6 +51,11 @@ for _name, _factory, _shape, _description in (
      "MobileNetV2 1.0, torchvision layout (depthwise 3x3 convs), 1000 classes"),
     ("bert_block", _lazy("transformer", "TransformerBlock"), (128, 768),
      "one BERT-base encoder block: hidden 768, 12 heads, FFN 3072, sequence 128"),
+    ("llama_125m_prefill", _lazy("llama", "LlamaStack", phase="prefill"), (256, 768),
+     "Llama-style decoder, 125M-class shapes (hidden 768, 12 layers, 12 heads / 4 KV heads, SwiGLU 2048, "
+     "RoPE, RMSNorm, LM head 32000): prefill of 256 tokens (input: token embeddings)"),
+    ("llama_125m_decode", _lazy("llama", "LlamaStack", phase="decode", cache_tokens=256), (1, 768),
+     "the same decoder: decode of one token with a KV cache of 256 tokens (read as an activation)"),
 ):
     MODELS.add(_name, ModelSpec(_factory, _shape, _description))
 
