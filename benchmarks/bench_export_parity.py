@@ -112,7 +112,14 @@ def main() -> None:
             del model
     text = table(rows)
     print(text)
-    if args.record:
+    if args.record:  # the rows measured now replace theirs; the other recorded rows are kept
+        path = ROOT / "benchmarks" / "results" / "export_parity.md"
+        old = path.read_text().splitlines() if path.exists() else []
+        lines = {line.split(" | ")[0][2:]: line for line in old
+                 if line.startswith("| ") and not line.startswith("| model")}
+        for r in rows:  # in place, or appended in the order measured
+            lines[r["model"]] = table([r]).splitlines()[-1]
+        text = "\n".join([*table([]).splitlines(), *lines.values()])
         header = (f"# MAC parity of the torch.export front end (bench_export_parity.py)\n\n"
                   f"Recorded {datetime.date.today()} on {platform.machine()}, torch {torch.__version__}, "
                   f"command `python benchmarks/bench_export_parity.py --record`.  accelsim MACs: the traced "
@@ -122,7 +129,7 @@ def main() -> None:
                   "simulated as weights': the rest are biases, norms' scales and embedding tables (no MACs), "
                   "listed by `accelsim trace`.  'trace s': torch.export + one run of the graph, 2 shared "
                   "cores.\n\n")
-        (ROOT / "benchmarks" / "results" / "export_parity.md").write_text(header + text + "\n")
+        path.write_text(header + text + "\n")
 
 
 if __name__ == "__main__":

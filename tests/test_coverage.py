@@ -112,3 +112,21 @@ def test_torch_fx_fallback_lists_its_blind_spot():
 @torch.fx.wrap
 def _gate(x):
     return x if x.sum() > 0 else -x
+
+
+def test_a_wrapped_region_with_matrix_work_is_listed_with_its_macs():
+    class Region(nn.Module):  # export wraps a grad-mode region in a higher-order op with a subgraph
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+            self.w = nn.Parameter(torch.randn(8, 4))
+
+        def forward(self, x):
+            with torch.enable_grad():
+                y = x @ self.w
+            return self.fc(x).sum() + y.sum()
+
+    cov = trace_model(Region(), (8,), batch=3).coverage
+    (region,) = cov.ops_not_simulated
+    assert region.op == "wrap_with_set_grad_enabled" and region.macs == 3 * 8 * 4
+    assert cov.macs_simulated == 3 * 8 * 8 and cov.loud

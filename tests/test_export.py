@@ -249,7 +249,8 @@ def test_llama_family_gqa_and_kv_cache(phase):
     from accelsim.workload.models.llama import LlamaStack
 
     torch.manual_seed(0)
-    model = LlamaStack(hidden=64, layers=2, heads=8, kv_heads=2, ffn=96, vocab=100, phase=phase, cache_tokens=12)
+    model = LlamaStack(hidden=64, layers=2, heads=8, kv_heads=2, ffn=96, vocab=100, phase=phase,
+                       cache_tokens=12)
     t = 12 if phase == "prefill" else 1
     x = torch.randn(2, t, 64)
     w = _trace(model, x)

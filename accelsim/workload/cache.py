@@ -179,7 +179,7 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
                              scope=recipe.scope, exclude=recipe.exclude, first_conv=recipe.first_conv,
                              rule_1x1=recipe.rule_1x1, rule_fc=recipe.rule_fc, seed=recipe.seed, data=data,
                              max_layer_sparsity=recipe.max_layer_sparsity,
-                             method_params=dict(recipe.method_params))
+                             method_params=_method_params(recipe, zoo_shape or shape))
     if token_ids:
         tensor = _token_ids(model, recipe.batch or 1, shape, recipe.seed)
     workload = trace_model(model, None if token_ids else shape, batch=recipe.batch or 1, name=recipe.name,
@@ -196,6 +196,20 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
     workload = replace(workload, layers=tuple(layers),
                        source=f"recipe {recipe.name} [{recipe.source}]: {summary}; {workload.source}")
     return replace(workload, fingerprint=workload_fingerprint(workload)), result
+
+
+def _method_params(recipe, shape) -> dict:
+    """The recipe's method parameters; a method calibrated on inputs (wanda) gets the model's input
+    shape unless the recipe gives one or data."""
+    from dataclasses import fields as dc_fields
+
+    from accelsim.registry import METHODS
+
+    params = dict(recipe.method_params)
+    method = METHODS.get(recipe.method)
+    if recipe.data is None and shape and "input_shape" in {f.name for f in dc_fields(method)}:
+        params.setdefault("input_shape", tuple(shape))
+    return params
 
 
 def _token_ids(model, batch: int, shape, seed: int):

@@ -54,7 +54,8 @@ def export_program(model: nn.Module, x: torch.Tensor, name: str) -> torch.export
     try:
         with warnings.catch_warnings(), contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet):
             warnings.simplefilter("ignore")  # export's advice on attributes set in forward (RNNs): noise here
-            return torch.export.export(_Outputs(model), (x,), strict=False)
+            with torch.no_grad():  # so that no_grad regions in the model need no wrapped subgraph
+                return torch.export.export(_Outputs(model), (x,), strict=False)
     except Exception as exc:  # export raises many types; the message names the module and the line
         raise untraceable(model, name, exc, "torch.export cannot capture") from exc
     finally:
@@ -97,7 +98,11 @@ def export_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
     for node in gm.graph.nodes:
         if node.op != "call_function":
             continue
-        specs = None if isinstance(node.target, torch._ops.HigherOrderOperator) else gemms(node, is_weight)
+        if isinstance(node.target, torch._ops.HigherOrderOperator):
+            if _hop_macs(gm, node) != 0:  # a wrapped region with matrix work (its MACs, or -1: unknown)
+                missing.append(node)
+            continue
+        specs = gemms(node, is_weight)
         if specs:
             ops.append(_Op(node, specs, []))
         elif specs is None or getattr(node.target, "overloadpacket", None) in flop_registry:
@@ -280,8 +285,32 @@ def _input_from(gm, ops: list[_Op], user: set[str]) -> dict[tuple, tuple[str, ..
     return out
 
 
+def _hop_macs(gm: fx.GraphModule, node: fx.Node) -> int:
+    """MACs of the ops with matrix work inside a higher-order op's subgraphs (-1: some unknown)."""
+    total = 0
+    for arg in node.args:
+        sub = getattr(gm, arg.target, None) if isinstance(arg, fx.Node) and arg.op == "get_attr" else None
+        if not isinstance(sub, fx.GraphModule):
+            continue
+        for inner in sub.graph.nodes:
+            if inner.op != "call_function":
+                continue
+            macs = _hop_macs(sub, inner) if isinstance(inner.target, torch._ops.HigherOrderOperator) else 0
+            specs = [] if macs else gemms(inner, lambda _: False)
+            if specs is None or getattr(inner.target, "overloadpacket", None) in flop_registry:
+                macs = _macs_of(inner)
+            elif specs:
+                macs = sum(g.groups * g.m * g.n * g.k for g in specs)
+            if macs < 0:
+                return -1
+            total += macs
+    return total
+
+
 def _macs_of(node: fx.Node) -> int:
     """MACs of an op that is not simulated: PyTorch's FLOP formula on the node's shapes, -1 if none."""
+    if isinstance(node.target, torch._ops.HigherOrderOperator):
+        return _hop_macs(node.graph.owning_module, node)
     packet = getattr(node.target, "overloadpacket", None)
     if packet in flop_registry:
         fake = fx.map_arg((node.args, node.kwargs), lambda a: a.meta.get("val"))

@@ -33,6 +33,8 @@ random                 no        layer          seeded uniform; reproducible per
 l1_filter              no        layer          L1 norm of each filter (output row), broadcast
 taylor                 batch     layer          mean over ``batches`` batches of |w * dL/dw|
 snip                   batch     global         |g * w| on one batch, one shot (Lee et al. 2019)
+wanda                  inputs    layer          |w| * ||x_j|| on a calibration batch (Sun et al. 2023);
+                                                seeded N(0,1) samples of input_shape without data
 synflow                no        global         iterative, data-free (Tanaka et al. 2020)
 agp / imp / drop       DigitsData  layer        train the model -- small models only
 """
@@ -40,7 +42,12 @@ agp / imp / drop       DigitsData  layer        train the model -- small models 
 from __future__ import annotations
 
 from accelsim.registry import METHODS
-from accelsim.workload.pruning.methods import iterative, oneshot, synflow  # noqa: F401  (register them)
+from accelsim.workload.pruning.methods import (  # noqa: F401  (register them)
+    iterative,
+    oneshot,
+    synflow,
+    wanda,  # noqa: F401  (registers wanda)
+)
 from accelsim.workload.pruning.methods.base import Method, allocate_global, masks_from_scores, register_method
 
 __all__ = ["METHODS", "Method", "allocate_global", "masks_from_scores", "register_method"]
