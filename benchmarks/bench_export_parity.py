@@ -16,7 +16,11 @@ vit_small_patch16_224 (fused attention: F.scaled_dot_product_attention), swin_ti
 token ids (1, 128)).  timm needs torchvision at import: installed without dependencies
 (``pip install --no-deps timm torchvision``), the two ``torchvision::`` op schemas its import
 registers kernels for are defined first with torch.library (the wheel's compiled ops do not load
-against this torch).  Neither is a dependency of accelsim.
+against this torch).  Neither is a dependency of accelsim; uninstall them afterwards
+(``pip uninstall -y timm torchvision``): with torchvision present, ``import transformers`` fails on
+those schemas unless they are defined first (this script's timm group does it, so run ``--only hf``
+before installing them).  Recorded: ``--only hf --record``, then the two installed, ``--only timm
+--record``, uninstalled; ``--only zoo --record``.
 """
 
 from __future__ import annotations
