@@ -262,3 +262,13 @@ def test_llama_family_gqa_and_kv_cache(phase):
     assert layers["lm_head"].m == 2 * t and layers["layers.0.mlp.down_proj"].k == 96
     assert w.macs == count_macs(model, x)
     assert {p.why for p in w.coverage.params_not_simulated} == {"a norm's scale / shift (no MACs)"}
+
+
+def test_lstm_with_projection():
+    model = _First(nn.LSTM(8, 16, proj_size=4, num_layers=2, batch_first=True))
+    x = torch.randn(2, 5, 8)
+    layers = _by_name(_trace(model, x))
+    hh, hr = layers["m.hh_l1@t4"], layers["m.hr_l1@t4"]
+    assert (hh.n, hh.k, hr.n, hr.k, hr.m) == (64, 4, 4, 16, 2) and hr.input_from == ("m.hh_l1@t4",)
+    assert layers["m.ih_l1"].k == 4 and hr.weight_mask.shape == (4, 16)
+    assert sum(layer.macs for layer in layers.values()) == count_macs(model, x)

@@ -22,7 +22,8 @@ Conventions (GEMM view ofmap[M x N] = ifmap[M x K] . filter[K x N], ``groups`` s
   counter counts it; the useful share of a causal square one is (L + 1) / 2L.
 - LSTM / GRU / RNN (``aten.lstm.input`` ...): per layer and direction, one input projection over the
   whole sequence (M = batch * T, N = gates * hidden, K = input size) and one recurrent GEMM per time
-  step (M = batch, N = gates * hidden, K = hidden), each step fed by the one before.
+  step (M = batch, N = gates * hidden, K = hidden), each step fed by the one before; an LSTM with
+  ``proj_size`` adds each step's projection (M = batch, N = proj_size, K = hidden).
 """
 
 from __future__ import annotations
@@ -240,8 +241,10 @@ def _rnn(node: fx.Node, is_weight) -> list[Gemm] | None:
     params, layers, bidir = a["params"], int(a["num_layers"]), bool(a["bidirectional"])
     dirs = 2 if bidir else 1
     stride = 4 if a["has_biases"] else 2
+    proj = len(params) == layers * dirs * (stride + 1)  # an LSTM with proj_size: w_hr after the biases
+    stride += proj
     if len(params) != layers * dirs * stride:
-        return None  # an LSTM with proj_size: not simulated
+        return None
     x = shape(a["input"])
     if len(x) == 2:
         x = (x[0], 1, x[1])
@@ -269,6 +272,11 @@ def _rnn(node: fx.Node, is_weight) -> list[Gemm] | None:
                                 feeds=((1,),) if step == 0 else (),
                                 after=(ih,) if step == 0 else (ih, len(out) - 1), output=False,
                                 extra={"rnn": True}))
+                if proj:  # h_t = W_hr (o * tanh(c)): the projection of every step
+                    w_hr, hr_path = shape(params[base + stride - 1]), (p_index, base + stride - 1)
+                    out.append(Gemm("linear", m=batch, n=w_hr[0], k=w_hr[1], suffix=f".hr{tag}@t{step}",
+                                    weight=hr_path if is_weight(params[base + stride - 1]) else None,
+                                    after=(len(out) - 1,), output=False, extra={"rnn": True}))
             last.append(len(out) - 1)
         previous = last
     for i in previous:

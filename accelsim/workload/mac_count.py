@@ -7,8 +7,9 @@ the two things it misses on CPU counted beside it:
 - ``F.scaled_dot_product_attention`` runs as ``_scaled_dot_product_flash_attention_for_cpu``, which has
   no formula in torch: it is given PyTorch's own SDPA formula (``sdpa_flop_count``: Q.K^T and P.V
   whole, causal or not);
-- ``nn.LSTM`` runs as one fused CPU kernel that FlopCounterMode counts as 0: each LSTM module's MACs
-  are counted by hand from its input shape (per layer and direction: T * B * 4H * (I + H)).
+- ``nn.LSTM`` runs as one fused CPU kernel that FlopCounterMode counts as 0: an LSTM module the
+  counter saw no FLOPs in is counted by hand from its input shape (per layer and direction:
+  T * B * (4H * (I + P) + P * H), P = proj_size or H, the last term only with a projection).
 
 It runs with grad enabled: nn.MultiheadAttention and nn.TransformerEncoderLayer then take their
 unfused path (their fused CPU fast path, taken under no_grad in eval mode, is invisible to the
@@ -46,17 +47,24 @@ def _lstm_macs(module: nn.LSTM, x: torch.Tensor) -> int:
 
 def count_macs(model: nn.Module, x: torch.Tensor) -> int:
     """MACs of ``model(x)`` (eval mode) by PyTorch's FLOP counter plus SDPA and LSTM as above."""
-    lstm = [0]
-
-    def hook(module, args, _out):
-        lstm[0] += _lstm_macs(module, args[0])
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.LSTM)]
     mapping = {aten._scaled_dot_product_flash_attention_for_cpu: _sdpa_cpu_flops}
+    counter = FlopCounterMode(display=False, custom_mapping=mapping)
+    lstm, before = [0], {}
+
+    def pre_hook(module, _args):
+        before[module] = counter.get_total_flops()
+
+    def hook(module, args, _out):  # by hand only when the counter saw nothing (the fused kernel)
+        if counter.get_total_flops() == before[module]:
+            lstm[0] += _lstm_macs(module, args[0])
+
+    lstms = [m for m in model.modules() if isinstance(m, nn.LSTM)]
+    handles = [m.register_forward_pre_hook(pre_hook) for m in lstms]
+    handles += [m.register_forward_hook(hook) for m in lstms]
     training = {m: m.training for m in model.modules()}
     model.eval()
     try:
-        with torch.enable_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        with torch.enable_grad(), counter:
             model(x)
     finally:
         for h in handles:
