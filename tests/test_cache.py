@@ -201,3 +201,60 @@ def test_a_read_only_package_and_home_run(tmp_path):
     [note] = notes(proc.stderr)
     assert "cannot write the workload cache" in note
     assert {p for p in pkg.rglob("*")} == before  # nothing written beside the sources (no compiled kernels)
+
+
+# ---------------------------------------------------------------- keyed by content (issue 14)
+
+_MODEL = "from torch import nn\nfrom parts import width\n\n\ndef net():\n    return nn.Linear(8, width())\n"
+
+
+def _user_tree(root, width: int):
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "model.py").write_text(_MODEL)
+    (root / "parts.py").write_text(f"def width():\n    return {width}\n")
+
+
+def test_an_edited_model_or_its_import_retraces(tmp_path, monkeypatch):
+    from accelsim.workload.load import load_workload
+
+    cache_dir = tmp_path / "cache"
+    _user_tree(tmp_path / "a", 4)
+    monkeypatch.chdir(tmp_path / "a")
+    assert load_workload("model.py:net", input_shape=(8,), cache_dir=cache_dir).layers[0].n == 4
+    (tmp_path / "a" / "parts.py").write_text("def width():\n    return 6\n")  # an import in the user's tree
+    assert load_workload("model.py:net", input_shape=(8,), cache_dir=cache_dir).layers[0].n == 6
+    (tmp_path / "a" / "model.py").write_text(_MODEL.replace("nn.Linear(8,", "nn.Linear(8, 2 *"))
+    assert load_workload("model.py:net", input_shape=(8,), cache_dir=cache_dir).layers[0].n == 12
+    _user_tree(tmp_path / "b", 3)  # the same reference in another directory: another model
+    monkeypatch.chdir(tmp_path / "b")
+    assert load_workload("model.py:net", input_shape=(8,), cache_dir=cache_dir).layers[0].n == 3
+    assert len(list(cache_dir.glob("*.json"))) == 4
+
+
+def test_an_unchanged_model_is_a_cache_hit(tmp_path, monkeypatch):
+    from accelsim.workload import cache
+    from accelsim.workload.load import load_workload
+
+    _user_tree(tmp_path / "a", 4)
+    monkeypatch.chdir(tmp_path / "a")
+    first = load_workload("model.py:net", input_shape=(8,), cache_dir=tmp_path / "c")
+    monkeypatch.setattr(cache, "build_workload", lambda *a, **k: pytest.fail("re-traced an unchanged model"))
+    again = load_workload("model.py:net", input_shape=(8,), cache_dir=tmp_path / "c")
+    assert again.fingerprint == first.fingerprint
+
+
+def test_source_fingerprint_follows_package_imports(tmp_path, monkeypatch):
+    from accelsim.workload.source_hash import source_fingerprint
+
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "layers.py").write_text("W = 1\n")
+    (pkg / "models.py").write_text("from .sub.layers import W\nimport os\n\ndef net():\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    before = source_fingerprint("pkg.models:net")
+    assert before and before == source_fingerprint("pkg.models:net")
+    (pkg / "sub" / "layers.py").write_text("W = 2\n")
+    assert source_fingerprint("pkg.models:net") != before
+    assert source_fingerprint("no_such_module_here:net") == ""

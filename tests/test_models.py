@@ -8,6 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -42,7 +43,7 @@ def resnet50():
 
 def test_zoo_names():
     assert set(MODELS) == {"lenet5", "lenet5_digits", "mlp_digits", "vgg16", "resnet18", "resnet50",
-                           "mobilenet_v2", "bert_block"}
+                           "mobilenet_v2", "bert_block", "llama_125m_prefill", "llama_125m_decode"}
     for name in MODELS:
         spec = MODELS.get(name)
         assert isinstance(spec, ModelSpec) and spec.description and callable(spec.factory)
@@ -56,7 +57,9 @@ def test_every_model_builds_and_runs(name):
     with torch.no_grad():
         out = model(torch.randn(2, *shape))
     classes = {"vgg16": 10, "lenet5": 10, "lenet5_digits": 10, "mlp_digits": 10}.get(name, 1000)
-    assert out.shape == ((2, *shape) if name == "bert_block" else (2, classes))
+    if name.startswith("llama"):  # logits over the vocabulary for every token of the input
+        classes = (shape[0], 32000)
+    assert out.shape == ((2, *shape) if name == "bert_block" else (2, *np.atleast_1d(classes)))
     if name in PARAMS:
         assert sum(p.numel() for p in model.parameters()) == PARAMS[name]
 

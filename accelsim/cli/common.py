@@ -148,8 +148,47 @@ def load_hw(ref: str, sets: tuple[str, ...]):
     return load_hardware(ref, parse_sets(sets))
 
 
-def load_workload(model: str, batch, input_shape, checkpoint):
+INPUT_IDS_OPTION = click.option(
+    "--input-ids", "input_ids", default=None, metavar="B,T|FILE.pt",
+    help="Feed a language model token ids: B,T for seeded random ids (batch B, T tokens) below its "
+         "embedding's vocabulary size, or a .pt file holding one int tensor (batch, tokens).")
+
+
+def parse_input_ids(text: str | None):
+    """``4,128`` -> (4, 128); a path -> that path (it must exist)."""
+    if text is None:
+        return None
+    if text.endswith(".pt"):
+        if not Path(text).is_file():
+            raise AccelsimError(f"--input-ids {text}: file not found; give B,T (e.g. 1,128) or a .pt file")
+        return text
+    parts = text.replace("x", ",").split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise AccelsimError(f"--input-ids {text!r}: write batch,tokens (e.g. 1,128) or a .pt file of "
+                            "token ids")
+    return int(parts[0]), int(parts[1])
+
+
+def load_workload(model: str, batch, input_shape, checkpoint, input_ids=None, say_coverage=True):
+    """The workload, its coverage said on stderr: one line and the ops not simulated (unless
+    ``say_coverage`` is False: the caller prints it), and a WARNING when more than 1 % of the MACs
+    are not simulated."""
     from accelsim.workload.load import load_workload as load
 
     check_model_files(model, checkpoint, model)
-    return load(model, batch=batch, input_shape=parse_shape(input_shape), checkpoint=checkpoint)
+    workload = load(model, batch=batch, input_shape=parse_shape(input_shape), checkpoint=checkpoint,
+                    input_ids=parse_input_ids(input_ids))
+    coverage = workload.coverage
+    if coverage is not None:
+        if say_coverage:
+            click.echo(coverage.summary(), err=True)
+            for line in coverage.details():
+                if line.startswith("not simulated"):
+                    click.echo(line, err=True)
+        if coverage.loud:
+            unknown = sum(o.macs < 0 for o in coverage.ops_not_simulated)
+            share = (f"{unknown} ops with matrix work (MACs unknown) are" if unknown else
+                     f"{100 * coverage.mac_share_not_simulated:.1f} % of the model's MACs are")
+            click.echo(f"WARNING: {share} NOT simulated: the totals leave them out (see the 'not simulated' "
+                       "lines)", err=True)
+    return workload

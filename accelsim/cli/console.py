@@ -161,6 +161,10 @@ def print_report(report: Report, wide: bool = False) -> None:
         out.print(f"  {op:8s}     {s['format']:8s} data {si(s['data_bits'])}b + metadata "
                   f"{si(s['metadata_bits'])}b = {100 * s['footprint_ratio']:.1f} % of dense "
                   f"(index overhead {100 * s['index_overhead']:.1f} %)")
+    if coverage := report.provenance.get("workload_coverage"):
+        from accelsim.workload.coverage import Coverage
+
+        out.print(f"  simulated    {Coverage.from_dict(coverage).short()}", markup=False)
 
 
 # the columns of the trace table (the weight count is N·K·G: the GEMM column says it)
@@ -182,6 +186,11 @@ def print_workload(workload: Workload) -> None:
                            WORKLOAD_COLUMNS, workload.layers, left=("layer", "kind", "pattern")))
     srcs = sorted({layer.activation_density_source for layer in workload.layers})
     out.print(f"activation density: {', '.join(srcs)}")
+    if workload.coverage is not None:  # also on stderr (cli.common.load_workload): here with the table
+        import textwrap
+
+        for line in [workload.coverage.summary(), *workload.coverage.details(limit=40)]:
+            out.print(textwrap.fill(line, 100, subsequent_indent="    "), markup=False, highlight=False)
 
 
 COMPARE_COLUMNS: tuple[tuple, ...] = (  # the key columns of the compare table: (header, the cell of a row)

@@ -126,6 +126,7 @@ def provenance(hw: HardwareConfig, workload: Workload, table: EnergyTable) -> di
         "hardware_hash": hardware_hash(hw),
         "workload_fingerprint": workload.fingerprint,
         "workload_source": workload.source,
+        "workload_coverage": None if workload.coverage is None else workload.coverage.to_dict(),
         "energy_table": table.name,
         "energy_source": table.source,
         "timing_model": hw.timing,

@@ -24,9 +24,10 @@ import numpy as np
 
 from accelsim.errors import ConfigError
 from accelsim.files import write_atomic
+from accelsim.workload.coverage import Coverage
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 _LAYER_FIELDS = tuple(f.name for f in fields(Layer) if f.name != "weight_mask")
 _UNWRITABLE_SAID: set[Path] = set()
 
@@ -76,7 +77,8 @@ def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str
         "npz_sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
         "workload": {"name": workload.name, "source": workload.source,
                      "input_shape": list(workload.input_shape), "batch": workload.batch,
-                     "fingerprint": workload.fingerprint},
+                     "fingerprint": workload.fingerprint,
+                     "coverage": None if workload.coverage is None else workload.coverage.to_dict()},
         "layers": [_layer_meta(layer) for layer in workload.layers],
         "extra": extra or {},
     }
@@ -137,15 +139,18 @@ def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
                 lm["conv"] = ConvShape(**lm["conv"])
             layers.append(Layer(weight_mask=mask, **lm))
     w = meta["workload"]
+    coverage = None if w.get("coverage") is None else Coverage.from_dict(w["coverage"])
     return Workload(name=w["name"], layers=tuple(layers), source=w["source"],
-                    input_shape=tuple(w["input_shape"]), batch=w["batch"], fingerprint=w["fingerprint"])
+                    input_shape=tuple(w["input_shape"]), batch=w["batch"],
+                    fingerprint=w["fingerprint"], coverage=coverage)
 
 
 # ---------------------------------------------------------------- building (torch)
 
 
-def build_workload(recipe) -> tuple[Workload, Any]:
-    """(Workload, PruneResult or None) for a recipe, without the cache.  Imports torch."""
+def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
+    """(Workload, PruneResult or None) for a recipe, without the cache.  Imports torch.  With
+    ``token_ids`` the input is seeded random token ids of shape (batch, input_shape[0])."""
     import torch
 
     from accelsim.workload.models import build_model
@@ -174,9 +179,11 @@ def build_workload(recipe) -> tuple[Workload, Any]:
                              scope=recipe.scope, exclude=recipe.exclude, first_conv=recipe.first_conv,
                              rule_1x1=recipe.rule_1x1, rule_fc=recipe.rule_fc, seed=recipe.seed, data=data,
                              max_layer_sparsity=recipe.max_layer_sparsity,
-                             method_params=dict(recipe.method_params))
-    workload = trace_model(model, shape, batch=recipe.batch or 1, name=recipe.name, input_tensor=tensor,
-                           measure_activations=True, seed=recipe.seed)
+                             method_params=_method_params(recipe, zoo_shape or shape))
+    if token_ids:
+        tensor = _token_ids(model, recipe.batch or 1, shape, recipe.seed)
+    workload = trace_model(model, None if token_ids else shape, batch=recipe.batch or 1, name=recipe.name,
+                           input_tensor=tensor, measure_activations=True, seed=recipe.seed)
     labels = {} if result is None else {lp.name: lp for lp in result.layers}
     layers = []
     for layer in workload.layers:
@@ -189,6 +196,37 @@ def build_workload(recipe) -> tuple[Workload, Any]:
     workload = replace(workload, layers=tuple(layers),
                        source=f"recipe {recipe.name} [{recipe.source}]: {summary}; {workload.source}")
     return replace(workload, fingerprint=workload_fingerprint(workload)), result
+
+
+def _method_params(recipe, shape) -> dict:
+    """The recipe's method parameters; a method calibrated on inputs (wanda) gets the model's input
+    shape unless the recipe gives one or data."""
+    from dataclasses import fields as dc_fields
+
+    from accelsim.registry import METHODS
+
+    params = dict(recipe.method_params)
+    method = METHODS.get(recipe.method)
+    if recipe.data is None and shape and "input_shape" in {f.name for f in dc_fields(method)}:
+        params.setdefault("input_shape", tuple(shape))
+    return params
+
+
+def _token_ids(model, batch: int, shape, seed: int):
+    """Seeded random ids below the vocabulary size: the model's input embedding (HF's
+    ``get_input_embeddings``), else its first nn.Embedding."""
+    import torch
+    from torch import nn
+
+    getter = getattr(model, "get_input_embeddings", None)
+    embedding = getter() if callable(getter) else None
+    if not isinstance(embedding, nn.Embedding):
+        embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
+    if embedding is None:
+        raise ConfigError(str(model.__class__.__name__), ["--input-ids: the model has no nn.Embedding to "
+                                                          "take token ids; give --input-shape instead"])
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, embedding.num_embeddings, (batch, int(shape[0])), generator=generator)
 
 
 def _data(recipe, shape: tuple[int, ...] | None):

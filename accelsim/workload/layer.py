@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from accelsim.spec.recipe import PatternSpec
+from accelsim.workload.coverage import Coverage
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,10 @@ class Layer:
     """One GEMM-view layer.  ``m, n, k`` are per group; MACs = groups * m * n * k.
 
     ``weight_mask`` is None for activation x activation products (attention), else a bool array in
-    the weight tensor's own layout: (out, in/groups, kh, kw) for convs, (out, in) for linear.
+    the weight tensor's own layout: (out, in/groups, kh, kw) for convs, (out, in) for linear; the
+    torch.export front end (gemm_ops) keeps a conv1d's as (out, in/g, 1, k), a conv3d's as
+    (out, in/g, kd * kh, kw), and a transposed conv's, an einsum's or a ``x @ W``'s in GEMM layout
+    (groups * N, K), like a linear layer's.
     ``activation_density`` is the measured fraction of nonzero input activations (1.0 if unknown).
     ``pattern`` is the pattern the layer was pruned with (``dense`` if it was not); a spelling
     (``"nm2:4"``) is parsed into its PatternSpec.
@@ -115,6 +119,7 @@ class Workload:
     input_shape: tuple[int, ...] = ()
     batch: int = 1
     fingerprint: str = ""
+    coverage: Coverage | None = None  # what of the model is simulated (None: not traced, e.g. a .csv)
 
     @property
     def macs(self) -> int:

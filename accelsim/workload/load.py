@@ -21,7 +21,10 @@ from accelsim.workload.recipes import recipe_hash, resolve_recipe
 
 def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tuple[int, ...] | None = None,
                   checkpoint: str | Path | None = None, cache_dir: str | Path | None = None,
-                  use_cache: bool = True) -> Workload:
+                  use_cache: bool = True, input_ids: tuple[int, int] | str | Path | None = None) -> Workload:
+    """The workload ``ref`` names (see the module docstring).  ``input_ids`` feeds a language model
+    token ids instead of N(0,1) noise: (batch, tokens) for seeded random ids below the size of the
+    model's input embedding, or a ``.pt`` file holding one int tensor (batch, tokens)."""
     ref = str(ref)
     if ref.endswith(".csv"):
         from accelsim.workload.scalesim_topology import read_scalesim_topology
@@ -37,12 +40,22 @@ def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tup
         if not Path(checkpoint).is_file():
             raise cfg.not_found(checkpoint)
         overrides["checkpoint"] = str(Path(checkpoint).resolve())
+    token_ids = False
+    if isinstance(input_ids, (str, Path)):
+        if not Path(input_ids).is_file():
+            raise cfg.not_found(input_ids)
+        overrides["activations"] = str(Path(input_ids).resolve())
+        overrides.setdefault("batch", None)  # the tensor's own batch unless --batch says one
+    elif input_ids is not None:
+        batch_ids, tokens = (cfg.positive_int(v) for v in input_ids)
+        overrides.update(batch=batch_ids, input_shape=(tokens,))
+        token_ids = True
     recipe = replace(recipe, **overrides) if overrides else recipe
-    key = recipe_hash(recipe)
+    key = recipe_hash(recipe, "token-ids" if token_ids else "")
     directory = cache.default_cache_dir(cache_dir)
     if use_cache and (cached := cache.load_cached(directory, key)) is not None:
         return _has_layers(cached, recipe.model)
-    workload, result = cache.build_workload(recipe)
+    workload, result = cache.build_workload(recipe, token_ids=token_ids)
     _has_layers(workload, recipe.model)
     if use_cache:
         extra = {"recipe": recipe_to_dict(recipe), "recipe_source": recipe.source,

@@ -23,6 +23,7 @@ from accelsim import __version__
 from accelsim.errors import UnknownNameError
 from accelsim.registry import MODELS
 from accelsim.spec.recipe import Recipe, is_model_ref, recipe_from_file, recipe_from_name, recipe_to_dict
+from accelsim.workload.source_hash import source_fingerprint
 
 WORKLOADS_DIR = Path(__file__).resolve().parent.parent / "data" / "workloads"
 _PATH_FIELDS = ("activations", "checkpoint")
@@ -60,8 +61,10 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def recipe_hash(recipe: Recipe) -> str:
-    """Cache key: sha256 of the canonical recipe (files by content), the accelsim version and code."""
+def recipe_hash(recipe: Recipe, inputs: str = "") -> str:
+    """Cache key: sha256 of the canonical recipe (files by content: the checkpoint, the activation
+    tensor and a user model's source with its imports from the user's tree), the input spec
+    (``inputs``, e.g. "token-ids"), the accelsim version and code."""
     canon = recipe_to_dict(recipe)
     canon.pop("description")
     for key in _PATH_FIELDS:
@@ -69,6 +72,10 @@ def recipe_hash(recipe: Recipe) -> str:
         if value not in (None, "synthetic"):
             with open(value, "rb") as f:
                 canon[key] = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
-    payload = json.dumps({"recipe": canon, "accelsim": __version__, "code": _code_fingerprint()},
-                         sort_keys=True, default=str)
+    key = {"recipe": canon, "accelsim": __version__, "code": _code_fingerprint()}
+    if is_model_ref(recipe.model):
+        key["model_source"] = source_fingerprint(recipe.model)
+    if inputs:
+        key["inputs"] = inputs
+    payload = json.dumps(key, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]

@@ -1,50 +1,47 @@
-"""nn.Module -> Workload: torch.fx symbolic trace, one shape-propagating pass, real weight masks.
+"""nn.Module -> Workload: the entry point ``trace_model`` and the torch.fx front end it falls back on.
 
-One ``Layer`` per executed ``nn.Conv2d`` ("conv", or "depthwise" when groups > 1 and groups ==
-in_channels), ``nn.Linear`` ("linear", M = product of the input's leading dims) and matmul node
-(``torch.matmul`` / ``torch.bmm`` / ``@`` / ``Tensor.matmul`` / ``Tensor.bmm``; "matmul", groups =
-product of the broadcast batch dims, no weight mask).  Subclasses of Conv2d / Linear are kept whole
-(fx would otherwise trace into them); functional ``F.conv2d`` / ``F.linear`` calls are not layers.
-A module called twice gives two layers, ``name`` and ``name#2``.
+``trace_model`` traces with torch.export (accelsim.workload.export_trace: every op with matrix work,
+coverage).  torch.fx is kept for what export cannot do: a model whose data-dependent part the user
+marked opaque with ``torch.fx.wrap`` (export has no such escape; fx keeps the call as one node).  When
+export fails, fx is tried; if it fails too, export's error is raised.  fx sees less: one ``Layer``
+per executed ``nn.Conv2d`` ("conv", or "depthwise" when groups > 1 and groups == in_channels),
+``nn.Linear`` ("linear", M = product of the input's leading dims) and matmul node (``torch.matmul`` /
+``torch.bmm`` / ``@`` / ``Tensor.matmul`` / ``Tensor.bmm``; "matmul", groups = product of the
+broadcast batch dims, no weight mask); its coverage lists every parameter it does not simulate.
+Subclasses of Conv2d / Linear are kept whole.  A module called twice gives two layers, ``name`` and
+``name#2``.  On the zoo both front ends give the same layers, names, masks and ``input_from``.
 
-The pass is a ``torch.fx.Interpreter`` doing what ``ShapeProp`` does (ShapeProp prints a traceback
-to stderr when a node fails; the library never prints) and measuring, on the same forward pass,
-the fraction of nonzero elements in each layer's input (the first operand for a matmul).
-
-Weight masks are read, in this order, from a ``weight_mask`` buffer (torch.nn.utils.prune), the
-``mask`` of parametrizations on ``weight`` (torch.ao.pruning; several are ANDed), an ASP
-``__weight_mma_mask`` buffer, else the weight's exact zeros.  Masks are read-only numpy arrays.
+The fx pass is a ``torch.fx.Interpreter`` doing what ``ShapeProp`` does (ShapeProp prints a
+traceback to stderr when a node fails; the library never prints) and measuring, on the same forward
+pass, the fraction of nonzero elements in each layer's input (the first operand for a matmul).
+Weight masks: accelsim.workload.module_masks.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import linecache
 import math
 import operator
-import traceback
 from dataclasses import astuple, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import fx, nn
-from torch.nn.utils import parametrize
 
-from accelsim.errors import AccelsimError, ConfigError, SimulationError
+from accelsim.errors import AccelsimError, SimulationError
+from accelsim.workload.coverage import Coverage, NotSimulated
 from accelsim.workload.layer import ConvShape, Layer, Workload, conv_gemm
+from accelsim.workload.module_masks import first_line, untraceable, weight_mask
 
 _MATMUL_FUNCTIONS = (torch.matmul, torch.bmm, operator.matmul)
 _MATMUL_METHODS = ("matmul", "bmm", "__matmul__")
 _SYNTHETIC = "measured on synthetic seeded N(0,1) input"
-_TORCH_DIR = str(Path(torch.__file__).parent)
 
 
 def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch: int = 1, name: str = "model",
                 input_tensor: torch.Tensor | None = None, measure_activations: bool = True,
-                seed: int = 0) -> Workload:
+                seed: int = 0, front_end: str = "auto") -> Workload:
     """Trace ``model`` on one (batch, *input_shape) input into a Workload of its GEMM layers.
 
     The input is seeded N(0,1) noise (on the model's device and dtype), or ``input_tensor`` (batch
@@ -66,30 +63,60 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch:
         source = _SYNTHETIC
     if not measure_activations:
         source = "assumed dense"
+    from accelsim.workload.export_trace import export_workload
+
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        workload = export_workload(model, x, name=name, source=source,
+                                   measure_activations=measure_activations)
+    except SimulationError as export_error:
+        if front_end == "export":
+            raise
+        try:  # torch.fx: for a model torch.export cannot capture but fx can (e.g. fx.wrap-ped calls)
+            workload = _fx_workload(model, x, name, source, measure_activations)
+        except SimulationError:
+            raise export_error from None
+    finally:
+        for m, training in modes.items():
+            m.training = training
+    return replace(workload, fingerprint=workload_fingerprint(workload))
+
+
+def _fx_workload(model: nn.Module, x: torch.Tensor, name: str, source: str,
+                 measure_activations: bool) -> Workload:
+    """The torch.fx front end (Conv2d, Linear and matmul only); its coverage lists every parameter it
+    does not simulate and counts no other op."""
     # fx traces through the root's own forward, so a bare conv/linear would give F.conv2d: wrap it
     root = nn.Sequential(model) if isinstance(model, (nn.Conv2d, nn.Linear)) else model
     try:
         gm = fx.GraphModule(root, _Tracer().trace(root))
     except Exception as exc:
-        raise _untraceable(model, name, exc) from exc
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with torch.no_grad():
-            recorder = _Recorder(gm, f"{name}: running the traced model on an input of shape "
-                                 f"{tuple(x.shape)}", measure_activations)
-            recorder.run(x)
-    finally:
-        for m, training in modes.items():
-            m.training = training
+        raise untraceable(model, name, exc) from exc
+    with torch.no_grad():
+        recorder = _Recorder(gm, f"{name}: running the traced model on an input of shape "
+                             f"{tuple(x.shape)}", measure_activations)
+        recorder.run(x)
     producers = _producers(gm, recorder.records)
     layers = tuple(replace(_layer(gm, node, rec, source, name), input_from=producers[node])
                    for node, rec in recorder.records)
     if root is not model:
         layers = tuple(replace(layer, name=name) for layer in layers)
-    workload = Workload(name=name, layers=layers, source=f"torch.fx trace of {type(model).__qualname__}",
-                        input_shape=tuple(x.shape[1:]), batch=int(x.shape[0]))
-    return replace(workload, fingerprint=workload_fingerprint(workload))
+    used = {rec["name"].split("#")[0] for _, rec in recorder.records if "name" in rec}
+    prefix = "0." if root is not model else ""
+    sim, rest = 0, []
+    for fqn, p in root.named_parameters():
+        module, _, attr = fqn.rpartition(".")
+        if module.removeprefix(prefix) in used and attr in ("weight", "weight_orig") or \
+                (root is not model and attr == "weight"):
+            sim += p.numel()
+        else:
+            rest.append(NotSimulated(fqn, "", module, params=p.numel(), why="not a Conv2d / Linear weight "
+                                     "(the torch.fx front end looks at no other op)"))
+    coverage = Coverage(macs_simulated=sum(layer.macs for layer in layers), params_simulated=sim,
+                        params_not_simulated=tuple(rest), front_end="torch.fx")
+    return Workload(name=name, layers=layers, source=f"torch.fx trace of {type(model).__qualname__}",
+                    input_shape=tuple(x.shape[1:]), batch=int(x.shape[0]), coverage=coverage)
 
 
 def workload_fingerprint(workload: Workload) -> str:
@@ -139,7 +166,7 @@ class _Recorder(fx.Interpreter):
             out = super().run_node(n)
         except Exception as exc:
             where = f"module {n.target!r}" if n.op == "call_module" else f"node {n.name!r}"
-            raise SimulationError(f"{self.context} failed at {where}: {_first_line(exc)}") from exc
+            raise SimulationError(f"{self.context} failed at {where}: {first_line(exc)}") from exc
         if kind is not None:
             rec["output"] = tuple(out.shape)
             if n.op == "call_module":
@@ -193,7 +220,7 @@ def _layer(gm: fx.GraphModule, node: fx.Node, rec: dict[str, Any], source: str, 
         return Layer(node.name, kind, m=a2[-2], n=b2[-1], k=a2[-1], groups=groups, **common)
     mod = gm.get_submodule(node.target)
     name = rec["name"]
-    mask = _weight_mask(mod, name, model_name)
+    mask = weight_mask(mod, name, model_name)
     (in_shape,), out_shape = rec["inputs"], rec["output"]
     if kind == "linear":
         return Layer(name, kind, m=math.prod(in_shape[:-1]), n=mod.out_features, k=mod.in_features,
@@ -210,51 +237,3 @@ def _layer(gm: fx.GraphModule, node: fx.Node, rec: dict[str, Any], source: str, 
                       pad_h=pad[0], pad_w=pad[1], dilation_h=dh, dilation_w=dw, groups=mod.groups)
     m, n, k = conv_gemm(shape)
     return Layer(name, kind, m=m, n=n, k=k, groups=mod.groups, weight_mask=mask, conv=shape, **common)
-
-
-def _weight_mask(mod: nn.Module, layer: str, model_name: str) -> np.ndarray:
-    buffers = dict(mod.named_buffers(recurse=False))
-    if "weight_mask" in buffers:
-        masks = [buffers["weight_mask"]]
-    else:
-        params = mod.parametrizations.weight if parametrize.is_parametrized(mod, "weight") else ()
-        masks = [p.mask for p in params if isinstance(getattr(p, "mask", None), torch.Tensor)]
-    if not masks:  # an ASP mask, else the weight's exact zeros
-        masks = [buffers.get("__weight_mma_mask", mod.weight)]
-    weight_shape = tuple(mod.weight.shape)
-    for m in masks:
-        if tuple(m.shape) != weight_shape:
-            raise ConfigError(model_name, [f"layer {layer!r}: weight mask shape {tuple(m.shape)} does not "
-                                           f"match weight shape {weight_shape}"])
-    array = functools.reduce(operator.and_, (m != 0 for m in masks)).detach().cpu().numpy()
-    array.flags.writeable = False
-    return array
-
-
-def _untraceable(model: nn.Module, name: str, exc: Exception) -> SimulationError:
-    """Name the module and the source line torch.fx stopped at."""
-    qualnames = {id(m): q for q, m in model.named_modules()}
-    module, code = None, ""
-    for frame, lineno in traceback.walk_tb(exc.__traceback__):
-        owner = frame.f_locals.get("self")
-        if isinstance(owner, nn.Module) and id(owner) in qualnames:
-            module = (qualnames[id(owner)], type(owner).__name__, frame.f_code.co_name)
-        filename = frame.f_code.co_filename
-        if not filename.startswith(_TORCH_DIR) and filename != __file__:
-            source_line = linecache.getline(filename, lineno).strip()
-            code = f"{Path(filename).name}:{lineno}" + (f" `{source_line}`" if source_line else "")
-    if module is None:
-        where = "the model"
-    else:
-        qual, cls, fn = module
-        where = (f"module {qual!r} ({cls}.{fn})" if qual else f"the model's {cls}.{fn}")
-    where += f" at {code}" if code else ""
-    return SimulationError(
-        f"{name}: torch.fx cannot trace {where}: {_first_line(exc)}. Wrap the data-dependent part in a "
-        "function registered with torch.fx.wrap (it then stays one opaque call), or pass a model "
-        "without data-dependent control flow.")
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -51,6 +51,11 @@ for _name, _factory, _shape, _description in (
      "MobileNetV2 1.0, torchvision layout (depthwise 3x3 convs), 1000 classes"),
     ("bert_block", _lazy("transformer", "TransformerBlock"), (128, 768),
      "one BERT-base encoder block: hidden 768, 12 heads, FFN 3072, sequence 128"),
+    ("llama_125m_prefill", _lazy("llama", "LlamaStack", phase="prefill"), (256, 768),
+     "Llama-style decoder, 125M-class shapes (hidden 768, 12 layers, 12 heads / 4 KV heads, SwiGLU 2048, "
+     "RoPE, RMSNorm, LM head 32000): prefill of 256 tokens (input: token embeddings)"),
+    ("llama_125m_decode", _lazy("llama", "LlamaStack", phase="decode", cache_tokens=256), (1, 768),
+     "the same decoder: decode of one token with a KV cache of 256 tokens (read as an activation)"),
 ):
     MODELS.add(_name, ModelSpec(_factory, _shape, _description))
 
@@ -109,6 +114,24 @@ def _no_accidental_zeros(model: Any) -> None:
                 w.masked_fill_(w == 0, tiny)
 
 
+def _forget_user_modules(module_name: str, keep: set[str] = frozenset()) -> None:
+    """Drop the already imported modules of the user's tree (the model file's directory) so that an
+    edited import is read again; the cache key hashes the same files (accelsim.workload.source_hash)."""
+    from accelsim.workload.source_hash import module_file
+
+    located = module_file(f"{module_name}:x")
+    if located is None:
+        return
+    root = str(located[1]) + os.sep
+    installed = {str(Path(p).resolve()) + os.sep for p in (sys.prefix, sys.base_prefix)}
+    if any(root.startswith(p) for p in installed) or "-packages" + os.sep in root:
+        return  # an installed package, not the user's tree
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None) or ""
+        if path.startswith(root) and not name.startswith("accelsim") and name not in keep:
+            del sys.modules[name]
+
+
 def _resolve_ref(ref: str) -> Callable[[], Any]:
     from torch import nn
 
@@ -120,6 +143,8 @@ def _resolve_ref(ref: str) -> Callable[[], Any]:
     added = cwd not in sys.path and "" not in sys.path  # console scripts do not put '.' on the path
     if added:
         sys.path.insert(0, cwd)
+    _forget_user_modules(module_name)
+    before = set(sys.modules)
     try:
         if module_name.endswith(".py"):  # a file: nets/mine.py:build
             spec = importlib.util.spec_from_file_location(Path(module_name).stem, module_name)
@@ -133,6 +158,7 @@ def _resolve_ref(ref: str) -> Callable[[], Any]:
     finally:
         if added:
             sys.path.remove(cwd)
+        _forget_user_modules(module_name, keep=before)  # the next reference (another tree) imports afresh
     for part in attr.split("."):
         if not hasattr(obj, part):
             public = [n for n in dir(obj) if not n.startswith("_")]

@@ -33,6 +33,8 @@ random                 no        layer          seeded uniform; reproducible per
 l1_filter              no        layer          L1 norm of each filter (output row), broadcast
 taylor                 batch     layer          mean over ``batches`` batches of |w * dL/dw|
 snip                   batch     global         |g * w| on one batch, one shot (Lee et al. 2019)
+wanda                  inputs    layer          |w| * ||x_j|| on a calibration batch (Sun et al. 2023);
+                                                seeded N(0,1) samples of input_shape without data
 synflow                no        global         iterative, data-free (Tanaka et al. 2020)
 agp / imp / drop       DigitsData  layer        train the model -- small models only
 imp_reinit             DigitsData  layer        imp, survivors re-drawn at random instead of rewound
@@ -42,7 +44,14 @@ pen_ultimate           batch     layer          PCA width + relative importance 
 from __future__ import annotations
 
 from accelsim.registry import METHODS
-from accelsim.workload.pruning.methods import imp_reinit, iterative, oneshot, pen_ultimate, synflow  # noqa: F401
+from accelsim.workload.pruning.methods import (  # noqa: F401  (register them)
+    imp_reinit,
+    iterative,
+    oneshot,
+    pen_ultimate,
+    synflow,
+    wanda,
+)
 from accelsim.workload.pruning.methods.base import Method, allocate_global, masks_from_scores, register_method
 
 __all__ = ["METHODS", "Method", "allocate_global", "masks_from_scores", "register_method"]
