@@ -94,7 +94,11 @@ class ConvProblem:
     @property
     def row_span(self) -> int:
         """ifmap columns a PE's row convolution reads."""
-        return min(self.w or 10**9, (self.f - 1) * self.u_w + self.s)
+        return min(self.w or 10**9, (self.f - 1) * self.u_w + self.s, self.f * self.s)
+
+    def ifmap_rows(self, e: int, rows: int) -> int:
+        """ifmap rows ``e`` ofmap rows read through ``rows`` filter rows."""
+        return min(self.h or 10**9, (e - 1) * self.u + rows, e * rows)
 
 
 @dataclass(frozen=True)
@@ -257,12 +261,12 @@ def counts(prob: ConvProblem, mp: RSMapping, reuse: int = 1) -> RSCounts:
     sp_w = dict.fromkeys(("inputs", "weights", "outputs"), 0)
     cycles = accum = 0
     for (mf, nf), (ee, ns) in itertools.product(_blocks(prob.m, mp.p * mp.t), _blocks(prob.e, mp.e)):
-        st = min(mp.t, _ceil(mf, mp.p))  # filter sets busy
-        pu = _ceil(mf, st)
+        pu = _ceil(mf, min(mp.t, _ceil(mf, mp.p)))  # filters per PE, spread over the sets
+        st = _ceil(mf, pu)  # filter sets busy
         first = True
         for cc, nc in _blocks(prob.c, mp.q * mp.r):
-            sr = min(mp.r, _ceil(cc, mp.q))  # channel sets busy
-            qu = _ceil(cc, sr)
+            qu = _ceil(cc, min(mp.r, _ceil(cc, mp.q)))
+            sr = _ceil(cc, qu)  # channel sets busy
             for rr in rows:
                 times = prob.n * nf * ns * nc
                 later = times - (prob.n * nf * ns if first else 0)  # passes adding to a stored psum
@@ -270,7 +274,7 @@ def counts(prob: ConvProblem, mp: RSMapping, reuse: int = 1) -> RSCounts:
                 out = mf * ee * ff  # psums of one pass
                 work = pu * qu * s
                 cycles += times * (_pass_cycles(pu, qu, s, ff, acc) - work) + _ceil(times, reuse) * work
-                glb_r["inputs"] += times * cc * min(prob.h or 10**9, (ee - 1) * prob.u + rr) * span
+                glb_r["inputs"] += times * cc * prob.ifmap_rows(ee, rr) * span
                 loads = _ceil(times, reuse)  # filter loads into the scratchpads
                 glb_r["weights"] += loads * mf * cc * rr * s
                 glb_r["outputs"] += later * out
@@ -313,7 +317,7 @@ def _estimates(prob: ConvProblem, arr: RSArray, c: dict[str, np.ndarray], costs:
     cp = _ceil(prob.c, q * r)
     passes = prob.n * _ceil(prob.m, p * t) * cp * _ceil(prob.e, e) * chunks
     span = prob.row_span
-    in_rows = np.minimum(prob.h or 10**9, (e - 1) * prob.u + rows)
+    in_rows = np.minimum.reduce([np.full(e.shape, prob.h or 10**9), (e - 1) * prob.u + rows, e * rows])
     out = p * t * e * prob.f
     readback = 1.0 - 1.0 / (cp * chunks)
     glb = passes * (q * r * in_rows * span + p * t * q * r * rows * prob.s + out * (1.0 + readback))

@@ -71,7 +71,7 @@ def _ceil(a: int, b: int) -> int:
 
 
 def _in_rows(prob: ConvProblem, rows: int) -> int:
-    return min(prob.h or 10**9, (rows - 1) * prob.u + prob.r)
+    return prob.ifmap_rows(rows, prob.r)
 
 
 def ifmap_words(prob: ConvProblem, rows_glb: int) -> int:
