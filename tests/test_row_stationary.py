@@ -159,7 +159,8 @@ def _cases(draw):
     prob = ConvProblem(n=draw(st.integers(1, 2)), c=draw(st.integers(1, 5)), m=draw(st.integers(1, 6)),
                        r=r, s=s, e=e, f=f, u=u, u_w=u, h=(e - 1) * u + r, w=(f - 1) * u + s)
     arr = RSArray(rows=draw(st.integers(2, 6)), cols=draw(st.integers(1, 5)),
-                  ifmap_words=draw(st.integers(s, 8)), filter_words=draw(st.integers(s, 40)), psum_words=draw(st.integers(1, 4)))
+                  ifmap_words=draw(st.integers(s, 8)), filter_words=draw(st.integers(s, 40)),
+                  psum_words=draw(st.integers(1, 4)))
     c = candidates(prob, arr)
     if not len(c["e"]):
         return prob, arr, None
