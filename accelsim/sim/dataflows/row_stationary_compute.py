@@ -8,7 +8,8 @@ are the per-PE memory levels holding each operand (``precision``-bit words; psum
 ``cycles``, ``energy`` or ``edp`` (``dram``: the least DRAM traffic, then energy), the energy from
 the config's table: the ``shortlist`` of array mappings with the best estimates is counted exactly,
 each with the global-buffer blocking that moves the fewest DRAM bytes (row_stationary_memory.py)
-and the filter reuse it allows, and the best of them kept (ties: fewer cycles).
+and the filter reuse it allows, and the best of them kept (ties: fewer cycles); a mapping whose
+pass does not fit the buffer is passed over (the list goes further when none of it fits).
 
 What the trace carries:
 
@@ -53,6 +54,7 @@ from accelsim.workload.layer import Layer
 
 OBJECTIVE = {"cycles": "cycles", "energy": "energy", "edp": "edp", "dram": "energy"}  # of the shortlist
 SPADS = ("inputs", "weights", "outputs")
+SHORTLIST, FALLBACK = 32, 4096  # mappings counted exactly: the best estimates, more if none fits
 
 
 @dataclass(frozen=True)
@@ -117,17 +119,26 @@ def choose(prob: ConvProblem, hw: HardwareConfig, storage: dict[str, StorageBrea
     words = level.size_bytes * 8 / pe.precision_bits
     objective = hw.mapping_objective
     best = None
-    for mp in shortlist(prob, rs_array(hw), costs, OBJECTIVE[objective]):
-        blk = blocking(prob, mp, words, pe.accumulator_bits / pe.precision_bits, ratio,
-                       2 if level.double_buffered else 1)
-        n = counts(prob, mp, blk.reuse(mp))
-        dram = sum(blk.dram_words[op] * ratio[op] for op in blk.dram_words)
-        energy = array_energy(n, costs) + costs.dram * dram
-        primary = {"cycles": (n.cycles, energy), "energy": (energy,), "edp": (energy * n.cycles,),
-                   "dram": (dram, energy)}[objective]
-        key = (*primary, n.cycles, mp.e, mp.p, mp.q, mp.r, mp.t)
-        if best is None or key < best[0]:
-            best = (key, mp, blk, n)
+    for size in (SHORTLIST, FALLBACK):  # further down the list only if no pass of the first fits
+        for mp in shortlist(prob, rs_array(hw), costs, OBJECTIVE[objective], size):
+            try:
+                blk = blocking(prob, mp, words, pe.accumulator_bits / pe.precision_bits, ratio,
+                               2 if level.double_buffered else 1)
+            except SimulationError:
+                continue
+            n = counts(prob, mp, blk.reuse(mp))
+            dram = sum(blk.dram_words[op] * ratio[op] for op in blk.dram_words)
+            energy = array_energy(n, costs) + costs.dram * dram
+            primary = {"cycles": (n.cycles, energy), "energy": (energy,), "edp": (energy * n.cycles,),
+                       "dram": (dram, energy)}[objective]
+            key = (*primary, n.cycles, mp.e, mp.p, mp.q, mp.r, mp.t)
+            if best is None or key < best[0]:
+                best = (key, mp, blk, n)
+        if best is not None:
+            break
+    if best is None:
+        raise SimulationError(f"no row-stationary pass of {prob} fits the global buffer {level.name!r}"
+                              f" ({level.size_bytes:,} B) with its psums and slices; enlarge it")
     return best[1], best[2], best[3]
 
 
