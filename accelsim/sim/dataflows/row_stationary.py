@@ -15,38 +15,44 @@ sliding window of q rows), p*q*S filter weights and p psums.
 Folding onto the physical Ph x Pw array (Eyeriss's mapper): filter rows beyond Ph are cut into
 ``row_chunks`` chunks of at most Ph rows, each run in its own passes, their psums summed through the
 global buffer; a set wider than Pw is strip-mined into ceil(e / Pw) segments of at most Pw columns
-stacked vertically (AlexNet CONV2: 5 x 27 as 5 x 14 over 5 x 13, 135 PEs).  Copies of the folded
-block are laid side by side and stacked as they fit: ``r`` sets take different channels, ``t`` sets
-different filters (r * t <= the copies that fit).
+stacked vertically (AlexNet CONV2: 5 x 27 as 5 x 14 over 5 x 13, 135 PEs).  ``r`` sets taking
+different channels are stacked in the same columns, so the psums climb through all of them
+(r x block rows <= Ph); ``t`` such stacks, taking different filters, sit side by side or above each
+other where they fit.  A ragged last block of filters (channels) is spread evenly over the sets it
+needs.
 
 Processing pass: the array computes p*t filters x q*r channels x e ofmap rows (all F columns, one
 image, one chunk of filter rows).  Passes = N x ceil(M / pt) x ceil(C / qr) x ceil(E / e) x chunks.
 Within a pass a PE runs, for each of the F output columns, q*S*p MACs (one a cycle), then adds the
 p psums coming from the PE below (or, for the bottom PE, read back from the global buffer) with
-the same adder: p cycles, when there is anything to add.  Before a pass the PE's filter scratchpad
-is filled (p*q*S words, one a cycle: it is single-buffered and full during a pass).  So
+the same adder: p cycles.  Whether the PEs accumulate is set per layer: when any pass has psums to
+add (a column of more than one PE, more than one channel pass or chunk).  Before a pass the PE's
+filter scratchpad is filled (p*q*S words, one a cycle: it is single-buffered and full during a
+pass), unless the pass keeps the filters of the one before: ``reuse`` consecutive passes (the
+images and strips of a global-buffer block, row_stationary_memory.py) share one load.  So
 
-    cycles per pass = p*q*S (filters in) + F * (p*q*S + p * accumulate)
-    accumulate      = 1 if chunk rows > 1 or the pass adds to psums of an earlier pass, else 0
+    cycles = passes x F * (p*q*S + p * accumulate) + passes / reuse x p*q*S   (busiest PE)
 
-The mapper tries every (e, p, q, r, t) the scratchpads allow (q*S <= ifmap words, p*q*S <= filter
-words, p <= psum words) and keeps the fewest cycles, then the fewest global-buffer accesses (what
-Eyeriss's energy-driven mapper trades), then the most PEs.
+The mapper (``shortlist``) estimates cycles and array energy (scratchpads, NoC, buffer, MACs,
+static, at the config's energy table: ``RSCosts``) of every (e, p, q, r, t) the scratchpads allow
+(q*S <= ifmap words, p*q*S <= filter words, p <= psum words) and returns the best; the compute
+stage counts those exactly with their buffer blocking and DRAM traffic and keeps the best by the
+config's objective (row_stationary_compute.py).
 
-Accesses of one pass (``RSCounts``; a hop is one word delivered to one PE):
+Accesses of one pass (``counts``; a hop is one word delivered to one PE):
 
 * global buffer reads: ifmaps q*r x rows x cols of the strip, once (the t filter sets share them);
-  filters p*t x q*r x R x S; psums p*t x e x F read back unless the pass is the first into them;
-  writes: p*t x e x F psums (the last pass of each: the ofmap);
-* NoC hops: ifmaps, q x cols per PE; filters, p*q*S per PE; psums, p x F per PE that sends its sum
-  up or receives one from the buffer;
-* scratchpads per PE: ifmap writes q x cols, reads q*S*F (one per tap: reused across p filters);
-  filter writes p*q*S, reads one per MAC; psum one read and one write per MAC, and one each per
-  accumulated psum.
+  filters p*t x q*r x R x S per load; psums p*t x e x F read back unless the pass is the first into
+  them; writes: p*t x e x F psums (the last pass of each: the ofmap);
+* NoC hops: ifmaps, cols per channel per PE; filters, R x S x channels x filters per load, each to
+  the e PEs of its set row; psums, one per psum added to another (climbing a column, or read back);
+* scratchpads: ifmap writes = its hops, reads q*S*F per PE (one per tap: reused across p filters);
+  filter writes = its hops, reads one per MAC; psum one read and one write per MAC and per psum
+  added.
 
 Zero ifmaps are gated (Eyeriss's zero buffer): the MAC, its filter read and its psum update are not
-done (energy), the cycle is (time unchanged).  Dilation is not modelled (the taps are the S filter
-columns; the row span is that of the dilated window).
+done (energy), the cycle is (time unchanged): the compute stage counts that.  Dilation is not
+modelled (a dilated layer is priced as its undilated twin).
 """
 
 from __future__ import annotations
