@@ -66,5 +66,5 @@ def test_buffer_blocking_is_the_papers():
     """The least-energy blocking keeps the psums of the filters and images JSSC 2017's mapping table
     keeps in the global buffer (m x n): CONV1 96 x 1, CONV2 64 x 1, CONV3-5 64 x 4."""
     blocks = [lr.mapping.notes[0].split("psums of ")[1].split(" ofmap")[0] for lr in _report().layers]
-    assert [b.split(" x ")[:2] for b in blocks] == [["96 filters", "1 images"], ["64 filters", "1 images"]] + [
-        ["64 filters", "4 images"]] * 3
+    papers = [["96 filters", "1 images"], ["64 filters", "1 images"]] + [["64 filters", "4 images"]] * 3
+    assert [b.split(" x ")[:2] for b in blocks] == papers
