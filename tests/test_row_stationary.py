@@ -273,3 +273,22 @@ def test_a_filter_row_wider_than_the_ifmap_scratchpad_is_an_error():
     layer = Layer("c1", "conv", m=55 * 55, n=8, k=363, conv=shape)
     with pytest.raises(AccelsimError, match="ifmap scratchpad"):
         row_stationary_compute(layer, _hw(**{"memories[0].size": "16 B"}))
+
+
+@settings(max_examples=40, deadline=None)
+@given(_cases(), st.integers(30, 400), st.integers(1, 400))
+def test_a_larger_buffer_never_moves_more_dram_words(case, words, more):
+    """For a fixed mapping, every blocking that fits a buffer fits a larger one; at least the
+    compulsory traffic (each ifmap, weight and ofmap word once) always moves."""
+    prob, _, mp = case
+    if mp is None:
+        return
+    ones = dict.fromkeys(("inputs", "weights", "outputs"), 1.0)
+    try:
+        small = blocking(prob, mp, words, 1.0, ones, copies=1)
+    except AccelsimError:
+        return
+    large = blocking(prob, mp, words + more, 1.0, ones, copies=1)
+    assert sum(large.dram_words.values()) <= sum(small.dram_words.values())
+    assert large.dram_words["weights"] >= prob.m * prob.c * prob.r * prob.s
+    assert large.dram_words["outputs"] == prob.n * prob.m * prob.e * prob.f
