@@ -88,6 +88,22 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
     return acts
 
 
+def _per_pe_level(hw: HardwareConfig, operand: str) -> MemoryLevel | None:
+    """The innermost per-PE level (register file) holding ``operand``."""
+    return next((lv for lv in hw.memories if lv.per_pe and operand in lv.holds), None)
+
+
+def _unindexed(operand: str) -> str:
+    """The dim ``operand`` does not index: a streamed operand is passed along its axis."""
+    return next(d for d in "mnk" if d not in OPERAND_DIMS[operand])
+
+
+def _mean_used(plan: FoldPlan, dim: str) -> float:
+    """PEs a fold uses, on average, along the array axis holding ``dim`` (a spatial dim)."""
+    size = plan.sr if plan.flow.axis(dim) == "rows" else plan.sc
+    return size / plan.folds_of(dim)
+
+
 def _registers_and_noc(hw: HardwareConfig, compute: ComputeTrace) -> list[Action]:
     """Register-file reads and NoC hops of a GEMM dataflow's row (the module docstring)."""
     pe = hw.pe_array
@@ -112,19 +128,3 @@ def _registers_and_noc(hw: HardwareConfig, compute: ComputeTrace) -> list[Action
         acts.append(Action("noc", "noc", round(count), hop_bits))
         acts.append(Action("pe_array", "pipeline_reg", round(count), hop_bits))
     return acts
-
-
-def _per_pe_level(hw: HardwareConfig, operand: str) -> MemoryLevel | None:
-    """The innermost per-PE level (register file) holding ``operand``."""
-    return next((lv for lv in hw.memories if lv.per_pe and operand in lv.holds), None)
-
-
-def _unindexed(operand: str) -> str:
-    """The dim ``operand`` does not index: a streamed operand is passed along its axis."""
-    return next(d for d in "mnk" if d not in OPERAND_DIMS[operand])
-
-
-def _mean_used(plan: FoldPlan, dim: str) -> float:
-    """PEs a fold uses, on average, along the array axis holding ``dim`` (a spatial dim)."""
-    size = plan.sr if plan.flow.axis(dim) == "rows" else plan.sc
-    return size / plan.folds_of(dim)
