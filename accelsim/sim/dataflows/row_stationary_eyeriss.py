@@ -9,7 +9,8 @@ per MAC in 16-bit words (15.4 MB for 2,663 M MACs), 278 mW.  These two figures a
 targets (``../shared/reference/validation.md``: within 25 %).  Per layer, the paper's table gives
 latency, DRAM traffic and the share of zeros in each layer's ifmaps (measured on the trained
 network); the zeros set the layers' activation densities here (they decide zero gating and the
-run-length-coded DRAM traffic), the rest is context for the per-layer comparison.
+run-length-coded DRAM traffic), the rest is context for the per-layer comparison.  Each layer reads
+the one before it (``input_from``; Eyeriss pools off-chip, in between).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ PUBLISHED = {
 
 def alexnet_conv_layers(batch: int = BATCH) -> tuple[Layer, ...]:
     """AlexNet's CONV layers as Eyeriss ran them: dense weights, the measured ifmap zeros."""
-    layers = []
+    layers, before = [], ""
     for name, (c, m, hw, k, s, pad, g, out) in ALEXNET_CONV.items():
         shape = ConvShape(batch=batch, in_channels=c, out_channels=m, in_h=hw, in_w=hw, out_h=out,
                           out_w=out, kernel_h=k, kernel_w=k, stride_h=s, stride_w=s, pad_h=pad, pad_w=pad,
@@ -53,7 +54,8 @@ def alexnet_conv_layers(batch: int = BATCH) -> tuple[Layer, ...]:
         layers.append(Layer(name=name, kind="conv", m=gm, n=gn, k=gk, groups=g,
                             weight_mask=np.ones((m, c // g, k, k), bool), activation_density=1.0 - zeros,
                             activation_density_source="Eyeriss JSSC 2017, measured zeros in the ifmaps",
-                            conv=shape))
+                            conv=shape, input_from=(before,)))  # through pooling, off-chip
+        before = name
     return tuple(layers)
 
 
