@@ -52,7 +52,7 @@ def test_every_problem_listed_at_once_with_did_you_mean():
     assert "3 problems" in msg or "4 problems" in msg
     assert "pe_array.colls: unknown key (did you mean 'cols'?)" in msg
     assert "memories[0].size: '64KB' is not a size; write e.g. '64 KiB'" in msg
-    assert "pe_array.dataflow: 'xs' is not one of is, os, ws (did you mean 'ws'?)" in msg
+    assert "pe_array.dataflow: 'xs' is not one of is, os, ws, row_stationary (did you mean 'ws'?)" in msg
 
 
 @pytest.mark.parametrize("change,needle", [

@@ -114,6 +114,17 @@ def _path(dotted: str):
     return tuple(out)
 
 
+def _resolved(raw, path):
+    """``path`` with a -1 index replaced by the last index of its list in ``raw``."""
+    out, node = [], raw
+    for p in path:
+        if p == -1 and isinstance(node, list):
+            p = len(node) - 1
+        out.append(p)
+        node = node[p] if isinstance(node, list) or (isinstance(node, dict) and p in node) else {}
+    return tuple(out)
+
+
 def _knobs():
     for name in shipped_hardware_names():
         raw = read_yaml(HW_DIR / f"{name}.yaml")
@@ -121,10 +132,11 @@ def _knobs():
             if path[0] not in PROSE:
                 yield pytest.param(name, path, _changes(str(path[-1]), value),
                                    id=f"{name}:{'.'.join(map(str, path))}")
+        given = dict(_leaves(raw))
         for dotted, value in OPTIONAL.items():
             path = _path(dotted)
-            if len(path) == 1 and path[0] in raw:
-                continue  # the config sets it: changed above
+            if (len(path) == 1 and path[0] in raw) or given.get(_resolved(raw, path), not value) == value:
+                continue  # the config sets it (to this value): changed above
             yield pytest.param(name, path, [value], id=f"{name}:+{dotted}")
 
 

@@ -43,29 +43,15 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
                   storage: dict[str, StorageBreakdown]) -> list[Action]:
     """Every action of one layer (the module docstring says what is counted and how)."""
     pe = hw.pe_array
-    bits, acc_bits, pes = pe.precision_bits, pe.accumulator_bits, pe.rows * pe.cols
-    plan, flow = compute.plan, compute.plan.flow
+    bits, pes = pe.precision_bits, pe.rows * pe.cols
     reads, writes = compute.sram_reads, compute.sram_writes
     nonzero = compute.macs_issued - compute.macs_gated
     cycles = compute.compute_cycles + traffic.stall_cycles
     acts = [Action("pe_array", "mac", nonzero), Action("pe_array", "gated_mac", compute.macs_gated),
             Action("pe_array", "pe_static", cycles * pes)]
 
-    held = _per_pe_level(hw, flow.stationary)
-    if flow.outputs_stationary:
-        acts.append(Action(held.name, "rf_access", 2 * nonzero, acc_bits) if held
-                    else Action("pe_array", "pipeline_reg", nonzero, acc_bits))
-    elif held:
-        acts.append(Action(held.name, "rf_access", nonzero, bits))
-
-    down_columns = (plan.sr / plan.row_folds + 1) / 2
-    hops = [(reads.get(op, 0) * (_mean_used(plan, _unindexed(op)) if flow.streams(op) else down_columns),
-             bits) for op in ("inputs", "weights")]
-    out_hops = down_columns if flow.outputs_stationary else _mean_used(plan, "k")
-    hops.append((writes.get("outputs", 0) * out_hops, acc_bits))
-    for count, hop_bits in hops:
-        acts.append(Action("noc", "noc", round(count), hop_bits))
-        acts.append(Action("pe_array", "pipeline_reg", round(count), hop_bits))
+    # a dataflow that counts its own register-file and NoC traffic (row stationary) gives it
+    acts += getattr(compute, "array_actions", None) or _registers_and_noc(hw, compute)
 
     for op, n in reads.items():
         level = hw.array_level(op)
@@ -143,3 +129,29 @@ def _mean_used(plan: FoldPlan, dim: str) -> float:
     """PEs a fold uses, on average, along the array axis holding ``dim`` (a spatial dim)."""
     size = plan.sr if plan.flow.axis(dim) == "rows" else plan.sc
     return size / plan.folds_of(dim)
+
+
+def _registers_and_noc(hw: HardwareConfig, compute: ComputeTrace) -> list[Action]:
+    """Register-file reads and NoC hops of a GEMM dataflow's row (the module docstring)."""
+    pe = hw.pe_array
+    bits, acc_bits = pe.precision_bits, pe.accumulator_bits
+    plan, flow = compute.plan, compute.plan.flow
+    reads, writes = compute.sram_reads, compute.sram_writes
+    nonzero = compute.macs_issued - compute.macs_gated
+    acts = []
+    held = _per_pe_level(hw, flow.stationary)
+    if flow.outputs_stationary:
+        acts.append(Action(held.name, "rf_access", 2 * nonzero, acc_bits) if held
+                    else Action("pe_array", "pipeline_reg", nonzero, acc_bits))
+    elif held:
+        acts.append(Action(held.name, "rf_access", nonzero, bits))
+
+    down_columns = (plan.sr / plan.row_folds + 1) / 2
+    hops = [(reads.get(op, 0) * (_mean_used(plan, _unindexed(op)) if flow.streams(op) else down_columns),
+             bits) for op in ("inputs", "weights")]
+    out_hops = down_columns if flow.outputs_stationary else _mean_used(plan, "k")
+    hops.append((writes.get("outputs", 0) * out_hops, acc_bits))
+    for count, hop_bits in hops:
+        acts.append(Action("noc", "noc", round(count), hop_bits))
+        acts.append(Action("pe_array", "pipeline_reg", round(count), hop_bits))
+    return acts

@@ -16,6 +16,7 @@ from accelsim.sim.actions import count_actions
 from accelsim.sim.dataflows import TIMING_MODELS
 from accelsim.sim.dataflows.compute import tiled_compute
 from accelsim.sim.dataflows.flexible_compute import compute_stage
+from accelsim.sim.dataflows.row_stationary_memory import row_stationary_memory
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.energy import EnergyTable, breakdown, load_energy_table
 from accelsim.sim.inner_tiling import choose_inner
@@ -77,7 +78,8 @@ def plan_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: Ene
     storage = storage_of(layer, hw, output_density)
     compute = compute_stage(hw)(layer, hw, timing, storage)  # a flexible array's own, or sparse_compute
     model = tile_model(layer, hw, compute, storage)
-    mapping = choose_mapping(layer, hw, compute, model, table=table)
+    # a conv-native dataflow brings its own global-buffer blocking (row stationary), else the mapper's tiles
+    mapping = getattr(compute, "glb_mapping", None) or choose_mapping(layer, hw, compute, model, table=table)
     if any(len(hw.levels_for(op)) > 1 for op in OPERANDS):  # tiles at the tiers inside the DRAM-facing one
         mapping = replace(mapping, inner=choose_inner(layer, hw, compute, model, mapping, table=table))
     return storage, compute, model, mapping
@@ -87,7 +89,9 @@ def finish_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: E
                  model, mapping, *, inputs_on_chip: bool = False, output_kept: bool = False) -> LayerReport:
     """The memory model, actions and energy of a planned layer, and its LayerReport."""
     flags = {"inputs_on_chip": inputs_on_chip, "output_kept": output_kept}
-    if timing.models_stalls:  # the chosen tiles fix the compute: their cycles, the held operand's reloads
+    if getattr(compute, "glb_mapping", None) is not None:  # row stationary: its passes through its buffer
+        traffic = row_stationary_memory(hw, compute, storage, **flags)
+    elif timing.models_stalls:  # the chosen tiles fix the compute: their cycles, the held operand's reloads
         traffic = simulate_memory(hw, layer, compute, model, mapping, **flags)
         compute = tiled_compute(compute, mapping, traffic.compute_cycles)
     else:

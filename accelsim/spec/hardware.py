@@ -24,7 +24,7 @@ from accelsim.errors import ConfigError, UnknownNameError, did_you_mean
 from accelsim.registry import ENERGY_MODELS, PATTERNS, SPARSE_FORMATS, TIMING_MODELS
 from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
-from accelsim.spec.pe_array import PEArray, check_flexible, read_pe_array
+from accelsim.spec.pe_array import PEArray, check_flexible, check_row_stationary, read_pe_array
 
 
 class Operand(StrEnum):
@@ -306,6 +306,7 @@ def hardware_from_dict(raw: Any, source: str) -> HardwareConfig:
     _check_sparsity(r, hw)
     _check_stall_free(r, hw)
     check_flexible(r, hw, "timing" in top)
+    check_row_stationary(r, hw, "timing" in top)
     r.finish()
     return hw
 

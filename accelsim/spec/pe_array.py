@@ -18,6 +18,11 @@ dense tiles (MAERI) and needs ``tile``.  Both hold the weights and stream the ac
 of ``ws``: ``dataflow`` may only name a weight-stationary row.  It is stored as ``rows`` =
 multipliers, ``cols`` = 1 (so PE counts stay rows x cols), and takes its cycles from its networks,
 not from a timing model, so ``timing`` is refused; memory stalls are simulated as with the default.
+
+A grid with ``dataflow: row_stationary`` (a conv-native dataflow, ``CONV_DATAFLOWS``) is a
+``RowStationaryPEArray``: Eyeriss v1's row-stationary array (sim/dataflows/row_stationary.py), its
+per-PE scratchpads the per-PE memory levels holding each operand.  It maps the convolution itself
+and gates zero activations only, so ``timing``, weight sparsity and input skipping are refused.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ INT_BITS = (1, 2, 4, 8, 16, 32)
 FLOAT_BITS = {"fp8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
 ACCUMULATOR_BITS = (8, 16, 24, 32, 48, 64)
 _FLEXIBLE_KEYS = ("multipliers", "distribution", "reduction", "tile")
+CONV_DATAFLOWS = ("row_stationary",)  # conv-native: not a row of the GEMM dims table
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,11 @@ class PEArray:
     dataflow: str
     precision_bits: int = 8
     accumulator_bits: int = 32
+
+
+@dataclass(frozen=True)
+class RowStationaryPEArray(PEArray):
+    """Eyeriss v1's row-stationary array of ``rows`` x ``cols`` PEs (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,8 @@ def read_pe_array(r: Reader, raw: Any) -> PEArray:
         if rows * cols > MAX_PES:
             r.problem("pe_array", f"rows x cols = {rows} x {cols} = {rows * cols:,} PEs is more than"
                                   f" {MAX_PES:,} (2^20, 16 x TPU v1's 256 x 256); check for a typo")
-        return PEArray(rows, cols, *_common(r, m))
+        common = _common(r, m)
+        return (RowStationaryPEArray if common[0] in CONV_DATAFLOWS else PEArray)(rows, cols, *common)
     grid = "a flexible array is a line of multipliers, not rows x cols; remove it"
     m = r.mapping(raw, "pe_array", (*_FLEXIBLE_KEYS, "dataflow", "precision", "accumulator"),
                   elsewhere=dict.fromkeys(_GRID_KEYS, grid))
@@ -115,7 +127,7 @@ def read_pe_array(r: Reader, raw: Any) -> PEArray:
 
 
 def _common(r: Reader, m: dict) -> tuple[str, int, int]:
-    return (r.get(m, "dataflow", "pe_array", cfg.choice(*DATAFLOWS), "ws"),
+    return (r.get(m, "dataflow", "pe_array", cfg.choice(*DATAFLOWS, *CONV_DATAFLOWS), "ws"),
             r.get(m, "precision", "pe_array", _bits(INT_BITS), 8),
             r.get(m, "accumulator", "pe_array", _bits(ACCUMULATOR_BITS), 32))
 
@@ -135,7 +147,8 @@ def check_flexible(r: Reader, hw: Any, timing_given: bool) -> None:
     if timing_given:
         r.problem("timing", "a flexible array takes its cycles from its distribution and reduction networks,"
                             " not from a timing model (memory stalls are simulated); remove 'timing'")
-    if pe.dataflow in DATAFLOWS and DATAFLOWS.get(pe.dataflow).stationary != "weights":
+    if pe.dataflow in CONV_DATAFLOWS or (pe.dataflow in DATAFLOWS
+                                         and DATAFLOWS.get(pe.dataflow).stationary != "weights"):
         r.problem("pe_array.dataflow", f"{pe.dataflow!r} does not hold the weights; a flexible array's"
                                        " controllers (SIGMA, MAERI) hold the weights and stream the"
                                        " activations: write dataflow: ws, or leave it out")
@@ -154,6 +167,26 @@ def check_flexible(r: Reader, hw: Any, timing_given: bool) -> None:
     if hw.sparsity.inputs.skip == "skip":
         r.problem("sparsity.inputs.skip", "a flexible array sends every activation a stationary weight needs,"
                                           " zero or not (STONNE); use skip: none or gate")
+
+
+def check_row_stationary(r: Reader, hw: Any, timing_given: bool) -> None:
+    """What a row-stationary array cannot run (``hw``: the HardwareConfig; module docstring)."""
+    if not isinstance(hw.pe_array, RowStationaryPEArray):
+        return
+    if timing_given:
+        r.problem("timing", "a row-stationary array takes its cycles from its processing passes, not from a"
+                            " timing model (memory stalls are simulated); remove 'timing'")
+    for op, spad in (("inputs", "ifmap"), ("weights", "filter"), ("outputs", "psum")):
+        if not any(lv.per_pe and op in lv.holds for lv in hw.memories):
+            r.problem("memories", f"a row-stationary PE keeps its {spad} rows in a scratchpad: add a"
+                                  f" per-PE level holding {op}, e.g. - {{name: {spad}_spad, size: 24 B,"
+                                  f" per_pe: true, holds: [{op}]}}")
+    if hw.sparsity.weights.skip != "none":
+        r.problem("sparsity.weights.skip", "a row-stationary array (Eyeriss v1) does nothing about zero"
+                                           " weights; write skip: none")
+    if hw.sparsity.inputs.skip == "skip":
+        r.problem("sparsity.inputs.skip", "a row-stationary array (Eyeriss v1) gates zero activations, it"
+                                          " cannot skip them (its passes are fixed); use skip: gate or none")
 
 
 def _bits(widths: tuple[int, ...]):

@@ -31,17 +31,21 @@ import numpy as np
 
 from accelsim.sim.dataflows.base import DATAFLOWS, plan_folds
 from accelsim.sim.dataflows.flexible import FlexibleArray, GemmTile, maeri_dense_gemm, sigma_sparse_gemm
+from accelsim.sim.dataflows.row_stationary_compute import row_stationary_compute
 from accelsim.sim.dataflows.sparse import sparse_compute
 from accelsim.sim.dataflows.timing import TimingModel
 from accelsim.sim.storage import storage_of, weight_fibers
 from accelsim.sim.traces import ComputeTrace, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
-from accelsim.spec.pe_array import FlexiblePEArray
+from accelsim.spec.pe_array import FlexiblePEArray, RowStationaryPEArray
 from accelsim.workload.layer import Layer
 
 
 def compute_stage(hw: HardwareConfig) -> Callable[..., ComputeTrace]:
-    """The compute stage of ``hw``'s array: flexible_compute for a flexible array, else sparse_compute."""
+    """The compute stage of ``hw``'s array: flexible_compute for a flexible array, row_stationary_compute
+    for a row-stationary one, else sparse_compute."""
+    if isinstance(hw.pe_array, RowStationaryPEArray):
+        return row_stationary_compute
     return flexible_compute if isinstance(hw.pe_array, FlexiblePEArray) else sparse_compute
 
 
