@@ -253,7 +253,9 @@ def test_pipeline_reports_the_blocking_and_traffic():
     weights = 384 * 256 * 9 * 2  # bytes, dense 16-bit
     reads = lr.memory.by_level["dram"]["weights"]["read_data_bytes"]
     assert reads % weights == 0 and reads // weights == lr.mapping.tiles_m  # once per image/row block
-    assert lr.dram_write_bytes == 4 * 384 * 13 * 13 * 2  # the ofmap once, no psum leaves the chip
+    # the ofmap once, at its stored (RLC-coded) size: no psum leaves the chip
+    assert lr.storage["outputs"].dense_bits == 4 * 384 * 13 * 13 * 16
+    assert lr.dram_write_bytes == -(-lr.storage["outputs"].total_bits // 8)
     assert lr.total_cycles >= lr.compute_cycles >= lr.macs_dense / 168
 
 
