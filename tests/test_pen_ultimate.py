@@ -130,3 +130,18 @@ def test_bad_parameters_and_missing_data_are_clear_errors():
         METHODS.get("pen_ultimate").with_params(granularity="filters")
     with pytest.raises(AccelsimError, match="calibration data"):
         METHODS.get("pen_ultimate").prune(model, layers_of(model), UNSTRUCTURED, 0.5, seed=0)
+
+
+def test_widths_reach_the_report(tmp_path, monkeypatch):
+    """A recipe pruned by pen_ultimate: each layer's report notes say how many units it kept."""
+    from accelsim import load_hardware, load_workload, simulate
+
+    monkeypatch.setenv("ACCELSIM_CACHE_DIR", str(tmp_path / "cache"))
+    recipe = tmp_path / "pu.yaml"
+    recipe.write_text("version: 1\nname: pu\nmodel: mlp_digits\npattern: unstructured\nsparsity: 0.5\n"
+                      "method: pen_ultimate\nmethod_params: {variance: 0.999}\ninput_shape: [64]\n"
+                      "data: digits\n")
+    report = simulate(load_hardware("dense_ws"), load_workload(str(recipe)))
+    notes = {layer.name: layer.notes for layer in report.layers}
+    assert any(n.startswith("pruning: pen_ultimate: kept") and "of 128 units" in n for n in notes["fc1"])
+    assert "pruning: pen_ultimate: kept 10 of 10 units (PCA 0.999 of the variance)" in notes["fc3"]

@@ -362,3 +362,29 @@ def test_the_fingerprint_covers_which_layers_feed_each_one():
     b = Layer("b", "linear", 4, 4, 4, input_from=("a",))
     chain, branch = Workload("w", (a, b)), Workload("w", (a, replace(b, input_from=("",))))
     assert workload_fingerprint(chain) != workload_fingerprint(branch)
+
+
+def test_activation_densities_are_measured_on_one_thread(monkeypatch):
+    """The measuring pass runs on one thread (the sums of a multi-threaded conv depend on the thread
+    split, so a density measured on 2 cores could differ from one on 16), and restores the setting."""
+    import torch
+    from torch import nn
+
+    from accelsim.workload.tracing import trace_model
+
+    seen = []
+    count = torch.count_nonzero
+
+    def spy(t, *a, **kw):  # the density is counted inside the measuring pass
+        seen.append(torch.get_num_threads())
+        return count(t, *a, **kw)
+
+    monkeypatch.setattr(torch, "count_nonzero", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        trace_model(nn.Sequential(nn.ReLU(), nn.Linear(4, 4)), (4,), name="spy")
+        assert seen and set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

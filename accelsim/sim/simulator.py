@@ -115,7 +115,8 @@ def finish_layer(layer: Layer, hw: HardwareConfig, timing: TimingModel, table: E
         weight_density=layer.weight_density, activation_density=layer.activation_density,
         activation_density_source=layer.activation_density_source,
         pattern=str(layer.pattern), target_sparsity=layer.target_sparsity,
-        notes=compute.notes + ("input read from chip",) * inputs_on_chip
+        notes=((f"pruning: {layer.prune_note}",) if layer.prune_note else ()) + compute.notes
+        + ("input read from chip",) * inputs_on_chip
         + ("output kept on chip for the layers that read it",) * output_kept,
         bound=traffic.bound,
         mapping=mapping, memory=traffic,

@@ -27,7 +27,7 @@ from accelsim.files import write_atomic
 from accelsim.workload.coverage import Coverage
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 _LAYER_FIELDS = tuple(f.name for f in fields(Layer) if f.name != "weight_mask")
 _UNWRITABLE_SAID: set[Path] = set()
 
@@ -189,7 +189,7 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
     for layer in workload.layers:
         lp = labels.get(layer.name.split("#")[0])
         if lp is not None:
-            layer = replace(layer, pattern=lp.pattern, target_sparsity=lp.target)
+            layer = replace(layer, pattern=lp.pattern, target_sparsity=lp.target, prune_note=lp.note)
         layers.append(layer)
     summary = "dense" if recipe.dense else (
         f"{recipe.pattern} {recipe.sparsity:.4g} by {recipe.method} ({recipe.scope} scope)")

@@ -37,7 +37,7 @@ from accelsim.errors import SimulationError
 from accelsim.workload.coverage import Coverage, NotSimulated
 from accelsim.workload.gemm_ops import Gemm, gemms, operand
 from accelsim.workload.layer import Layer, Workload
-from accelsim.workload.module_masks import untraceable, weight_mask
+from accelsim.workload.module_masks import one_thread, untraceable, weight_mask
 
 
 @dataclass
@@ -232,7 +232,7 @@ def _at(args, path):
 
 def _run(gm, values, specs, measure: bool, name: str):
     rec = _Recorder(gm, specs, measure, f"{name}: running the exported model")
-    with torch.no_grad():
+    with torch.no_grad(), one_thread():
         rec.run(*values)
     return rec.out
 

@@ -67,6 +67,7 @@ class Layer:
     pattern: PatternSpec = PatternSpec("dense")
     target_sparsity: float = 0.0
     input_from: tuple[str, ...] = ()  # the layers whose outputs feed this one ("": the model input)
+    prune_note: str = ""  # what pruning said of this layer (a pattern's fallback, the widths a method chose)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pattern", PatternSpec.parse(self.pattern))

@@ -8,6 +8,7 @@ Weight masks are read, in this order, from a ``weight_mask`` buffer (torch.nn.ut
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import linecache
 import operator
@@ -72,3 +73,17 @@ def untraceable(model: nn.Module, name: str, exc: Exception,
 def first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run torch on one thread: the sums of a multi-threaded conv depend on how the threads split it,
+    and a sum that lands just either side of zero changes a measured activation density, so a workload
+    would differ between a 2-core and a 16-core machine.  One thread gives one order."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+

@@ -32,7 +32,7 @@ from torch import fx, nn
 from accelsim.errors import AccelsimError, SimulationError
 from accelsim.workload.coverage import Coverage, NotSimulated
 from accelsim.workload.layer import ConvShape, Layer, Workload, conv_gemm
-from accelsim.workload.module_masks import first_line, untraceable, weight_mask
+from accelsim.workload.module_masks import first_line, one_thread, untraceable, weight_mask
 
 _MATMUL_FUNCTIONS = (torch.matmul, torch.bmm, operator.matmul)
 _MATMUL_METHODS = ("matmul", "bmm", "__matmul__")
@@ -96,7 +96,8 @@ def _fx_workload(model: nn.Module, x: torch.Tensor, name: str, source: str,
     with torch.no_grad():
         recorder = _Recorder(gm, f"{name}: running the traced model on an input of shape "
                              f"{tuple(x.shape)}", measure_activations)
-        recorder.run(x)
+        with one_thread():
+            recorder.run(x)
     producers = _producers(gm, recorder.records)
     layers = tuple(replace(_layer(gm, node, rec, source, name), input_from=producers[node])
                    for node, rec in recorder.records)
