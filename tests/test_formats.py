@@ -359,15 +359,11 @@ def test_inputs_use_the_expected_count_or_a_mask():
     assert (s.data_bits, s.metadata_bits) == (entries * 8, entries * 5)
     act = np.zeros((1, 8, 8, 8), bool)  # NCHW; one nonzero per pixel at channel 0
     act[:, 0] = True
-    measured = input_storage(_with_activation_mask(layer, act), hw)
+    measured = input_storage(replace(layer, input_mask=act), hw)
     # NHWC stream: a nonzero every 8 positions -> gaps of 7 zeros, no padding with 5-bit runs
     assert (measured.data_bits, measured.metadata_bits, measured.padding_values) == (64 * 8, 64 * 5, 0)
 
 
-def _with_activation_mask(layer: Layer, mask: np.ndarray) -> Layer:
-    copy = replace(layer)
-    object.__setattr__(copy, "activation_mask", mask)
-    return copy
 
 
 def test_shipped_sparse_configs_store_resnet_like_layers():

@@ -10,8 +10,8 @@ Which fiber each operand's format compresses:
 * **inputs** (activations): one fiber per pixel over its C channels (NHWC, the (r, s, c) order of
   K) for a conv, one per GEMM row over K for a linear layer or matmul.  Only a density is known
   (``Layer.activation_density``), so the **expected** nonzero count d * elements sizes the format
-  (RLE padding from the i.i.d. estimate).  A layer that carries an ``activation_mask`` attribute
-  (bool, the input's torch layout: (batch, C, H, W) for a conv, (..., K) otherwise) is measured on
+  (RLE padding from the i.i.d. estimate).  A layer with an ``input_mask`` (the nonzeros of the
+  input it was traced on: (batch, C, H, W) for a conv, (M, K) for a linear layer) is measured on
   that mask instead.
 * **outputs**: in ``sparsity.outputs.format`` (dense unless the hardware compresses what it writes
   back; the loader makes it the input format, which the next layer reads).  Their density is the
@@ -90,8 +90,8 @@ def weight_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
 
 
 def input_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
-    """The activations in the hardware's input format: measured on ``activation_mask`` when the
-    layer has one, else sized from the expected nonzero count."""
+    """The activations in the hardware's input format: measured on ``input_mask`` when the layer
+    has one, else sized from the expected nonzero count."""
     w = hw.pe_array.precision_bits
     s = hw.sparsity.inputs
     c = layer.conv  # fibers: one per pixel over C (a conv), one per GEMM row over K (else)
@@ -99,7 +99,7 @@ def input_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
     dense_bits = f * length * w
     fmt = get_format(s.format, s.options)
     geometry = Geometry(1, length)
-    mask = getattr(layer, "activation_mask", None)
+    mask = layer.input_mask
     if mask is not None:
         a = np.asarray(mask, dtype=bool)
         a = np.moveaxis(a, 1, -1) if layer.conv is not None and a.ndim == 4 else a

@@ -27,8 +27,8 @@ from accelsim.files import write_atomic
 from accelsim.workload.coverage import Coverage
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
-CACHE_FORMAT = 4
-_LAYER_FIELDS = tuple(f.name for f in fields(Layer) if f.name != "weight_mask")
+CACHE_FORMAT = 5
+_LAYER_FIELDS = tuple(f.name for f in fields(Layer) if f.name not in ("weight_mask", "input_mask"))
 _UNWRITABLE_SAID: set[Path] = set()
 
 
@@ -54,6 +54,7 @@ def _layer_meta(layer: Layer) -> dict[str, Any]:
     meta["pattern"] = str(layer.pattern)
     mask = layer.weight_mask
     meta["mask_shape"] = None if mask is None else list(mask.shape)
+    meta["input_mask_shape"] = None if layer.input_mask is None else list(layer.input_mask.shape)
     return meta
 
 
@@ -69,6 +70,8 @@ def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str
     npz_path, json_path = cache_paths(cache_dir, key)
     arrays = {f"m{i}": np.packbits(np.asarray(layer.weight_mask, dtype=bool), axis=None)
               for i, layer in enumerate(workload.layers) if layer.weight_mask is not None}
+    arrays |= {f"a{i}": np.packbits(np.asarray(layer.input_mask, dtype=bool), axis=None)
+               for i, layer in enumerate(workload.layers) if layer.input_mask is not None}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     meta = {
@@ -135,9 +138,15 @@ def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
             if shape is not None:
                 mask = np.unpackbits(npz[f"m{i}"], count=int(np.prod(shape))).astype(bool).reshape(shape)
                 mask.flags.writeable = False
+            a_shape = lm.pop("input_mask_shape", None)
+            a_mask = None
+            if a_shape is not None:
+                bits = np.unpackbits(npz[f"a{i}"], count=int(np.prod(a_shape)))
+                a_mask = bits.astype(bool).reshape(a_shape)
+                a_mask.flags.writeable = False
             if lm.get("conv") is not None:
                 lm["conv"] = ConvShape(**lm["conv"])
-            layers.append(Layer(weight_mask=mask, **lm))
+            layers.append(Layer(weight_mask=mask, input_mask=a_mask, **lm))
     w = meta["workload"]
     coverage = None if w.get("coverage") is None else Coverage.from_dict(w["coverage"])
     return Workload(name=w["name"], layers=tuple(layers), source=w["source"],

@@ -113,14 +113,14 @@ def export_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
     layers = []
     for op in ops:
         for i, (spec, layer_name) in enumerate(zip(op.specs, op.names, strict=True)):
-            density, weight_value = measured[op.node][i]
+            density, weight_value, input_mask = measured[op.node][i]
             mask = None
             if spec.weight is not None:
                 mask = _mask(model, operand(op.node, spec.weight), weight_value, origin, spec, layer_name,
                              name)
             layers.append(Layer(layer_name, spec.kind, m=spec.m, n=spec.n, k=spec.k, groups=spec.groups,
                                 weight_mask=mask, activation_density=density,
-                                activation_density_source=source,
+                                activation_density_source=source, input_mask=input_mask,
                                 conv=spec.conv, input_from=feeds[(op.node, i)]))
     coverage = _coverage(gm, ops, missing, layers, state_fqn, state_key, ep, origin)
     return Workload(name=name, layers=tuple(layers),
@@ -211,11 +211,12 @@ class _Recorder(fx.Interpreter):
             args, _ = self.fetch_args_kwargs_from_env(n)
             rec = []
             for spec in self.specs[n]:
-                density = 1.0
+                density, mask = 1.0, None
                 if self.measure and spec.activation is not None:
                     t = _at(args, spec.activation)
                     density = int(torch.count_nonzero(t)) / t.numel() if t.numel() else 1.0
-                rec.append((density, None if spec.weight is None else _at(args, spec.weight)))
+                    mask = _input_mask(spec, t)
+                rec.append((density, None if spec.weight is None else _at(args, spec.weight), mask))
             self.out[n] = rec
         try:
             return super().run_node(n)
@@ -223,6 +224,19 @@ class _Recorder(fx.Interpreter):
             lines = str(exc).strip().splitlines()
             raise SimulationError(f"{self.context} failed at node {n.name!r}: {type(exc).__name__}: "
                                   f"{lines[0] if lines else ''}") from exc
+
+
+def _input_mask(spec: Gemm, t: torch.Tensor) -> np.ndarray | None:
+    """The nonzeros of a weighted layer's input, where the layout is the storage's (Layer.input_mask):
+    a 2-D conv's (batch, C, H, W), a linear layer's (M, K); else None (its density stands)."""
+    if spec.weight is None or spec.groups < 1:
+        return None
+    if spec.conv is not None and spec.kind in ("conv", "depthwise") and t.dim() == 4:
+        return (t != 0).numpy()
+    if spec.kind == "linear" and spec.groups == 1 and t.dim() >= 1 and t.shape[-1] == spec.k \
+            and t.numel() == spec.m * spec.k:
+        return (t != 0).reshape(spec.m, spec.k).numpy()
+    return None
 
 
 def _at(args, path):

@@ -68,6 +68,9 @@ class Layer:
     target_sparsity: float = 0.0
     input_from: tuple[str, ...] = ()  # the layers whose outputs feed this one ("": the model input)
     prune_note: str = ""  # what pruning said of this layer (a pattern's fallback, the widths a method chose)
+    # the nonzeros of the input it was measured on: (batch, C, H, W) for a 2-D conv, (M, K) for a linear
+    # layer; None where only the density is known
+    input_mask: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pattern", PatternSpec.parse(self.pattern))
