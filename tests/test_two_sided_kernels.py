@@ -38,7 +38,8 @@ def test_pe_work_and_slowest_fold_match_brute_force(dataflow, seed):
     rows, cols = 4, 3
     slow = fold_slowest(work, rows, cols)
     rf, cf = -(-ref.shape[0] // rows), -(-ref.shape[1] // cols)
-    expect = [ref[r * rows:(r + 1) * rows, c * cols:(c + 1) * cols].max() for c in range(cf) for r in range(rf)]
+    expect = [ref[r * rows:(r + 1) * rows, c * cols:(c + 1) * cols].max()
+              for c in range(cf) for r in range(rf)]
     np.testing.assert_array_equal(slow, expect)
 
 

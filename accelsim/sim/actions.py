@@ -26,6 +26,10 @@ What one layer counts (``flow`` is its dataflow's row of dataflows/base.py; move
 * static: every PE (``pe_static``) and every bit of on-chip storage (``buffer_static``; a per-PE
   level once per PE) for every cycle of the layer, stalls included: compute + stall cycles;
 * DRAM bytes read and written.
+
+A two-sided datapath (``DatapathTrace``, sim/dataflows/two_sided.py: SCNN, SparTen) counts its own
+register-file, NoC and sparse-logic actions; they replace the generic array's held-operand accesses,
+hops and selectors above.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
     acts = [Action("pe_array", "mac", nonzero), Action("pe_array", "gated_mac", compute.macs_gated),
             Action("pe_array", "pe_static", cycles * pes)]
 
-    held = _per_pe_level(hw, flow.stationary)
-    if flow.outputs_stationary:
+    own = getattr(compute, "datapath_actions", None)  # a datapath counting its own (two_sided.py)
+    held = _per_pe_level(hw, flow.stationary) if own is None else None
+    if own is None and flow.outputs_stationary:
         acts.append(Action(held.name, "rf_access", 2 * nonzero, acc_bits) if held
                     else Action("pe_array", "pipeline_reg", nonzero, acc_bits))
     elif held:
@@ -60,7 +65,7 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
              bits) for op in ("inputs", "weights")]
     out_hops = down_columns if flow.outputs_stationary else _mean_used(plan, "k")
     hops.append((writes.get("outputs", 0) * out_hops, acc_bits))
-    for count, hop_bits in hops:
+    for count, hop_bits in hops if own is None else ():
         acts.append(Action("noc", "noc", round(count), hop_bits))
         acts.append(Action("pe_array", "pipeline_reg", round(count), hop_bits))
 
@@ -79,7 +84,9 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
             acts.append(Action(level.name, "buffer_write", n, bits))
     skipping = [op for op in ("weights", "inputs") if getattr(hw.sparsity, op).skip == "skip"]
     w_fmt = get_format(hw.sparsity.weights.format, hw.sparsity.weights.options)
-    if skipping == ["weights"] and hasattr(w_fmt, "select_action"):  # a Campfire array's row bus and mux
+    if own is not None:
+        acts.extend(own)
+    elif skipping == ["weights"] and hasattr(w_fmt, "select_action"):  # a Campfire array's row bus and mux
         acts.append(Action("sparse_logic", w_fmt.select_action, compute.macs_issued * w_fmt.bus_lanes))
     elif skipping:
         select = "intersection" if len(skipping) == 2 else "operand_select"

@@ -1,0 +1,163 @@
+"""SCNN against its dense twin on its own evaluation networks: the published 2.7x performance and 2.3x
+energy (Parashar et al., ISCA 2017) against accelsim's scnn_like / dcnn_like.
+
+    python benchmarks/bench_scnn.py             # prints a markdown report
+    python benchmarks/bench_scnn.py --record    # also writes benchmarks/results/scnn.md
+
+Setup.  The conv layers of AlexNet (Caffe's, conv2/4/5 in 2 groups; 0.67 G MACs, SCNN's table says
+0.69 G multiplies), GoogLeNet (v1, 57 convs, 1.6 G MACs) and VGG-16 (13 convs, 15.3 G) at ImageNet
+shapes, batch 1; SCNN evaluates conv layers only.  Weight masks are drawn i.i.d. (seeded) at the
+per-layer densities Han et al. publish for their pruned AlexNet and VGG-16 ("Learning both Weights
+and Connections", NIPS 2015, Tables 2 and 3, "Weights%"), input activation masks at the densities of
+the same tables' "Act%" column (the density of the previous layer's output; the image is dense).
+The table values below are as recalled: the stored copy of the paper (ar5iv 1506.02626) could not be
+read past its abstract here, so they were checked only against the tables' own FLOP% column where
+that was recalled (FLOP% = Weights% x the input's Act%), and VGG's conv4/conv5 activation densities
+are an assumption (0.40).  GoogLeNet has no published per-layer figures we could find: weight
+density 0.35 (the conv-MAC-weighted mean of Han's AlexNet and VGG-16 is 0.33 to 0.38: assumed) and
+activation density 0.56 (Cnvlutin, Albericio et al. ISCA 2016: 44 % of conv inputs are zero on
+average), the image dense.  Every mask is synthetic, and every layer's notes say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from accelsim import simulate
+from accelsim.spec.config import read_yaml
+from accelsim.spec.hardware import HW_DIR, hardware_from_dict
+from accelsim.workload.layer import ConvShape, Layer, Workload
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED = {"performance": 2.7, "energy": 2.3}
+TOLERANCE = 0.25
+HAN = "Han et al. NIPS 2015 Table {} (recalled; synthetic mask)"
+
+# name, C in, K out, H in (square), kernel, stride, pad, groups, weight density, input density
+ALEXNET = [
+    ("conv1", 3, 96, 227, 11, 4, 0, 1, 0.84, 1.00),
+    ("conv2", 96, 256, 27, 5, 1, 2, 2, 0.38, 0.88),
+    ("conv3", 256, 384, 13, 3, 1, 1, 1, 0.35, 0.52),
+    ("conv4", 384, 384, 13, 3, 1, 1, 2, 0.37, 0.37),
+    ("conv5", 384, 256, 13, 3, 1, 1, 2, 0.37, 0.40),
+]
+_VGG_W = [0.58, 0.22, 0.34, 0.36, 0.53, 0.24, 0.42, 0.32, 0.27, 0.34, 0.35, 0.29, 0.36]
+_VGG_A = [1.00, 0.53, 0.89, 0.58, 0.84, 0.33, 0.58, 0.40, 0.40, 0.40, 0.40, 0.40, 0.40]
+_VGG_SHAPES = [(3, 64, 224), (64, 64, 224), (64, 128, 112), (128, 128, 112), (128, 256, 56), (256, 256, 56),
+               (256, 256, 56), (256, 512, 28), (512, 512, 28), (512, 512, 28), (512, 512, 14), (512, 512, 14),
+               (512, 512, 14)]
+_VGG_NAMES = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1", "conv4_2",
+              "conv4_3", "conv5_1", "conv5_2", "conv5_3"]
+VGG16 = [(n, c, k, h, 3, 1, 1, 1, w, a)
+         for n, (c, k, h), w, a in zip(_VGG_NAMES, _VGG_SHAPES, _VGG_W, _VGG_A, strict=True)]
+# GoogLeNet v1 inception modules: in channels, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj; plane
+_INCEPTION = [("3a", 192, 64, 96, 128, 16, 32, 32, 28), ("3b", 256, 128, 128, 192, 32, 96, 64, 28),
+              ("4a", 480, 192, 96, 208, 16, 48, 64, 14), ("4b", 512, 160, 112, 224, 24, 64, 64, 14),
+              ("4c", 512, 128, 128, 256, 24, 64, 64, 14), ("4d", 512, 112, 144, 288, 32, 64, 64, 14),
+              ("4e", 528, 256, 160, 320, 32, 128, 128, 14), ("5a", 832, 256, 160, 320, 32, 128, 128, 7),
+              ("5b", 832, 384, 192, 384, 48, 128, 128, 7)]
+GOOGLENET_W, GOOGLENET_A = 0.35, 0.56
+
+
+def googlenet() -> list[tuple]:
+    rows = [("conv1", 3, 64, 224, 7, 2, 3, 1, GOOGLENET_W, 1.0),
+            ("conv2_reduce", 64, 64, 56, 1, 1, 0, 1, GOOGLENET_W, GOOGLENET_A),
+            ("conv2", 64, 192, 56, 3, 1, 1, 1, GOOGLENET_W, GOOGLENET_A)]
+    for name, cin, c1, r3, c3, r5, c5, pp, h in _INCEPTION:
+        rows += [(f"{name}_1x1", cin, c1, h, 1, 1, 0, 1), (f"{name}_3x3_reduce", cin, r3, h, 1, 1, 0, 1),
+                 (f"{name}_3x3", r3, c3, h, 3, 1, 1, 1), (f"{name}_5x5_reduce", cin, r5, h, 1, 1, 0, 1),
+                 (f"{name}_5x5", r5, c5, h, 5, 1, 2, 1), (f"{name}_pool_proj", cin, pp, h, 1, 1, 0, 1)]
+        rows[-6:] = [(*r, GOOGLENET_W, GOOGLENET_A) for r in rows[-6:]]
+    return rows
+
+
+NETWORKS = {"AlexNet": (ALEXNET, HAN.format(2)), "GoogLeNet": (googlenet(), "assumed network average"),
+            "VGG-16": (VGG16, HAN.format(3))}
+
+
+def workload(name: str) -> Workload:
+    """The network's conv layers at ImageNet shapes with synthetic weight masks (seeded)."""
+    rows, source = NETWORKS[name]
+    layers = []
+    for i, (lname, cin, cout, h, kk, stride, pad, groups, w_d, a_d) in enumerate(rows):
+        out = (h + 2 * pad - kk) // stride + 1
+        conv = ConvShape(1, cin, cout, h, h, out, out, kk, kk, stride, stride, pad, pad, groups=groups)
+        rng = np.random.default_rng(1000 + i)
+        mask = rng.random((cout, cin // groups, kk, kk)) < w_d
+        layers.append(Layer(f"{name}.{lname}", "conv", out * out, cout // groups, cin // groups * kk * kk,
+                            groups=groups, weight_mask=mask, activation_density=a_d,
+                            activation_density_source=source, conv=conv))
+    return Workload(name, tuple(layers), source="benchmarks/bench_scnn.py")
+
+
+def hardware(name: str, bank_queues: bool = True):
+    """A shipped config, with SCNN's accumulator-bank queues on (shipped) or off (unbuffered crossbar)."""
+    raw = read_yaml(HW_DIR / f"{name}.yaml")
+    raw["pe_array"]["cartesian"]["bank_queues"] = bank_queues
+    return hardware_from_dict(raw, f"{name}.yaml")
+
+
+def measure(networks=tuple(NETWORKS), bank_queues: bool = True) -> dict[str, dict]:
+    """Per network: SCNN and DCNN cycles (compute and total) and energy, and their ratios."""
+    hws = {name: hardware(name, bank_queues) for name in ("scnn_like", "dcnn_like")}
+    out = {}
+    for net in networks:
+        wl = workload(net)
+        s, d = simulate(hws["scnn_like"], wl), simulate(hws["dcnn_like"], wl)
+        out[net] = {
+            "scnn_compute": sum(x.compute_cycles for x in s.layers), "dcnn_compute": sum(x.compute_cycles for x in d.layers),
+            "scnn_total": s.total_cycles, "dcnn_total": d.total_cycles,
+            "scnn_pj": s.energy_pj, "dcnn_pj": d.energy_pj, "macs": wl.macs,
+            "scnn_macs": sum(x.macs_issued for x in s.layers),
+        }
+        r = out[net]
+        r["compute_ratio"] = r["dcnn_compute"] / r["scnn_compute"]
+        r["total_ratio"] = r["dcnn_total"] / r["scnn_total"]
+        r["energy_ratio"] = r["dcnn_pj"] / r["scnn_pj"]
+    return out
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def report(results: dict[str, dict], seconds: float) -> str:
+    lines = ["# SCNN vs its dense twin (scnn_like / dcnn_like)", "",
+             f"`python benchmarks/bench_scnn.py --record`, {datetime.date.today()}, Python"
+             f" {platform.python_version()}, numpy {np.__version__}; {seconds:.0f} s for the three networks.", "",
+             "| network | MACs dense | SCNN MACs | compute DCNN / SCNN | total cycles DCNN / SCNN | energy DCNN / SCNN |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for net, r in results.items():
+        lines.append(f"| {net} | {r['macs'] / 1e9:.2f} G | {r['scnn_macs'] / 1e9:.2f} G | {r['compute_ratio']:.2f}x"
+                     f" | {r['total_ratio']:.2f}x | {r['energy_ratio']:.2f}x |")
+    for key, label in (("compute_ratio", "performance (compute cycles)"), ("total_ratio", "performance (total)"),
+                       ("energy_ratio", "energy")):
+        pub = PUBLISHED["energy" if key == "energy_ratio" else "performance"]
+        mean = _mean(r[key] for r in results.values())
+        lines.append(f"\nMean {label}: {mean:.2f}x against the published {pub}x"
+                     f" ({(mean - pub) / pub:+.0%}; tolerance {TOLERANCE:.0%}).")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    results = measure()
+    text = report(results, time.perf_counter() - t0)
+    sys.stdout.write(text)
+    if args.record:
+        (ROOT / "benchmarks" / "results" / "scnn.md").write_text(text)
+
+
+if __name__ == "__main__":
+    main()
