@@ -53,8 +53,8 @@ _VGG_A = [1.00, 0.53, 0.89, 0.58, 0.84, 0.33, 0.58, 0.40, 0.40, 0.40, 0.40, 0.40
 _VGG_SHAPES = [(3, 64, 224), (64, 64, 224), (64, 128, 112), (128, 128, 112), (128, 256, 56), (256, 256, 56),
                (256, 256, 56), (256, 512, 28), (512, 512, 28), (512, 512, 28), (512, 512, 14), (512, 512, 14),
                (512, 512, 14)]
-_VGG_NAMES = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1", "conv4_2",
-              "conv4_3", "conv5_1", "conv5_2", "conv5_3"]
+_VGG_NAMES = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1",
+              "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3"]
 VGG16 = [(n, c, k, h, 3, 1, 1, 1, w, a)
          for n, (c, k, h), w, a in zip(_VGG_NAMES, _VGG_SHAPES, _VGG_W, _VGG_A, strict=True)]
 # GoogLeNet v1 inception modules: in channels, 1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj; plane
@@ -104,47 +104,97 @@ def hardware(name: str, bank_queues: bool = True):
     return hardware_from_dict(raw, f"{name}.yaml")
 
 
+def _totals(report) -> dict[str, float]:
+    dram = ("dram_read", "dram_write")
+    off_chip = sum(x.energy_by_action_pj.get(a, 0.0) for x in report.layers for a in dram)
+    return {"compute": sum(x.compute_cycles for x in report.layers), "total": report.total_cycles,
+            "pj": report.energy_pj, "on_chip_pj": report.energy_pj - off_chip,
+            "macs_issued": sum(x.macs_issued for x in report.layers)}
+
+
+RATIOS = (("compute", "performance, compute cycles", "performance"),
+          ("total", "performance, total cycles (DRAM stalls in)", "performance"),
+          ("pj", "energy", "energy"), ("on_chip_pj", "energy on chip (DRAM out)", "energy"))
+
+
 def measure(networks=tuple(NETWORKS), bank_queues: bool = True) -> dict[str, dict]:
-    """Per network: SCNN and DCNN cycles (compute and total) and energy, and their ratios."""
+    """Per network: DCNN / SCNN of compute and total cycles, energy and on-chip energy, and the counts."""
     hws = {name: hardware(name, bank_queues) for name in ("scnn_like", "dcnn_like")}
     out = {}
     for net in networks:
         wl = workload(net)
-        s, d = simulate(hws["scnn_like"], wl), simulate(hws["dcnn_like"], wl)
-        out[net] = {
-            "scnn_compute": sum(x.compute_cycles for x in s.layers), "dcnn_compute": sum(x.compute_cycles for x in d.layers),
-            "scnn_total": s.total_cycles, "dcnn_total": d.total_cycles,
-            "scnn_pj": s.energy_pj, "dcnn_pj": d.energy_pj, "macs": wl.macs,
-            "scnn_macs": sum(x.macs_issued for x in s.layers),
-        }
-        r = out[net]
-        r["compute_ratio"] = r["dcnn_compute"] / r["scnn_compute"]
-        r["total_ratio"] = r["dcnn_total"] / r["scnn_total"]
-        r["energy_ratio"] = r["dcnn_pj"] / r["scnn_pj"]
+        s, d = (_totals(simulate(hws[name], wl)) for name in ("scnn_like", "dcnn_like"))
+        out[net] = {"macs": wl.macs, "scnn": s, "dcnn": d, **{key: d[key] / s[key] for key, _, _ in RATIOS}}
     return out
 
 
-def _mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values)
+def mean_ratio(results: dict[str, dict], key: str) -> float:
+    """The mean over networks of one ratio (SCNN's 2.7x and 2.3x are averages over its networks)."""
+    return sum(r[key] for r in results.values()) / len(results)
 
 
-def report(results: dict[str, dict], seconds: float) -> str:
+def report(results: dict[str, dict], unbuffered: dict[str, dict], seconds: float) -> str:
     lines = ["# SCNN vs its dense twin (scnn_like / dcnn_like)", "",
-             f"`python benchmarks/bench_scnn.py --record`, {datetime.date.today()}, Python"
-             f" {platform.python_version()}, numpy {np.__version__}; {seconds:.0f} s for the three networks.", "",
-             "| network | MACs dense | SCNN MACs | compute DCNN / SCNN | total cycles DCNN / SCNN | energy DCNN / SCNN |",
-             "|---|---:|---:|---:|---:|---:|"]
+             f"`python benchmarks/bench_scnn.py --record` on {datetime.date.today()}, Python"
+             f" {platform.python_version()}, numpy {np.__version__}: {seconds:.0f} s in all.", "",
+             "Setup: the module docstring of benchmarks/bench_scnn.py (conv layers at ImageNet shapes,"
+             " batch 1, synthetic masks at Han et al.'s per-layer densities; GoogLeNet at assumed"
+             " averages).", "",
+             "| network | MACs dense | SCNN MACs | compute | total cycles | energy | energy on chip |"
+             " compute, unbuffered banks |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for net, r in results.items():
-        lines.append(f"| {net} | {r['macs'] / 1e9:.2f} G | {r['scnn_macs'] / 1e9:.2f} G | {r['compute_ratio']:.2f}x"
-                     f" | {r['total_ratio']:.2f}x | {r['energy_ratio']:.2f}x |")
-    for key, label in (("compute_ratio", "performance (compute cycles)"), ("total_ratio", "performance (total)"),
-                       ("energy_ratio", "energy")):
-        pub = PUBLISHED["energy" if key == "energy_ratio" else "performance"]
-        mean = _mean(r[key] for r in results.values())
-        lines.append(f"\nMean {label}: {mean:.2f}x against the published {pub}x"
-                     f" ({(mean - pub) / pub:+.0%}; tolerance {TOLERANCE:.0%}).")
+        lines.append(f"| {net} | {r['macs'] / 1e9:.2f} G | {r['scnn']['macs_issued'] / 1e9:.2f} G"
+                     + "".join(f" | {r[key]:.2f}x" for key, _, _ in RATIOS)
+                     + f" | {unbuffered[net]['compute']:.2f}x |")
+    lines += ["", "Every ratio is DCNN / SCNN.", "",
+              "| ratio (mean of the three) | accelsim | published | off by |", "|---|---:|---:|---:|"]
+    for key, label, pub in RATIOS:
+        mean = mean_ratio(results, key)
+        published = PUBLISHED[pub]
+        off = (mean - published) / published
+        lines.append(f"| {label} | {mean:.2f}x | {published}x | {off:+.0%}"
+                     f" ({'within' if abs(off) <= TOLERANCE else 'outside'} {TOLERANCE:.0%}) |")
     return "\n".join(lines) + "\n"
+
+
+NOTES = """
+## Reading it
+
+**Performance: met.**  The mean DCNN / SCNN compute-cycle ratio is within 25 % of the published 2.7x,
+and so is the total with DRAM stalls (16 GB/s).  It grows with the work removed: VGG-16's conv1_2 at
+22 % weights x 53 % activations runs 6x faster, while GoogLeNet's and VGG's 7x7 and 14x14 planes leave
+PEs with 1x1 or 2x2 tiles, so the I = 4 activation vectors run part-empty (intra-PE fragmentation)
+and the slowest PE of each FIFO-full sets its time (the notes give the multipliers' busy share per
+layer).  The accumulator banks are queued (``bank_queues: true``): with an unbuffered crossbar
+(last column) a cycle whose 16 products collide on a bank stalls, which costs the dense twin most
+(its products of one weight row land on the same sums), so the ratio rises to 3.3-5.5x; the paper
+says 2 x F x I banks keep conflicts rare, which the queued model reproduces (conflict factors of
+1.00-1.05 in the layers' notes, against up to 2.6x for SCNN and 3.2x for the twin unbuffered).
+
+**Energy: not met** (+38 %; on chip alone +46 %).  Not tuned; the reasons, as far as we can tell:
+
+* The twin here is SCNN's own Cartesian-product datapath run dense, so it pays the same scatter
+  crossbar and banked-accumulator read-modify-write per product as SCNN (about 4 pJ a product at
+  3 KiB: 13-18 % of the energy).  Energy per product is then equal, and the energy ratio follows the
+  work and traffic ratios (above the performance ratio).  The paper's 2.3x is below its 2.7x, so its
+  dense baseline spends less per MAC than SCNN spends per product; its DCNN PE's details (a
+  dot-product datapath?) are not available to us, so dcnn_like does not guess them.
+* DRAM is 74-76 % of both designs' energy (Horowitz 45 nm DRAM; the paper is 16 nm with its own
+  split, not known to us), and DRAM bytes shrink with compression (RLE weights and activations).
+  The 500 B weight FIFO is modelled as the weights' on-chip tile store: it forces K to be tiled, so
+  partial sums and inputs cross DRAM more often than in SCNN, whose accumulators keep the sums over
+  all input channels while the weights stream -- an artifact of the tile model that hits the dense
+  twin harder (3.4x SCNN's DRAM bytes on VGG-16).  With an 8 KiB weight stage the total cycles fall
+  3.6-4.8x for both and the energy ratio is 2.4x (AlexNet) and 3.7x (VGG-16): the artifact moves
+  the absolute numbers, not the ratio.
+* Activation RAM accesses are priced at the 640 KiB of all 64 IARAMs (or OARAMs), not at one PE's
+  10 KB bank (an energy table prices a level by its whole capacity): about 7x too dear per access,
+  in both designs.
+
+**What is synthetic.**  Every mask is drawn i.i.d. at the published (or assumed) density, seeded;
+real ReLU masks are clustered, which would change the per-PE imbalance.  Han et al.'s per-layer
+densities are as recalled (module docstring); GoogLeNet's are assumed averages.
+"""
 
 
 def main() -> None:
@@ -153,7 +203,8 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.perf_counter()
     results = measure()
-    text = report(results, time.perf_counter() - t0)
+    unbuffered = measure(bank_queues=False)
+    text = report(results, unbuffered, time.perf_counter() - t0) + NOTES
     sys.stdout.write(text)
     if args.record:
         (ROOT / "benchmarks" / "results" / "scnn.md").write_text(text)

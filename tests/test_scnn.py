@@ -31,8 +31,8 @@ def _layer(acts, weights, stride=1, pad=0):
     k, _, r, s = weights.shape
     oh, ow = (h + 2 * pad - r) // stride + 1, (w + 2 * pad - s) // stride + 1
     conv = ConvShape(1, c, k, h, w, oh, ow, r, s, stride, stride, pad, pad)
-    layer = Layer("hand", "conv", oh * ow, k, c * r * s, weight_mask=weights, activation_density=float(acts.mean()),
-                  activation_density_source="hand", conv=conv)
+    layer = Layer("hand", "conv", oh * ow, k, c * r * s, weight_mask=weights,
+                  activation_density=float(acts.mean()), activation_density_source="hand", conv=conv)
     object.__setattr__(layer, "input_mask", acts[None])  # a recorded mask, as the workload will give it
     return layer
 
