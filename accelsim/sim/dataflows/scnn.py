@@ -116,7 +116,7 @@ def scnn_compute(layer: Layer, hw: HardwareConfig, timing=None,
     if "skip" in (w_skip, in_skip):
         actions.append(Action("sparse_logic", "index_decode", act_reads + w_reads))
     notes = [f"SCNN: {p} PEs of {pe.f}x{pe.i} multipliers, tiles {th}x{tw}, Kc {kc} of {v.kg} filters"
-             f" ({q} output group(s)), {int(per_cut.shape[3])} FIFO-full barrier(s) per group;"
+             f" ({q} output group(s)), up to {int(per_cut.shape[3])} FIFO-full barrier(s) per group;"
              f" multipliers busy {nonzero / max(1, cycles * p * pe.f * pe.i):.0%}", how,
              f"halo: {halo:,} partial sums exchanged (energy; overlapped)"]
     if synthetic:
