@@ -191,6 +191,10 @@ says 2 x F x I banks keep conflicts rare, which the queued model reproduces (con
   10 KB bank (an energy table prices a level by its whole capacity): about 7x too dear per access,
   in both designs.
 
+**Strides.**  SCNN's Cartesian product as published does not apply to non-unit strides (SparTen's
+authors say so); accelsim splits a strided layer into stride phases (scnn_geometry.py), an
+assumption that lets AlexNet's conv1 (stride 4) and GoogLeNet's conv1 (stride 2) run sparse.
+
 **What is synthetic.**  Every mask is drawn i.i.d. at the published (or assumed) density, seeded;
 real ReLU masks are clustered, which would change the per-PE imbalance.  Han et al.'s per-layer
 densities are as recalled (module docstring); GoogLeNet's are assumed averages.

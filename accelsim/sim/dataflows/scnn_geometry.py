@@ -8,8 +8,9 @@ activation x activation product (no weights) has all-true weights.
 A PE of the pe_rows x pe_cols grid holds a th x tw tile of the input plane, all its channels.  With a
 stride s > 1 an activation at y pairs only with the filter taps r with (y + pad - r * dil) % s == 0:
 the datapath splits activations and weights into s_h x s_w phases and takes the Cartesian product
-within each phase (a polyphase decomposition: assumed, the paper does not say how SCNN handles
-strides), so no product of a strided layer is computed only to be thrown away.
+within each phase (a polyphase decomposition: assumed; SparTen's authors (MICRO 2019) note that
+SCNN's Cartesian product does not apply to non-unit strides as published), so no product of a
+strided layer is computed only to be thrown away.
 """
 
 from __future__ import annotations
