@@ -4,6 +4,8 @@ energy (Parashar et al., ISCA 2017) against accelsim's scnn_like / dcnn_like.
     python benchmarks/bench_scnn.py             # prints a markdown report
     python benchmarks/bench_scnn.py --record    # also writes benchmarks/results/scnn.md
 
+(and, as an indication only, sparten_like against itself dense on the same networks).
+
 Setup.  The conv layers of AlexNet (Caffe's, conv2/4/5 in 2 groups; 0.67 G MACs, SCNN's table says
 0.69 G multiplies), GoogLeNet (v1, 57 convs, 1.6 G MACs) and VGG-16 (13 convs, 15.3 G) at ImageNet
 shapes, batch 1; SCNN evaluates conv layers only.  Weight masks are drawn i.i.d. (seeded) at the
@@ -128,6 +130,40 @@ def measure(networks=tuple(NETWORKS), bank_queues: bool = True) -> dict[str, dic
     return out
 
 
+def measure_sparten(networks=tuple(NETWORKS)) -> dict[str, dict]:
+    """Per network: sparten_like against itself dense (both operands dense, skip none), compute and
+    total cycles and energy, and greedy balancing against none (compute cycles)."""
+    def variant(sparsity=None, balance="greedy"):
+        raw = read_yaml(HW_DIR / "sparten_like.yaml")
+        raw["pe_array"]["inner_join"]["balance"] = balance
+        if sparsity:
+            raw["sparsity"] = sparsity
+        return hardware_from_dict(raw, "sparten_like.yaml")
+
+    dense = {op: {"format": "dense", "skip": "none"} for op in ("weights", "inputs")}
+    hws = {"sparse": variant(), "dense": variant(dense), "unbalanced": variant(balance="none")}
+    out = {}
+    for net in networks:
+        wl = workload(net)
+        t = {name: _totals(simulate(hw, wl)) for name, hw in hws.items()}
+        out[net] = {key: t["dense"][key] / t["sparse"][key] for key in ("compute", "total", "pj")}
+        out[net]["balance"] = t["unbalanced"]["compute"] / t["sparse"]["compute"]
+    return out
+
+
+def sparten_report(results: dict[str, dict]) -> str:
+    lines = ["", "## SparTen-like on the same networks (indicative, not a check)", "",
+             "sparten_like (32x32 CUs, 128-position chunks; array size and clock assumed) against itself with"
+             " both operands dense. SparTen's published 4.7x over dense was measured on its own setup, which"
+             " this does not reproduce, so sparten_like stays UNCHECKED.", "",
+             "| network | compute dense / SparTen | total | energy | greedy balancing: cycles saved |",
+             "|---|---:|---:|---:|---:|"]
+    for net, r in results.items():
+        lines.append(f"| {net} | {r['compute']:.2f}x | {r['total']:.2f}x | {r['pj']:.2f}x"
+                     f" | {1 - 1 / r['balance']:.1%} |")
+    return "\n".join(lines) + "\n"
+
+
 def mean_ratio(results: dict[str, dict], key: str) -> float:
     """The mean over networks of one ratio (SCNN's 2.7x and 2.3x are averages over its networks)."""
     return sum(r[key] for r in results.values()) / len(results)
@@ -208,7 +244,8 @@ def main() -> None:
     t0 = time.perf_counter()
     results = measure()
     unbuffered = measure(bank_queues=False)
-    text = report(results, unbuffered, time.perf_counter() - t0) + NOTES
+    sparten = measure_sparten()
+    text = report(results, unbuffered, time.perf_counter() - t0) + NOTES + sparten_report(sparten)
     sys.stdout.write(text)
     if args.record:
         (ROOT / "benchmarks" / "results" / "scnn.md").write_text(text)
