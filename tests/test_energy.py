@@ -35,6 +35,7 @@ def minimal_table(**overrides):
     actions = {"mac": {"pj": 1.0}, "gated_mac": {"pj": 0.1}, "index_decode": {"pj": 0.2},
                "operand_select": {"pj": 0.1}, "intersection": {"same_as": "mac", "scale": 0.3},
                "pe_static": {"pj": 0.05}, "window_select": {"pj": 0.07}, "channel_gather": {"pj": 0.07},
+               "scatter_xbar": {"pj": 0.1},
                "rf_access": {"pj": 1, "bits": 16},
                "pipeline_reg": {"pj": 0.01, "bits": 1}, "noc": {"pj": 2, "bits": 16},
                "buffer_read": {"pj": 6, "bits": 16}, "buffer_write": {"same_as": "buffer_read", "scale": 1.5},

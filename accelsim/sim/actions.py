@@ -28,6 +28,10 @@ What one layer counts (``flow`` is its dataflow's row of dataflows/base.py; move
 * static: every PE (``pe_static``) and every bit of on-chip storage (``buffer_static``; a per-PE
   level once per PE) for every cycle of the layer, stalls included: compute + stall cycles;
 * DRAM bytes read and written.
+
+A two-sided datapath (``DatapathTrace``, sim/dataflows/two_sided.py: SCNN, SparTen) counts its own
+register-file, NoC and sparse-logic actions; they replace the generic array's held-operand accesses,
+hops and selectors above.
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
     acts = [Action("pe_array", "mac", nonzero), Action("pe_array", "gated_mac", compute.macs_gated),
             Action("pe_array", "pe_static", cycles * pes)]
 
-    # a dataflow that counts its own register-file and NoC traffic (row stationary) gives it
-    acts += getattr(compute, "array_actions", None) or _registers_and_noc(hw, compute)
+    own = getattr(compute, "datapath_actions", None)  # a datapath counting its own (two_sided.py)
+    if own is None:  # a dataflow that counts its own register-file and NoC traffic (row stationary) gives it
+        acts += getattr(compute, "array_actions", None) or _registers_and_noc(hw, compute)
 
     for op, n in reads.items():
         level = hw.array_level(op)
@@ -71,7 +76,9 @@ def count_actions(hw: HardwareConfig, compute: ComputeTrace, traffic: MemoryTraf
         acts.append(Action("sparse_logic", "index_decode", out.dense_bits // bits))
     skipping = [op for op in ("weights", "inputs") if getattr(hw.sparsity, op).skip == "skip"]
     w_fmt = get_format(hw.sparsity.weights.format, hw.sparsity.weights.options)
-    if skipping == ["weights"] and hasattr(w_fmt, "select_action"):  # a Campfire array's row bus and mux
+    if own is not None:
+        acts.extend(own)
+    elif skipping == ["weights"] and hasattr(w_fmt, "select_action"):  # a Campfire array's row bus and mux
         acts.append(Action("sparse_logic", w_fmt.select_action, compute.macs_issued * w_fmt.bus_lanes))
     elif len(skipping) == 2:
         acts.append(Action("sparse_logic", "intersection", compute.macs_issued))

@@ -47,6 +47,8 @@ FLOAT_BITS = {"fp8": 8, "fp16": 16, "bf16": 16, "fp32": 32}
 ACCUMULATOR_BITS = (8, 16, 24, 32, 48, 64)
 _FLEXIBLE_KEYS = ("multipliers", "distribution", "reduction", "tile")
 CONV_DATAFLOWS = ("row_stationary",)  # conv-native: not a row of the GEMM dims table
+_TWO_SIDED_KEYS = ("cartesian", "inner_join")
+BALANCE = ("none", "greedy")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,38 @@ class FlexiblePEArray(PEArray):
         return self.rows * self.cols
 
 
+@dataclass(frozen=True)
+class CartesianPEArray(PEArray):
+    """SCNN's PE grid (sim/dataflows/scnn.py): ``rows`` x ``cols`` here count multipliers, the grid of
+    pe_rows x pe_cols PEs each holding an ``f`` x ``i`` multiplier array (so PE counts, utilization and
+    static energy are per multiplier), and ``banks`` accumulator banks of ``bank_entries`` sums."""
+
+    f: int = 4
+    i: int = 4
+    banks: int = 32
+    bank_entries: int = 32
+    weight_fifo: int = 50  # F-wide entries of the weight FIFO in every PE
+    bank_queues: bool = True  # a queue in front of each accumulator bank (else conflicts stall the cycle)
+
+    @property
+    def pe_rows(self) -> int:
+        return self.rows // self.f
+
+    @property
+    def pe_cols(self) -> int:
+        return self.cols // self.i
+
+
+@dataclass(frozen=True)
+class InnerJoinPEArray(PEArray):
+    """SparTen's compute units (sim/dataflows/sparten.py): a ``rows`` x ``cols`` grid of CUs, each a
+    bitmask inner join and one MAC per cycle over ``chunk``-long fibers; ``balance`` the filter
+    balancing (``greedy``: SparTen's GB-S pairing, ``none``)."""
+
+    chunk: int = 128
+    balance: str = "greedy"
+
+
 def network_problems(multipliers: int, distribution_ports: int, reduction_ports: int,
                      tile: tuple[int, int, int] | None = None) -> list[tuple[str, str]]:
     """(key, message) of every parameter a flexible array cannot have."""
@@ -101,12 +135,29 @@ def read_pe_array(r: Reader, raw: Any) -> PEArray:
     head = raw if isinstance(raw, Mapping) else {}
     if "multipliers" not in head:
         other = "applies to a flexible array (pe_array.multipliers), not a rows x cols grid"
-        m = r.mapping(raw, "pe_array", (*_GRID_KEYS, "dataflow", "precision", "accumulator"),
+        keys = (*_GRID_KEYS, "dataflow", "precision", "accumulator", *_TWO_SIDED_KEYS)
+        m = r.mapping(raw, "pe_array", keys,
                       required=_GRID_KEYS, elsewhere=dict.fromkeys(_FLEXIBLE_KEYS, other))
         rows, cols = (r.get(m, key, "pe_array", _side, 1) for key in _GRID_KEYS)
         if rows * cols > MAX_PES:
             r.problem("pe_array", f"rows x cols = {rows} x {cols} = {rows * cols:,} PEs is more than"
                                   f" {MAX_PES:,} (2^20, 16 x TPU v1's 256 x 256); check for a typo")
+        if "cartesian" in m and "inner_join" in m:
+            r.problem("pe_array", "a PE is a Cartesian product (SCNN) or an inner join (SparTen), not both;"
+                                  " keep one of cartesian and inner_join")
+        if "cartesian" in m:
+            keys = ("f", "i", "banks", "bank_entries", "weight_fifo")
+            c = r.mapping(m["cartesian"], "pe_array.cartesian", (*keys, "bank_queues"), required=keys)
+            f, i, banks, entries, fifo = (r.get(c, key, "pe_array.cartesian", cfg.positive_int, 1)
+                                          for key in keys)
+            queues = r.get(c, "bank_queues", "pe_array.cartesian", cfg.boolean, True)
+            return CartesianPEArray(rows * f, cols * i, *_common(r, m), f, i, banks, entries, fifo, queues)
+        if "inner_join" in m:
+            j = r.mapping(m["inner_join"], "pe_array.inner_join", ("chunk", "balance"), required=("chunk",))
+            path = "pe_array.inner_join"
+            chunk = r.get(j, "chunk", path, cfg.positive_int, 128)
+            return InnerJoinPEArray(rows, cols, *_common(r, m), chunk,
+                                    r.get(j, "balance", path, cfg.choice(*BALANCE), "greedy"))
         common = _common(r, m)
         return (RowStationaryPEArray if common[0] in CONV_DATAFLOWS else PEArray)(rows, cols, *common)
     grid = "a flexible array is a line of multipliers, not rows x cols; remove it"
@@ -142,6 +193,9 @@ def _side(value: Any) -> int:
 def check_flexible(r: Reader, hw: Any, timing_given: bool) -> None:
     """What a flexible array's controller cannot run (``hw``: the HardwareConfig; module docstring)."""
     pe = hw.pe_array
+    if isinstance(pe, CartesianPEArray | InnerJoinPEArray):
+        _check_two_sided(r, pe, timing_given)
+        return
     if not isinstance(pe, FlexiblePEArray):
         return
     if timing_given:
@@ -187,6 +241,18 @@ def check_row_stationary(r: Reader, hw: Any, timing_given: bool) -> None:
     if hw.sparsity.inputs.skip == "skip":
         r.problem("sparsity.inputs.skip", "a row-stationary array (Eyeriss v1) gates zero activations, it"
                                           " cannot skip them (its passes are fixed); use skip: gate or none")
+
+
+def _check_two_sided(r: Reader, pe: PEArray, timing_given: bool) -> None:
+    """A two-sided array takes its cycles from its own datapath, and runs one dataflow."""
+    name, held = (("cartesian", "inputs") if isinstance(pe, CartesianPEArray) else ("inner_join", "outputs"))
+    if timing_given:
+        r.problem("timing", f"an array with pe_array.{name} takes its cycles from its datapath, not from a"
+                            " timing model (memory stalls are simulated); remove 'timing'")
+    if pe.dataflow in DATAFLOWS and DATAFLOWS.get(pe.dataflow).stationary != held:
+        want = next(d for d in DATAFLOWS.names() if DATAFLOWS.get(d).stationary == held)
+        r.problem("pe_array.dataflow", f"{pe.dataflow!r} does not hold the {held}; pe_array.{name} holds"
+                                       f" them in its PEs: write dataflow: {want}")
 
 
 def _bits(widths: tuple[int, ...]):

@@ -34,6 +34,7 @@ from accelsim.sim.dataflows.flexible import FlexibleArray, GemmTile, maeri_dense
 from accelsim.sim.dataflows.row_stationary_compute import row_stationary_compute
 from accelsim.sim.dataflows.sparse import sparse_compute
 from accelsim.sim.dataflows.timing import TimingModel
+from accelsim.sim.dataflows.two_sided_stage import two_sided_stage
 from accelsim.sim.storage import storage_of, weight_fibers
 from accelsim.sim.traces import ComputeTrace, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
@@ -43,9 +44,12 @@ from accelsim.workload.layer import Layer
 
 def compute_stage(hw: HardwareConfig) -> Callable[..., ComputeTrace]:
     """The compute stage of ``hw``'s array: flexible_compute for a flexible array, row_stationary_compute
-    for a row-stationary one, else sparse_compute."""
+    for a row-stationary one, a two-sided datapath's own (SCNN, SparTen), else sparse_compute."""
     if isinstance(hw.pe_array, RowStationaryPEArray):
         return row_stationary_compute
+    own = two_sided_stage(hw)
+    if own is not None:
+        return own
     return flexible_compute if isinstance(hw.pe_array, FlexiblePEArray) else sparse_compute
 
 

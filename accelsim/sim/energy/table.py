@@ -25,7 +25,7 @@ from accelsim.spec import config as cfg
 from accelsim.spec.config import Reader
 
 EVENT_ACTIONS = ("mac", "gated_mac", "index_decode", "operand_select", "intersection", "pe_static",
-                 "window_select", "channel_gather")
+                 "window_select", "channel_gather", "scatter_xbar")
 BUFFER_ACTIONS = ("rf_access", "buffer_read", "buffer_write", "metadata_read")
 DATA_ACTIONS = (*BUFFER_ACTIONS, "pipeline_reg", "noc", "buffer_static", "dram_read", "dram_write")
 ACTIONS = (*EVENT_ACTIONS, *DATA_ACTIONS)
@@ -38,6 +38,8 @@ ACTION_DOCS = {
     "pe_static": "leakage and clock of one PE for one cycle, busy or stalled",
     "window_select": "one 8-bit lane of a window array's row bus and m-of-R*S mux, per issued MAC",
     "channel_gather": "one 8-bit lane of a channel array's row bus and channel gather mux, per issued MAC",
+    "scatter_xbar": "one product routed by a Cartesian-product PE's scatter crossbar to its accumulator bank"
+                    " (SCNN), its output coordinate computed on the way",
     "rf_access": "a read or write of a per-PE register file (sized by the level's capacity)",
     "buffer_read": "a read of an on-chip buffer (sized by the level's capacity)",
     "buffer_write": "a write of an on-chip buffer (array results, fills from DRAM)",
