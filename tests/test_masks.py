@@ -115,7 +115,7 @@ def test_cli_masks_compare_and_plot(random_recipe, tmp_path):
     assert "fc1" in res.output and "weighted by layer size" in res.output
     assert png.stat().st_size > 10_000
     res = CliRunner().invoke(cli, ["masks", "compare", "mlp_digits_90pct", random_recipe, "--json"])
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     assert data["matrix"][0][0] == 1.0 and 0.0 < data["matrix"][0][1] < 0.2  # random ~ 0.05 at 10 % density
     assert [r["name"] for r in data["layers"]] == ["fc1", "fc2", "fc3"]
 
@@ -123,7 +123,7 @@ def test_cli_masks_compare_and_plot(random_recipe, tmp_path):
 def test_cli_masks_structure_and_bad_input(random_recipe):
     res = CliRunner().invoke(cli, ["masks", "structure", random_recipe, "--hw", "sparse_pe", "--json"])
     assert res.exit_code == 0, res.output
-    data = json.loads(res.output)
+    data = json.loads(res.stdout)
     assert [r["name"] for r in data["layers"]] == ["fc1", "fc2", "fc3"] and "sparse_pe" in data["hardware"]
     res = CliRunner().invoke(cli, ["masks", "compare", "mlp_digits_90pct"])
     assert res.exit_code == 2 and "at least two" in res.output
