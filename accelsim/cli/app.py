@@ -11,6 +11,7 @@ from accelsim import __version__
 from accelsim.cli.common import (
     EXIT_USER_ERROR,
     INPUT_IDS_OPTION,
+    INPUT_OPTION,
     check_out_dir,
     load_hw,
     load_workload,
@@ -55,12 +56,13 @@ def main(argv: list[str] | None = None) -> None:
 @click.option("--hw", "hw_ref", required=True, help="Hardware YAML (path or shipped name) or SCALE-Sim .cfg.")
 @model_options()
 @INPUT_IDS_OPTION
+@INPUT_OPTION
 @click.option("--set", "sets", multiple=True, help="Override a field: PATH=VALUE (pe_array.rows=64).")
 @click.option("--out", "out_dir", default=None, help="Write report.json, layers.csv and plots here.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
 @click.option("--wide", is_flag=True, help="Every column of the per-layer table (default: the key ones).")
 @user_errors
-def run(hw_ref, model, batch, input_shape, checkpoint, input_ids, sets, out_dir, as_json, wide):
+def run(hw_ref, model, batch, input_shape, checkpoint, input_ids, input_, sets, out_dir, as_json, wide):
     """Simulate a model on a hardware config and print the per-layer table."""
     from accelsim.cli.console import print_report, progress_bars
     from accelsim.sim.simulator import simulate
@@ -68,7 +70,7 @@ def run(hw_ref, model, batch, input_shape, checkpoint, input_ids, sets, out_dir,
     hw = load_hw(hw_ref, sets)
     if out_dir:
         check_out_dir(out_dir)
-    workload = load_workload(model, batch, input_shape, checkpoint, input_ids)
+    workload = load_workload(model, batch, input_shape, checkpoint, input_ids, input_=input_)
     with progress_bars("simulating") as (advance,):
         report = simulate(hw, workload, progress=advance)
     if as_json:
@@ -88,13 +90,15 @@ def run(hw_ref, model, batch, input_shape, checkpoint, input_ids, sets, out_dir,
 @cli.command()
 @model_options()
 @INPUT_IDS_OPTION
+@INPUT_OPTION
 @user_errors
-def trace(model, batch, input_shape, checkpoint, input_ids):
+def trace(model, batch, input_shape, checkpoint, input_ids, input_):
     """Show the layers, GEMM shapes, MACs and densities a model would be simulated with, and its
     coverage: what of the model's MACs and parameters is simulated, and what is not."""
     from accelsim.cli.console import print_workload
 
-    print_workload(load_workload(model, batch, input_shape, checkpoint, input_ids, say_coverage=False))
+    print_workload(load_workload(model, batch, input_shape, checkpoint, input_ids, say_coverage=False,
+                                 input_=input_))
 
 
 @cli.command()

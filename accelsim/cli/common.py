@@ -154,6 +154,13 @@ INPUT_IDS_OPTION = click.option(
          "embedding's vocabulary size, or a .pt file holding one int tensor (batch, tokens).")
 
 
+INPUT_OPTION = click.option(
+    "--input", "input_", default=None, metavar="FILE|sample:NAME",
+    help="Trace the model on this input instead of seeded noise: sample:china or sample:flower "
+         "(scikit-learn's photographs), an image (.png, .jpg), or a .pt / .npy tensor (batch first). "
+         "A photo is centre-cropped, resized and ImageNet-normalised.")
+
+
 def parse_input_ids(text: str | None):
     """``4,128`` -> (4, 128); a path -> that path (it must exist)."""
     if text is None:
@@ -169,7 +176,7 @@ def parse_input_ids(text: str | None):
     return int(parts[0]), int(parts[1])
 
 
-def load_workload(model: str, batch, input_shape, checkpoint, input_ids=None, say_coverage=True):
+def load_workload(model: str, batch, input_shape, checkpoint, input_ids=None, say_coverage=True, input_=None):
     """The workload, its coverage said on stderr: one line and the ops not simulated (unless
     ``say_coverage`` is False: the caller prints it), and a WARNING when more than 1 % of the MACs
     are not simulated."""
@@ -177,7 +184,7 @@ def load_workload(model: str, batch, input_shape, checkpoint, input_ids=None, sa
 
     check_model_files(model, checkpoint, model)
     workload = load(model, batch=batch, input_shape=parse_shape(input_shape), checkpoint=checkpoint,
-                    input_ids=parse_input_ids(input_ids))
+                    input_ids=parse_input_ids(input_ids), input=input_)
     coverage = workload.coverage
     if coverage is not None:
         if say_coverage:

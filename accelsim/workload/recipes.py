@@ -69,7 +69,7 @@ def recipe_hash(recipe: Recipe, inputs: str = "") -> str:
     canon.pop("description")
     for key in _PATH_FIELDS:
         value = canon[key]
-        if value not in (None, "synthetic"):
+        if value not in (None, "synthetic") and not str(value).startswith(("sample:", "package:")):
             with open(value, "rb") as f:
                 canon[key] = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
     key = {"recipe": canon, "accelsim": __version__, "code": _code_fingerprint()}

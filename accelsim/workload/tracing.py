@@ -41,19 +41,20 @@ _SYNTHETIC = "measured on synthetic seeded N(0,1) input"
 
 def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch: int = 1, name: str = "model",
                 input_tensor: torch.Tensor | None = None, measure_activations: bool = True,
-                seed: int = 0, front_end: str = "auto") -> Workload:
+                seed: int = 0, front_end: str = "auto", input_source: str | None = None) -> Workload:
     """Trace ``model`` on one (batch, *input_shape) input into a Workload of its GEMM layers.
 
     The input is seeded N(0,1) noise (on the model's device and dtype), or ``input_tensor`` (batch
-    first; it then defines batch and input shape).  The model runs once, in eval mode and without
-    grad; every module's training flag is restored afterwards.  Layers come out in execution order.
+    first; it then defines batch and input shape; ``input_source`` says what it is).  The model runs
+    once, in eval mode and without grad; every module's training flag is restored afterwards.  Layers
+    come out in execution order.
     """
     if input_tensor is not None:
         if input_shape is not None and tuple(input_shape) != tuple(input_tensor.shape[1:]):
             raise AccelsimError(f"{name}: input_shape {tuple(input_shape)} does not match the given "
                                 f"input tensor of shape {tuple(input_tensor.shape)} (batch first)")
         x = input_tensor
-        source = f"measured on user input tensor of shape {tuple(x.shape)}"
+        source = f"measured on {input_source or 'a user input tensor'} of shape {tuple(x.shape)}"
     elif input_shape is None:
         raise AccelsimError(f"{name}: an input shape (without batch) is needed to trace the model")
     else:
