@@ -78,3 +78,31 @@ def test_os_fold_lasts_as_long_as_its_slowest_queue():
 def test_stationary_inputs_save_no_time():
     lay, h = layer(m=40, n=8, k=8, d=0.3), hw("is")
     assert sparse_compute(lay, h, ACCELSIM).compute_cycles == dense_compute(lay, h, ACCELSIM).compute_cycles
+
+
+def test_os_with_a_recorded_input_mask_is_exact():
+    """K in time, per-PE queues, the input's real mask: each fold lasts its busiest PE's nonzero pairs
+    and the issued MACs are the exact pair count (a loop over every PE)."""
+    from accelsim.workload.layer import ConvShape
+
+    rng = np.random.default_rng(7)
+    shape = ConvShape(batch=1, in_channels=3, out_channels=10, in_h=5, in_w=5, out_h=5, out_w=5,
+                      kernel_h=3, kernel_w=3, pad_h=1, pad_w=1)
+    w = rng.random((10, 3, 3, 3)) < 0.4
+    x = rng.random((1, 3, 5, 5)) < 0.5
+    lay = Layer("c", "conv", m=25, n=10, k=27, weight_mask=w, conv=shape, input_mask=x,
+                activation_density=float(x.mean()), activation_density_source="test", pattern="unstructured")
+    base = load_hardware("unstructured_skip")
+    h = replace(base, pe_array=replace(base.pe_array, rows=8, cols=4))
+    t = sparse_compute(lay, h, ACCELSIM)
+    # brute force: im2col by loops, K in (r, s, c) order
+    pad = np.zeros((3, 7, 7), bool)
+    pad[:, 1:6, 1:6] = x[0]
+    a = np.array([[pad[c, oy + r, ox + s] for r in range(3) for s in range(3) for c in range(3)]
+                  for oy in range(5) for ox in range(5)])  # [M, K]
+    wf = w.transpose(0, 2, 3, 1).reshape(10, 27)  # [N, K]
+    work = np.array([[int((a[i] & wf[j]).sum()) for j in range(10)] for i in range(25)])
+    assert t.macs_issued == work.sum() and t.macs_gated == 0
+    folds = [work[r0:r0 + 8, c0:c0 + 4].max() for c0 in range(0, 10, 4) for r0 in range(0, 25, 8)]
+    assert t.schedule.fold_t[0].tolist() == folds
+    assert "skipped exactly" in t.notes[-1]

@@ -85,6 +85,8 @@ from accelsim.sim.dataflows.base import FoldPlan, plan_folds
 from accelsim.sim.dataflows.compute import dense_compute, tile_cycles
 from accelsim.sim.dataflows.input_skip import step_fraction, steps_kept
 from accelsim.sim.dataflows.timing import TimingModel
+from accelsim.sim.dataflows.two_sided import im2col
+from accelsim.sim.dataflows.two_sided_kernels import fold_slowest, intersection_counts, pack_bits
 from accelsim.sim.formats import Geometry, get_format
 from accelsim.sim.storage import storage_of, weight_fibers, weight_geometry
 from accelsim.sim.traces import ComputeTrace, FoldSchedule, StorageBreakdown
@@ -227,7 +229,7 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
     w_ratio = w_store.data_bits / w_store.dense_bits if w_store.dense_bits else 1.0
     in_ratio = ins.data_bits / ins.dense_bits if in_sp.format != "dense" and ins.dense_bits else 1.0
     weights_reads = g * acc.weights_reads * w_ratio
-    imbalance = 1.0
+    imbalance, exact = 1.0, None
     if gran in _REGULAR:
         kc, nc = work.dims
         cplan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, nc, kc)
@@ -242,11 +244,12 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
             weights_reads = g * cacc.weights_reads
         out_w, out_r = g * cacc.outputs_writes, g * cacc.outputs_reads
     else:
+        exact = _exact_queues(layer, mask, plan) if skip_in and k_in_time and gran == "element" else None
         cycles, schedule, imbalance, slots, inputs_reads, out_w, out_r = _irregular(
-            work, plan, acc, timing, layer, stream)
+            work, plan, acc, timing, layer, stream, None if exact is None else exact[0])
     zero_slots = slots - nnz if gran != "dense" else 0
-    issued = round(slots * m * f_issue)
-    gated = round(zero_slots * m * f_issue)
+    issued = round(slots * m * f_issue) if exact is None else exact[1]
+    gated = round(zero_slots * m * f_issue) if exact is None else 0
     if skip_in and f_issue > d:  # kept lockstep steps still carry zero inputs: gated
         gated += round((slots - zero_slots) * m * (f_issue - d))
     if in_sp.skip == "gate":
@@ -254,6 +257,9 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
     if d < 1.0 and in_sp.skip == "gate":
         notes.append(f"zero inputs gated by the expected count (activation density {d:.3f}, "
                      f"{layer.activation_density_source})")
+    elif skip_in and exact is not None:
+        notes.append("zero inputs skipped exactly: each PE drains its own nonzero pairs, measured on the"
+                     f" recorded input mask ({layer.activation_density_source}); a fold lasts its slowest PE")
     elif d < 1.0 and skip_in:
         how = ("the slowest PE's queue, expected over independent zeros" if k_in_time
                else "inputs held in the PEs: no time saved, their zero MACs not issued"
@@ -277,7 +283,22 @@ def _fold_grid(plan: FoldPlan, values: np.ndarray, axis: str) -> np.ndarray:
     return np.tile(values, (1, plan.col_folds))
 
 
-def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Layer, stream):
+def _exact_queues(layer: Layer, mask: np.ndarray, plan: FoldPlan) -> tuple[np.ndarray, int] | None:
+    """K in time with per-PE queues and a recorded input mask: ([g, folds] the slowest PE's nonzero
+    pairs in each fold, the total nonzero pairs) from popcounts (two_sided_kernels), or None."""
+    if layer.input_mask is None:
+        return None
+    a = im2col(layer, np.asarray(layer.input_mask, bool))  # [g, M, K]
+    fold_t, total = [], 0
+    for gi in range(layer.groups):
+        work = intersection_counts(pack_bits(a[gi]), pack_bits(mask[gi].astype(bool)))  # [M, N]
+        total += int(work.sum())
+        fold_t.append(fold_slowest(work if plan.flow.rows_dim == "m" else work.T, plan.rows, plan.cols))
+    return np.stack(fold_t), total
+
+
+def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Layer, stream,
+               exact_fold_t: np.ndarray | None = None):
     """Per-fold schedule of a skip array: (cycles, FoldSchedule, imbalance, slots, input reads,
     output writes, psum reads).  The three cases are where N and K sit (module docstring)."""
     g, m, n, k = layer.groups, layer.m, layer.n, layer.k
@@ -294,7 +315,7 @@ def _irregular(work: _Work, plan: FoldPlan, acc, timing: TimingModel, layer: Lay
     t_ref, share = plan.t, None
     need = None  # [g, N folds]: K folds each fold of filters runs (none when K is in time)
     if flow.time_dim == "k":
-        fold_t = _fold_grid(plan, stream(mx), flow.axis("n"))
+        fold_t = _fold_grid(plan, stream(mx), flow.axis("n")) if exact_fold_t is None else exact_fold_t
     elif flow.time_dim == "m":  # a fold of filters runs `need` K folds, spread over its dense K folds
         need = -(-mx // plan.width("k"))
         t_ref = int(stream(m))

@@ -23,30 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 from accelsim.sim.dataflows.base import plan_folds
-from accelsim.sim.dataflows.two_sided import DatapathTrace, input_mask
+from accelsim.sim.dataflows.two_sided import DatapathTrace, im2col, input_mask
 from accelsim.sim.dataflows.two_sided_kernels import fold_slowest, pack_bits
 from accelsim.sim.traces import Action, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.spec.pe_array import InnerJoinPEArray
 from accelsim.workload.layer import Layer
-
-
-def im2col(layer: Layer, mask: np.ndarray) -> np.ndarray:
-    """bool [groups, M, K]: the input mask in the GEMM view (K in (r, s, c) order, c fastest)."""
-    c = layer.conv
-    g = layer.groups
-    if c is None or layer.kind not in ("conv", "depthwise"):
-        return np.ascontiguousarray(mask.reshape(layer.m, g, layer.k).transpose(1, 0, 2))
-    sy, sx, dy, dx = c.stride_h, c.stride_w, c.dilation_h, c.dilation_w
-    a = np.zeros((c.batch, c.in_channels, c.in_h + 2 * c.pad_h + sy * c.out_h + dy * c.kernel_h,
-                  c.in_w + 2 * c.pad_w + sx * c.out_w + dx * c.kernel_w), bool)
-    a[:, :, c.pad_h:c.pad_h + c.in_h, c.pad_w:c.pad_w + c.in_w] = mask
-    taps = [a[:, :, r * dy:r * dy + sy * c.out_h:sy, s * dx:s * dx + sx * c.out_w:sx]
-            for r in range(c.kernel_h) for s in range(c.kernel_w)]  # each [B, C, OH, OW]
-    cols = np.stack(taps, axis=1)  # [B, RS, C, OH, OW]
-    cols = cols.reshape(c.batch, len(taps), g, c.in_channels // g, c.out_h, c.out_w)
-    cols = cols.transpose(2, 0, 4, 5, 1, 3)  # [g, B, OH, OW, RS, Cg]
-    return np.ascontiguousarray(cols.reshape(g, layer.m, layer.k))
 
 
 def chunk_join_cycles(a: np.ndarray, w: np.ndarray, chunk: int, block: int = 256) -> np.ndarray:
