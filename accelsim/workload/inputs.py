@@ -49,7 +49,7 @@ def load_input(spec: str, input_shape: tuple[int, ...] | None) -> tuple[torch.Te
         tensor = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(tensor, torch.Tensor) or tensor.dim() < 2:
         raise AccelsimError(f"{spec}: does not hold one tensor of shape (batch, *input_shape)")
-    return tensor.float() if tensor.is_floating_point() else tensor, f"the tensor in {path.name}"
+    return tensor.float() if tensor.is_floating_point() else tensor, f"the user input tensor in {path.name}"
 
 
 def _photo(pixels: np.ndarray, input_shape: tuple[int, ...] | None, what: str) -> tuple[torch.Tensor, str]:

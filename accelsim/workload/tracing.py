@@ -54,7 +54,7 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch:
             raise AccelsimError(f"{name}: input_shape {tuple(input_shape)} does not match the given "
                                 f"input tensor of shape {tuple(input_tensor.shape)} (batch first)")
         x = input_tensor
-        source = f"measured on {input_source or 'a user input tensor'} of shape {tuple(x.shape)}"
+        source = f"measured on {input_source or 'user input tensor'} of shape {tuple(x.shape)}"
     elif input_shape is None:
         raise AccelsimError(f"{name}: an input shape (without batch) is needed to trace the model")
     else:
