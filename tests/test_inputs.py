@@ -81,3 +81,22 @@ def test_the_issue_command_runs_on_a_photo():
                                    "--input", "sample:flower"])
     assert res.exit_code == 0, res.output
     assert "simulated    100.00 % of the MACs" in res.output
+
+
+def test_a_digit_feeds_the_small_models():
+    flat, what = load_input("sample:digits", (64,))
+    image, _ = load_input("sample:digits", (1, 8, 8))
+    assert flat.shape == (1, 64) and image.shape == (1, 1, 8, 8) and "digits" in what
+    assert torch.equal(image.reshape(1, 64), flat)
+    with pytest.raises(AccelsimError, match=r"\(64,\) or \(1, 8, 8\)"):
+        load_input("sample:digits", (1, 32, 32))
+
+
+def test_an_input_that_does_not_fit_the_model_exits_2():
+    from click.testing import CliRunner
+
+    from accelsim.cli.app import cli
+
+    res = CliRunner().invoke(cli, ["trace", "--model", "lenet5", "--input", "sample:digits"])
+    assert res.exit_code == 2 and "sample:digits feeds a model of input shape" in res.output
+    assert "Traceback" not in res.output

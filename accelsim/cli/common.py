@@ -157,7 +157,8 @@ INPUT_IDS_OPTION = click.option(
 INPUT_OPTION = click.option(
     "--input", "input_", default=None, metavar="FILE|sample:NAME",
     help="Trace the model on this input instead of seeded noise: sample:china or sample:flower "
-         "(scikit-learn's photographs), an image (.png, .jpg), or a .pt / .npy tensor (batch first). "
+         "(scikit-learn's photographs), sample:digits (its 8x8 digits, for the small models), an image "
+         "(.png, .jpg), or a .pt / .npy tensor (batch first). "
          "A photo is centre-cropped, resized and ImageNet-normalised.")
 
 

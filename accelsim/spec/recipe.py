@@ -336,7 +336,7 @@ def _optional(parse):
     return lambda value: None if value is None else parse(value)
 
 
-SAMPLE_IMAGES = ("china", "flower")  # scikit-learn's bundled photographs
+SAMPLE_IMAGES = ("china", "flower", "digits")  # scikit-learn's bundled photographs and digits
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 TENSOR_SUFFIXES = (".pt", ".npy")
 
@@ -355,7 +355,8 @@ def _activations(base_dir: Path):
         if value.startswith("sample:"):
             name = value.split(":", 1)[1]
             if name not in SAMPLE_IMAGES:
-                raise ValueError(f"{value!r}: scikit-learn ships sample:china and sample:flower"
+                raise ValueError(f"{value!r}: scikit-learn ships sample:china, sample:flower and"
+                                 " sample:digits"
                                  f"{did_you_mean(name, SAMPLE_IMAGES)}")
             return value
         p = base_dir / Path(value).expanduser()

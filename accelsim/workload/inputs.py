@@ -3,7 +3,8 @@
 ``load_input(spec, input_shape)`` -> (tensor, description), ``spec`` as a recipe's ``activations``:
 
 * ``sample:china`` / ``sample:flower``: the two photographs scikit-learn ships
-  (``sklearn.datasets.load_sample_image``, 427 x 640 RGB);
+  (``sklearn.datasets.load_sample_image``, 427 x 640 RGB); ``sample:digits``: the first test image
+  of its bundled digits, for the small digits models;
 * an image file (.png, .jpg, .jpeg, .bmp), read with Pillow;
 * a ``.npy`` array or a ``.pt`` tensor, batch first, used as it is.
 
@@ -31,6 +32,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def load_input(spec: str, input_shape: tuple[int, ...] | None) -> tuple[torch.Tensor, str]:
     """(tensor batch first, a description for the layers' activation-density source)."""
+    if spec == "sample:digits":
+        return _digit(input_shape)
     if spec.startswith("sample:"):
         from sklearn.datasets import load_sample_image
 
@@ -50,6 +53,20 @@ def load_input(spec: str, input_shape: tuple[int, ...] | None) -> tuple[torch.Te
     if not isinstance(tensor, torch.Tensor) or tensor.dim() < 2:
         raise AccelsimError(f"{spec}: does not hold one tensor of shape (batch, *input_shape)")
     return tensor.float() if tensor.is_floating_point() else tensor, f"the user input tensor in {path.name}"
+
+
+def _digit(input_shape: tuple[int, ...] | None) -> tuple[torch.Tensor, str]:
+    """The first test image of scikit-learn's digits (seed 0 split), standardised as the small models
+    are trained (pruning/training.py), flat (64,) or as an image (1, 8, 8)."""
+    from accelsim.workload.pruning.training import load_digits_split
+
+    x = load_digits_split(0).x_test[:1]
+    if input_shape is not None and tuple(input_shape) == (1, 8, 8):
+        x = x.reshape(1, 1, 8, 8)
+    elif input_shape is None or tuple(input_shape) != (64,):
+        raise AccelsimError(f"sample:digits feeds a model of input shape (64,) or (1, 8, 8), not"
+                            f" {input_shape}")
+    return x.contiguous(), "the first test image of scikit-learn's digits (8x8), standardised as in training"
 
 
 def _photo(pixels: np.ndarray, input_shape: tuple[int, ...] | None, what: str) -> tuple[torch.Tensor, str]:
