@@ -97,6 +97,8 @@ def input_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
     c = layer.conv  # fibers: one per pixel over C (a conv), one per GEMM row over K (else)
     f, length = (c.batch * c.in_h * c.in_w, c.in_channels) if c else (layer.groups * layer.m, layer.k)
     dense_bits = f * length * w
+    if s.format == "dense":  # every activation stored: the mask changes nothing
+        return StorageBreakdown(dense_bits, dense_bits, 0)
     fmt = get_format(s.format, s.options)
     geometry = Geometry(1, length)
     mask = layer.input_mask
