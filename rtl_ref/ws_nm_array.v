@@ -127,25 +127,9 @@ module ws_nm_array #(
   wire [31:0]  wr_addr [0:C-1];
   generate
     for (j = 0; j < C; j = j + 1) begin : g_out
-      wire        pv = v_pv[R*C+j];
-      wire        pf = v_pf[R*C+j];
-      reg  [15:0] cm, crf, ccf;
-      reg         started;
-      wire        adv = pf && started;
-      wire [15:0] m = pf ? 16'd0 : cm + 1;
-      wire [15:0] frf = adv ? ((crf == row_folds - 1) ? 16'd0 : crf + 1) : crf;
-      wire [15:0] fcf = adv ? ((crf == row_folds - 1) ? ccf + 1 : ccf) : ccf;
-      wire [31:0] n = fcf * C + j;
-      assign wr[j] = pv && n < N;
-      assign wr_over[j] = (frf == 0);
-      assign wr_addr[j] = m * N + n;
-      always @(posedge clk) begin
-        if (rst || (start && !busy)) begin
-          cm <= 0; crf <= 0; ccf <= 0; started <= 0;
-        end else if (pv) begin
-          cm <= m; crf <= frf; ccf <= fcf; started <= 1;
-        end
-      end
+      ws_out_column #(.C(C), .J(j)) col (
+          .clk(clk), .clear(rst || (start && !busy)), .pv(v_pv[R*C+j]), .pf(v_pf[R*C+j]),
+          .row_folds(row_folds), .N(N), .wr(wr[j]), .wr_over(wr_over[j]), .wr_addr(wr_addr[j]));
     end
   endgenerate
 
