@@ -40,6 +40,7 @@ from accelsim.sim.mapping import (
     OPERANDS,
     RELEVANT,
     TileModel,
+    add_loads,
     array_bytes,
     candidates,
     estimated_compute,
@@ -174,18 +175,9 @@ def port_loads(hw: HardwareConfig, tier: int, by_level: dict[str, dict[str, dict
             upper = level_at(hw, op, tier - 1)
             if (upper is None or upper.name != name) and level.double_buffered:
                 continue
-            rw = loads.setdefault(name, [0.0, 0.0])
-            loads[name] = [rw[0] + e["read_data_bytes"] + e["read_metadata_bytes"],
-                           rw[1] + e["write_data_bytes"] + e["write_metadata_bytes"]]
+            loads = add_loads(loads, {name: [e["read_data_bytes"] + e["read_metadata_bytes"],
+                                             e["write_data_bytes"] + e["write_metadata_bytes"]]})
     return loads
-
-
-def _merge(loads: dict[str, list[Any]], more: dict[str, list[Any]]) -> dict[str, list[Any]]:
-    out = {k: list(v) for k, v in loads.items()}
-    for name, (r, w) in more.items():
-        rw = out.setdefault(name, [0.0, 0.0])
-        out[name] = [rw[0] + r, rw[1] + w]
-    return out
 
 
 def _search(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, model: TileModel, tier: int,
@@ -217,12 +209,11 @@ def _search(layer: Layer, hw: HardwareConfig, compute: ComputeTrace, model: Tile
     g = model.groups
     moved = boundary_bytes(model, boundary_elements(model, [*tiles, cand], [*orders, None], tier))
     by_level = _by_level(hw, tier, moved, g)
-    loads = port_loads(hw, tier, by_level)
-    for t in done:  # the outer inner tiers' transfers, fixed
-        loads = _merge(loads, port_loads(hw, t.tier, t.traffic))
+    loads = add_loads(port_loads(hw, tier, by_level),  # and the outer inner tiers' transfers, fixed
+                      *(port_loads(hw, t.tier, t.traffic) for t in done))
     flow = compute.plan.flow
     time_tiles = -(-getattr(model, flow.time_dim) // cand[flow.time_dim])
-    loads = _merge(loads, array_bytes(hw, compute, model, time_tiles))
+    loads = add_loads(loads, array_bytes(hw, compute, model, time_tiles))
     busy = np.broadcast_to(estimated_compute(compute, model, tm, tn, tk), tm.shape)
     est = busy + np.zeros((len(LOOP_ORDERS), len(tm)))
     for cycles in port_cycles(hw, loads).values():

@@ -174,15 +174,21 @@ def port_cycles(hw: HardwareConfig, loads: dict[str, list[Any]]) -> dict[str, An
             if hw.memory(name).limits_bandwidth}
 
 
+def add_loads(*parts: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """[read, write] bytes per level, summed over ``parts`` (a new dict; arrays broadcast)."""
+    out: dict[str, list[Any]] = {}
+    for part in parts:
+        for name, (r, w) in part.items():
+            rw = out.get(name, (0.0, 0.0))
+            out[name] = [rw[0] + r, rw[1] + w]
+    return out
+
+
 def delivery_cycles(hw: HardwareConfig, compute: ComputeTrace, model: TileModel, time_tiles: Any = 1,
                     extra: dict[str, list[Any]] | None = None) -> dict[str, Any]:
     """Cycles each on-chip level with a bandwidth needs to serve the array (``array_bytes``) and the
     transfers between tiers that use its ports (``extra``: [read, write] bytes per level)."""
-    loads = array_bytes(hw, compute, model, time_tiles)
-    for name, (r, w) in (extra or {}).items():
-        rw = loads.setdefault(name, [0.0, 0.0])
-        loads[name] = [rw[0] + r, rw[1] + w]
-    return port_cycles(hw, loads)
+    return port_cycles(hw, add_loads(array_bytes(hw, compute, model, time_tiles), extra or {}))
 
 
 def candidates(extent: int, step: int) -> np.ndarray:

@@ -42,7 +42,7 @@ import simpy
 from accelsim.errors import SimulationError
 from accelsim.sim.dataflows.compute import tile_cycles, time_tiles
 from accelsim.sim.inner_tiling import port_loads
-from accelsim.sim.mapping import OPERANDS, TileModel, delivery_cycles, evaluate
+from accelsim.sim.mapping import OPERANDS, TileModel, add_loads, delivery_cycles, evaluate
 from accelsim.sim.traces import ComputeTrace, LayerMapping, MemoryTrace
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer
@@ -225,7 +225,10 @@ def run_pipeline(s: Schedule, bandwidth_bytes_per_cycle: float, latency_cycles: 
         return end
 
     def wait(kind: str, idx: int) -> simpy.Event:
-        return waiting.setdefault((kind, idx), env.event())
+        ev = waiting.get((kind, idx))
+        if ev is None:
+            ev = waiting[(kind, idx)] = env.event()
+        return ev
 
     def publish(kind: str, idx: int, value: float | None) -> None:
         ev = waiting.pop((kind, idx), None)
@@ -275,19 +278,11 @@ def _tier_port_loads(hw: HardwareConfig, by_level: dict[str, dict[str, dict[str,
     """[read, write] bytes the transfers between tiers put on each level's ports: a DRAM-facing level's
     fills and drains only when it is not double-buffered (else they use the other bank), and every
     inner boundary's (``inner_tiling.port_loads``)."""
-    loads: dict[str, list] = {}
-    for op, e in by_level["dram"].items():
-        level = hw.buffer_for(op)
-        if level is None or level.double_buffered:
-            continue
-        rw = loads.setdefault(level.name, [0.0, 0.0])  # DRAM reads are the level's writes, and back
-        loads[level.name] = [rw[0] + e["write_data_bytes"] + e["write_metadata_bytes"],
-                             rw[1] + e["read_data_bytes"] + e["read_metadata_bytes"]]
-    for tier in mapping.inner:
-        for name, (r, w) in port_loads(hw, tier.tier, tier.traffic).items():
-            rw = loads.setdefault(name, [0.0, 0.0])
-            loads[name] = [rw[0] + r, rw[1] + w]
-    return loads
+    dram = [{level.name: [e["write_data_bytes"] + e["write_metadata_bytes"],  # DRAM reads are its writes
+                          e["read_data_bytes"] + e["read_metadata_bytes"]]}
+            for op, e in by_level["dram"].items()
+            if (level := hw.buffer_for(op)) is not None and not level.double_buffered]
+    return add_loads(*dram, *(port_loads(hw, tier.tier, tier.traffic) for tier in mapping.inner))
 
 
 def _by_level(hw: HardwareConfig, totals: dict[str, float],

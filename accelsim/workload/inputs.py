@@ -23,9 +23,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from accelsim.errors import AccelsimError
+from accelsim.spec.recipe import IMAGE_SUFFIXES
 
-SAMPLE_IMAGES = ("china", "flower")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
