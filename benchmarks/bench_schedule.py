@@ -71,6 +71,46 @@ def residency_lines() -> list[str]:
     return out
 
 
+def tier_lines() -> list[str]:
+    """dense_ws against dense_ws_glb (a 2 MiB global buffer behind its SRAMs) on ResNet-18: the README's
+    figures, layer3/layer4's DRAM traffic against the ZigZag finding of the one-schedule issue."""
+    wl = load_workload("resnet18")
+    out = ["", "| ResNet-18 | total cycles | energy mJ | DRAM energy mJ | layer3+4 DRAM read MB |"
+                " layer3+4 DRAM write MB |", "|---|---|---|---|---|---|"]
+    for hw in ("dense_ws", "dense_ws_glb"):
+        report = simulate(load_hardware(hw), wl)
+        t = report.totals()
+        deep = [layer for layer in report.layers if layer.name.startswith(("layer3", "layer4"))]
+        dram_pj = sum(layer.energy_by_component_pj.get("dram", 0.0) for layer in report.layers)
+        out.append(f"| `{hw}` | {t['total_cycles']:,} | {t['energy_pj'] / 1e9:.1f} | {dram_pj / 1e9:.1f} | "
+                   f"{sum(x.dram_read_bytes for x in deep) / 1e6:.2f} | "
+                   f"{sum(x.dram_write_bytes for x in deep) / 1e6:.2f} |")
+    return out
+
+
+def compressed_output_lines() -> list[str]:
+    """DRAM writes of resnet50_70pct on a 32x32 os array with outputs written dense or compressed in the
+    input format (the README's sparsity.outputs figures)."""
+    from accelsim.spec.hardware import hardware_from_dict
+
+    wl = load_workload("resnet50_70pct")
+    out = ["", "| resnet50_70pct, 32x32 os, 256 KiB | outputs | DRAM write MB | energy mJ |",
+           "|---|---|---|---|"]
+    for fmt, keys in (("rle", {"run_bits": 4}), ("bitmask", {})):
+        for compressed in (False, True):
+            sparsity = {"inputs": {"format": fmt, "skip": "gate", **keys}}
+            if compressed:
+                sparsity["outputs"] = {"format": fmt, **keys}
+            raw = {"version": 1, "name": "outputs", "clock": "1 GHz",
+                   "pe_array": {"rows": 32, "cols": 32, "dataflow": "os"},
+                   "memories": [{"name": "glb", "size": "256 KiB"}],
+                   "dram": {"bandwidth": "16 GB/s", "latency": "100 cycles"}, "sparsity": sparsity}
+            t = simulate(hardware_from_dict(raw, "bench"), wl).totals()
+            out.append(f"| inputs {fmt} | {'compressed' if compressed else 'dense'} | "
+                       f"{t['dram_write_bytes'] / 1e6:.2f} | {t['energy_pj'] / 1e9:.2f} |")
+    return out
+
+
 def time_command(args: list[str], repeat: int) -> float:
     cmd = [sys.executable, "-m", "accelsim", *args]
     subprocess.run(cmd, cwd=ROOT, capture_output=True, check=True)  # warm the caches
@@ -102,7 +142,7 @@ def main() -> None:
         best = time_command(cmd, args.repeat)
         lines.append(f"| {title} | `accelsim {' '.join(cmd)}` | {best:.2f} | "
                      f"{'-' if budget is None else f'{budget:.2f}'} |")
-    lines += residency_lines()
+    lines += residency_lines() + tier_lines() + compressed_output_lines()
     text = "\n".join(lines) + "\n"
     print(text)
     if args.record:
