@@ -375,7 +375,9 @@ def _check_stall_free(r: Reader, hw: HardwareConfig) -> None:
         return
     for i, level in enumerate(hw.memories):
         if level.limits_bandwidth:
-            r.problem(f"memories[{i}].bandwidth", f"timing {hw.timing!r} models no stalls, so a buffer"
+            key = ("bandwidth" if level.bandwidth_bytes_per_cycle is not None else "read_bandwidth"
+                   if level.read_bandwidth_bytes_per_cycle is not None else "write_bandwidth")
+            r.problem(f"memories[{i}].{key}", f"timing {hw.timing!r} models no stalls, so a buffer"
                                                   " bandwidth would change nothing; remove it, or use"
                                                   " timing: accelsim")
 
