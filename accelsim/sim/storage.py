@@ -30,6 +30,7 @@ from accelsim.sim.formats import Geometry, as_fibers, get_format
 from accelsim.sim.traces import StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer
+from accelsim.workload.packed_mask import PackedMask
 
 
 def weight_geometry(layer: Layer) -> tuple[int, int]:
@@ -44,14 +45,18 @@ def weight_geometry(layer: Layer) -> tuple[int, int]:
 
 
 _FIBERS: weakref.WeakKeyDictionary[Layer, np.ndarray] = weakref.WeakKeyDictionary()
+_PACKED_FIBERS: weakref.WeakKeyDictionary[Layer, np.ndarray] = weakref.WeakKeyDictionary()  # one at a time
 
 
 def weight_fibers(layer: Layer) -> np.ndarray:
     """The weight mask as filters: read-only uint8 [groups * N, K] (0/1), K in (r, s, c) order.
 
     One transpose of the torch layout (out, c, r, s) -> (out, r, s, c), cached while the layer
-    lives (storage and compute both read it)."""
-    cached = _FIBERS.get(layer)
+    lives (storage and compute both read it); a bit-packed mask's (PackedMask) for the last such layer
+    only, so that a 7B model's one byte per weight is never held for every layer at once."""
+    packed = isinstance(layer.weight_mask, PackedMask)
+    cache = _PACKED_FIBERS if packed else _FIBERS
+    cached = cache.get(layer)
     if cached is not None:
         return cached
     if layer.weight_mask is None:
@@ -61,7 +66,9 @@ def weight_fibers(layer: Layer) -> np.ndarray:
         w = w.transpose(0, 2, 3, 1) if w.ndim == 4 else w
         fibers = as_fibers(np.ascontiguousarray(w, dtype=bool).reshape(w.shape[0], -1))
     fibers.flags.writeable = False
-    _FIBERS[layer] = fibers
+    if packed:
+        _PACKED_FIBERS.clear()
+    cache[layer] = fibers
     return fibers
 
 

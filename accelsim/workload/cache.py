@@ -27,8 +27,9 @@ from accelsim.files import write_atomic
 from accelsim.spec.recipe import resolve_checkpoint
 from accelsim.workload.coverage import Coverage
 from accelsim.workload.layer import ConvShape, Layer, Workload
+from accelsim.workload.packed_mask import PACK_ABOVE_ELEMENTS, PackedMask, packed_bits
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 _LAYER_FIELDS = tuple(f.name for f in fields(Layer) if f.name not in ("weight_mask", "input_mask"))
 _UNWRITABLE_SAID: set[Path] = set()
 
@@ -69,9 +70,9 @@ def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str
     """Write the pair for ``key``; returns the JSON path.  ``extra`` is kept in the JSON as is."""
     cache_dir.mkdir(parents=True, exist_ok=True)
     npz_path, json_path = cache_paths(cache_dir, key)
-    arrays = {f"m{i}": np.packbits(np.asarray(layer.weight_mask, dtype=bool), axis=None)
+    arrays = {f"m{i}": packed_bits(layer.weight_mask)
               for i, layer in enumerate(workload.layers) if layer.weight_mask is not None}
-    arrays |= {f"a{i}": np.packbits(np.asarray(layer.input_mask, dtype=bool), axis=None)
+    arrays |= {f"a{i}": packed_bits(layer.input_mask)
                for i, layer in enumerate(workload.layers) if layer.input_mask is not None}
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -81,7 +82,7 @@ def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str
         "npz_sha256": hashlib.sha256(buf.getvalue()).hexdigest(),
         "workload": {"name": workload.name, "source": workload.source,
                      "input_shape": list(workload.input_shape), "batch": workload.batch,
-                     "fingerprint": workload.fingerprint,
+                     "fingerprint": workload.fingerprint, "output_from": list(workload.output_from),
                      "coverage": None if workload.coverage is None else workload.coverage.to_dict()},
         "layers": [_layer_meta(layer) for layer in workload.layers],
         "extra": extra or {},
@@ -134,17 +135,8 @@ def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         for i, lm in enumerate(meta["layers"]):
             lm = dict(lm)
-            shape = lm.pop("mask_shape")
-            mask = None
-            if shape is not None:
-                mask = np.unpackbits(npz[f"m{i}"], count=int(np.prod(shape))).astype(bool).reshape(shape)
-                mask.flags.writeable = False
-            a_shape = lm.pop("input_mask_shape", None)
-            a_mask = None
-            if a_shape is not None:
-                bits = np.unpackbits(npz[f"a{i}"], count=int(np.prod(a_shape)))
-                a_mask = bits.astype(bool).reshape(a_shape)
-                a_mask.flags.writeable = False
+            mask = _mask(npz, f"m{i}", lm.pop("mask_shape"))
+            a_mask = _mask(npz, f"a{i}", lm.pop("input_mask_shape", None))
             if lm.get("conv") is not None:
                 lm["conv"] = ConvShape(**lm["conv"])
             layers.append(Layer(weight_mask=mask, input_mask=a_mask, **lm))
@@ -152,7 +144,19 @@ def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
     coverage = None if w.get("coverage") is None else Coverage.from_dict(w["coverage"])
     return Workload(name=w["name"], layers=tuple(layers), source=w["source"],
                     input_shape=tuple(w["input_shape"]), batch=w["batch"],
-                    fingerprint=w["fingerprint"], coverage=coverage)
+                    fingerprint=w["fingerprint"], coverage=coverage,
+                    output_from=tuple(w.get("output_from", ())))
+
+
+def _mask(npz, key: str, shape: list[int] | None) -> np.ndarray | PackedMask | None:
+    """A stored mask: kept packed above PACK_ABOVE_ELEMENTS (as Layer would pack it), else unpacked."""
+    if shape is None:
+        return None
+    shape = tuple(int(v) for v in shape)
+    packed = PackedMask(npz[key], shape)
+    if packed.size > PACK_ABOVE_ELEMENTS:
+        return packed
+    return packed.unpack()
 
 
 # ---------------------------------------------------------------- building (torch)
@@ -167,7 +171,8 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
 
     where = recipe.source or recipe.name
     checkpoint = resolve_checkpoint(recipe.checkpoint)  # a package's file, found (or said missing) now
-    model, zoo_shape = build_model(recipe.model, seed=recipe.seed, checkpoint=checkpoint)
+    streamed = checkpoint is None and _streamed(recipe.model)
+    model, zoo_shape = build_model(recipe.model, seed=recipe.seed, checkpoint=checkpoint, meta=streamed)
     shape = recipe.input_shape or zoo_shape
     tensor, described = None, None
     if recipe.activations != "synthetic":
@@ -185,19 +190,28 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
         shape = recipe.input_shape  # the tensor's own shape unless one is stated
     elif shape is None:
         raise ConfigError(where, [f"input_shape: needed for model {recipe.model!r} (e.g. [3, 224, 224])"])
-    result = None
-    if not recipe.dense:
-        data = _data(recipe, zoo_shape or shape)
-        result = prune_model(model, pattern=recipe.pattern, sparsity=recipe.sparsity, method=recipe.method,
-                             scope=recipe.scope, exclude=recipe.exclude, first_conv=recipe.first_conv,
-                             rule_1x1=recipe.rule_1x1, rule_fc=recipe.rule_fc, seed=recipe.seed, data=data,
-                             max_layer_sparsity=recipe.max_layer_sparsity,
-                             method_params=_method_params(recipe, zoo_shape or shape))
+    prune = None if recipe.dense else dict(
+        pattern=recipe.pattern, sparsity=recipe.sparsity, method=recipe.method, scope=recipe.scope,
+        exclude=recipe.exclude, first_conv=recipe.first_conv, rule_1x1=recipe.rule_1x1,
+        rule_fc=recipe.rule_fc, seed=recipe.seed, data=_data(recipe, zoo_shape or shape),
+        max_layer_sparsity=recipe.max_layer_sparsity,
+        method_params=_method_params(recipe, zoo_shape or shape))
     if token_ids:
         tensor = _token_ids(model, recipe.batch or 1, shape, recipe.seed)
-    workload = trace_model(model, None if token_ids else shape, batch=recipe.batch or 1, name=recipe.name,
-                           input_tensor=tensor, measure_activations=True, seed=recipe.seed,
-                           input_source=described)
+    if streamed:  # one part at a time: built, pruned and traced without ever holding every weight
+        from accelsim.workload.stream_build import stream_workload
+        from accelsim.workload.tracing import trace_input
+
+        x, source = trace_input(model, None if token_ids else shape, batch=recipe.batch or 1,
+                                name=recipe.name, input_tensor=tensor, seed=recipe.seed,
+                                input_source=described)
+        workload, result = stream_workload(model, x, name=recipe.name, source=source, prune=prune,
+                                           where=where)
+    else:
+        result = None if prune is None else prune_model(model, **prune)
+        workload = trace_model(model, None if token_ids else shape, batch=recipe.batch or 1, name=recipe.name,
+                               input_tensor=tensor, measure_activations=True, seed=recipe.seed,
+                               input_source=described)
     labels = {} if result is None else {lp.name: lp for lp in result.layers}
     layers = []
     for layer in workload.layers:
@@ -210,6 +224,14 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
     workload = replace(workload, layers=tuple(layers),
                        source=f"recipe {recipe.name} [{recipe.source}]: {summary}; {workload.source}")
     return replace(workload, fingerprint=workload_fingerprint(workload)), result
+
+
+def _streamed(model: str) -> bool:
+    """A zoo model built one part at a time (accelsim.workload.stream_build)."""
+    from accelsim.registry import MODELS
+    from accelsim.spec.recipe import is_model_ref
+
+    return not is_model_ref(model) and MODELS.get(model).streamed
 
 
 def _method_params(recipe, shape) -> dict:

@@ -109,6 +109,15 @@ class Coverage:
                 "params_not_simulated": [p.to_dict() for p in self.params_not_simulated]}
 
     @classmethod
+    def merge(cls, parts: list[Coverage], front_end: str) -> Coverage:
+        """The coverage of a model traced in parts (no parameter shared between parts)."""
+        return cls(macs_simulated=sum(p.macs_simulated for p in parts),
+                   params_simulated=sum(p.params_simulated for p in parts),
+                   ops_not_simulated=tuple(o for p in parts for o in p.ops_not_simulated),
+                   params_not_simulated=tuple(o for p in parts for o in p.params_not_simulated),
+                   front_end=front_end)
+
+    @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Coverage:
         return cls(macs_simulated=int(d["macs_simulated"]), params_simulated=int(d["params_simulated"]),
                    ops_not_simulated=tuple(NotSimulated(**o) for o in d["ops_not_simulated"]),

@@ -109,7 +109,7 @@ def export_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
             missing.append(node)
     _name_layers(ops, origin, name)
     measured = _run(gm, values, {op.node: op.specs for op in ops}, measure_activations, name)
-    feeds = _input_from(gm, ops, user)
+    feeds, output_from = _input_from(gm, ops, user)
     layers = []
     for op in ops:
         for i, (spec, layer_name) in enumerate(zip(op.specs, op.names, strict=True)):
@@ -125,7 +125,8 @@ def export_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
     coverage = _coverage(gm, ops, missing, layers, state_fqn, state_key, ep, origin)
     return Workload(name=name, layers=tuple(layers),
                     source=f"torch.export trace of {type(model).__qualname__}",
-                    input_shape=tuple(x.shape[1:]), batch=int(x.shape[0]), coverage=coverage)
+                    input_shape=tuple(x.shape[1:]), batch=int(x.shape[0]), coverage=coverage,
+                    output_from=output_from)
 
 
 def _inputs(ep, x: torch.Tensor, name: str):
@@ -273,8 +274,9 @@ def _mask(model: nn.Module, node: fx.Node, value: torch.Tensor, origin, spec: Ge
     return array
 
 
-def _input_from(gm, ops: list[_Op], user: set[str]) -> dict[tuple, tuple[str, ...]]:
-    """For each layer, the layers whose outputs reach its activation operands ("" = the model input)."""
+def _input_from(gm, ops: list[_Op], user: set[str]) -> tuple[dict[tuple, tuple[str, ...]], tuple[str, ...]]:
+    """For each layer, the layers whose outputs reach its activation operands ("" = the model input);
+    and those that reach the model's output."""
     by_node = {op.node: op for op in ops}
     reach: dict[fx.Node, frozenset[str]] = {}
     out = {}
@@ -296,7 +298,8 @@ def _input_from(gm, ops: list[_Op], user: set[str]) -> dict[tuple, tuple[str, ..
             sources |= {op.names[j] for j in spec.after}
             out[(node, i)] = tuple(sorted(sources))
         reach[node] = frozenset(op.names[i] for i, s in enumerate(op.specs) if s.output)
-    return out
+    ends = [a for node in gm.graph.nodes if node.op == "output" for a in node.all_input_nodes]
+    return out, tuple(sorted(frozenset().union(*(reach.get(a, frozenset()) for a in ends))))
 
 
 def _hop_macs(gm: fx.GraphModule, node: fx.Node) -> int:

@@ -18,6 +18,7 @@ import numpy as np
 
 from accelsim.spec.recipe import PatternSpec
 from accelsim.workload.coverage import Coverage
+from accelsim.workload.packed_mask import PackedMask, maybe_packed
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Layer:
     torch.export front end (gemm_ops) keeps a conv1d's as (out, in/g, 1, k), a conv3d's as
     (out, in/g, kd * kh, kw), and a transposed conv's, an einsum's or a ``x @ W``'s in GEMM layout
     (groups * N, K), like a linear layer's.
+    A mask of more than 4 Mi elements is kept bit-packed (a ``PackedMask``: ``np.asarray`` unpacks it),
+    so that a 7B-parameter model's masks take 0.84 GB, not 6.7 GB.
     ``activation_density`` is the measured fraction of nonzero input activations (1.0 if unknown).
     ``pattern`` is the pattern the layer was pruned with (``dense`` if it was not); a spelling
     (``"nm2:4"``) is parsed into its PatternSpec.
@@ -60,7 +63,7 @@ class Layer:
     n: int
     k: int
     groups: int = 1
-    weight_mask: np.ndarray | None = field(default=None, repr=False)
+    weight_mask: np.ndarray | PackedMask | None = field(default=None, repr=False)
     activation_density: float = 1.0
     activation_density_source: str = "assumed dense"
     conv: ConvShape | None = None
@@ -70,9 +73,11 @@ class Layer:
     prune_note: str = ""  # what pruning said of this layer (a pattern's fallback, the widths a method chose)
     # the nonzeros of the input it was measured on: (batch, C, H, W) for a 2-D conv, (M, K) for a linear
     # layer; None where only the density is known
-    input_mask: np.ndarray | None = field(default=None, repr=False)
+    input_mask: np.ndarray | PackedMask | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "weight_mask", maybe_packed(self.weight_mask))
+        object.__setattr__(self, "input_mask", maybe_packed(self.input_mask))
         object.__setattr__(self, "pattern", PatternSpec.parse(self.pattern))
         object.__setattr__(self, "input_from", tuple(self.input_from))
 
@@ -86,7 +91,10 @@ class Layer:
 
     @property
     def weight_nonzeros(self) -> int:
-        return 0 if self.weight_mask is None else int(np.count_nonzero(self.weight_mask))
+        mask = self.weight_mask
+        if isinstance(mask, PackedMask):
+            return mask.count_nonzero()
+        return 0 if mask is None else int(np.count_nonzero(mask))
 
     @property
     def weight_density(self) -> float:
@@ -105,7 +113,7 @@ class Layer:
         """
         if self.weight_mask is None:
             return np.ones((self.groups, self.k, self.n), dtype=bool)
-        w = self.weight_mask
+        w = np.asarray(self.weight_mask)
         if w.ndim == 2:  # linear (out, in)
             w = w[:, :, None, None]
         out_ch, cin_g, kh, kw = w.shape
@@ -124,6 +132,7 @@ class Workload:
     batch: int = 1
     fingerprint: str = ""
     coverage: Coverage | None = None  # what of the model is simulated (None: not traced, e.g. a .csv)
+    output_from: tuple[str, ...] = ()  # the layers whose outputs reach the model's output ("": its input)
 
     @property
     def macs(self) -> int:

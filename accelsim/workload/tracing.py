@@ -25,7 +25,6 @@ import operator
 from dataclasses import astuple, replace
 from typing import Any
 
-import numpy as np
 import torch
 from torch import fx, nn
 
@@ -33,6 +32,7 @@ from accelsim.errors import AccelsimError, SimulationError
 from accelsim.workload.coverage import Coverage, NotSimulated
 from accelsim.workload.layer import ConvShape, Layer, Workload, conv_gemm
 from accelsim.workload.module_masks import first_line, one_thread, untraceable, weight_mask
+from accelsim.workload.packed_mask import packed_bits
 
 _MATMUL_FUNCTIONS = (torch.matmul, torch.bmm, operator.matmul)
 _MATMUL_METHODS = ("matmul", "bmm", "__matmul__")
@@ -49,19 +49,8 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch:
     once, in eval mode and without grad; every module's training flag is restored afterwards.  Layers
     come out in execution order.
     """
-    if input_tensor is not None:
-        if input_shape is not None and tuple(input_shape) != tuple(input_tensor.shape[1:]):
-            raise AccelsimError(f"{name}: input_shape {tuple(input_shape)} does not match the given "
-                                f"input tensor of shape {tuple(input_tensor.shape)} (batch first)")
-        x = input_tensor
-        source = f"measured on {input_source or 'user input tensor'} of shape {tuple(x.shape)}"
-    elif input_shape is None:
-        raise AccelsimError(f"{name}: an input shape (without batch) is needed to trace the model")
-    else:
-        x = torch.randn((batch, *input_shape), generator=torch.Generator().manual_seed(seed))
-        first = next((p for p in model.parameters() if p.is_floating_point()), None)
-        x = x if first is None else x.to(first.device, first.dtype)
-        source = _SYNTHETIC
+    x, source = trace_input(model, input_shape, batch=batch, name=name, input_tensor=input_tensor, seed=seed,
+                            input_source=input_source)
     if not measure_activations:
         source = "assumed dense"
     from accelsim.workload.export_trace import export_workload
@@ -82,6 +71,26 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch:
         for m, training in modes.items():
             m.training = training
     return replace(workload, fingerprint=workload_fingerprint(workload))
+
+
+def trace_input(model: nn.Module, input_shape: tuple[int, ...] | None, *, batch: int, name: str,
+                input_tensor: torch.Tensor | None, seed: int,
+                input_source: str | None) -> tuple[torch.Tensor, str]:
+    """(the input a trace runs on, what it is): ``input_tensor``, or seeded N(0,1) noise of
+    (batch, *input_shape) on the model's device and dtype."""
+    if input_tensor is not None:
+        if input_shape is not None and tuple(input_shape) != tuple(input_tensor.shape[1:]):
+            raise AccelsimError(f"{name}: input_shape {tuple(input_shape)} does not match the given "
+                                f"input tensor of shape {tuple(input_tensor.shape)} (batch first)")
+        what = input_source or "user input tensor"
+        return input_tensor, f"measured on {what} of shape {tuple(input_tensor.shape)}"
+    if input_shape is None:
+        raise AccelsimError(f"{name}: an input shape (without batch) is needed to trace the model")
+    x = torch.randn((batch, *input_shape), generator=torch.Generator().manual_seed(seed))
+    first = next((p for p in model.parameters() if p.is_floating_point()), None)
+    if first is not None and not first.is_meta:
+        x = x.to(first.device, first.dtype)
+    return x, _SYNTHETIC
 
 
 def _fx_workload(model: nn.Module, x: torch.Tensor, name: str, source: str,
@@ -134,7 +143,7 @@ def workload_fingerprint(workload: Workload) -> str:
             h.update(b"no-mask")
         else:
             h.update(repr(layer.weight_mask.shape).encode())
-            h.update(np.packbits(np.asarray(layer.weight_mask, dtype=bool), axis=None).tobytes())
+            h.update(packed_bits(layer.weight_mask).tobytes())
     return h.hexdigest()[:16]
 
 

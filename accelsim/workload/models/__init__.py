@@ -24,6 +24,7 @@ class ModelSpec:
     factory: Callable[[], Any]  # -> torch.nn.Module
     input_shape: tuple[int, ...]  # one sample, without the batch dimension
     description: str
+    streamed: bool = False  # built on the meta device and traced one part at a time (stream_build)
 
 
 def _lazy(module: str, function: str, **kwargs: Any) -> Callable[[], Any]:
@@ -33,6 +34,9 @@ def _lazy(module: str, function: str, **kwargs: Any) -> Callable[[], Any]:
     factory.__qualname__ = f"{module}.{function}"
     return factory
 
+
+_TINYLLAMA = {"hidden": 2048, "layers": 22, "heads": 32, "kv_heads": 4, "ffn": 5632}
+_LLAMA2_7B = {"hidden": 4096, "layers": 32, "heads": 32, "kv_heads": 32, "ffn": 11008}
 
 for _name, _factory, _shape, _description in (
     ("lenet5", _lazy("lenet", "LeNet5"), (1, 32, 32),
@@ -56,18 +60,30 @@ for _name, _factory, _shape, _description in (
      "RoPE, RMSNorm, LM head 32000): prefill of 256 tokens (input: token embeddings)"),
     ("llama_125m_decode", _lazy("llama", "LlamaStack", phase="decode", cache_tokens=256), (1, 768),
      "the same decoder: decode of one token with a KV cache of 256 tokens (read as an activation)"),
+    ("llama_1b_prefill", _lazy("llama", "LlamaStack", **_TINYLLAMA, phase="prefill"), (256, 2048),
+     "Llama-style decoder, TinyLlama-1.1B shapes (hidden 2048, 22 layers, 32 heads / 4 KV heads, SwiGLU "
+     "5632, LM head 32000): prefill of 256 tokens"),
+    ("llama_1b_decode", _lazy("llama", "LlamaStack", **_TINYLLAMA, phase="decode", cache_tokens=2048),
+     (1, 2048), "the same decoder: decode of one token with a KV cache of 2048 tokens"),
+    ("llama2_7b_prefill", _lazy("llama", "LlamaStack", **_LLAMA2_7B, phase="prefill"), (256, 4096),
+     "Llama-2-7B shapes (hidden 4096, 32 layers, 32 heads, SwiGLU 11008, LM head 32000): prefill of 256 "
+     "tokens; built one decoder layer at a time"),
+    ("llama2_7b_decode", _lazy("llama", "LlamaStack", **_LLAMA2_7B, phase="decode", cache_tokens=2048),
+     (1, 4096), "Llama-2-7B shapes: decode of one token with a KV cache of 2048 tokens; built one decoder "
+     "layer at a time"),
 ):
-    MODELS.add(_name, ModelSpec(_factory, _shape, _description))
+    MODELS.add(_name, ModelSpec(_factory, _shape, _description, streamed=_name.startswith("llama")))
 
 
-def build_model(name_or_ref: str, *, seed: int = 0,
-                checkpoint: str | Path | None = None) -> tuple[Any, tuple[int, ...] | None]:
+def build_model(name_or_ref: str, *, seed: int = 0, checkpoint: str | Path | None = None,
+                meta: bool = False) -> tuple[Any, tuple[int, ...] | None]:
     """(model in eval mode, input shape without batch) for a zoo name or a ``module:function``
     (``file.py:function`` too).
 
     The factory runs under ``torch.manual_seed(seed)`` without disturbing the global RNG.  For a
     ``module:function`` reference the input shape is unknown and returned as None.  ``checkpoint``
-    is a ``torch.save``-d state_dict (or a dict with a 'state_dict' key) loaded strictly.
+    is a ``torch.save``-d state_dict (or a dict with a 'state_dict' key) loaded strictly.  ``meta``
+    builds it on the meta device, without weights (stream_build fills it part by part).
     """
     import torch
     from torch import nn
@@ -82,7 +98,11 @@ def build_model(name_or_ref: str, *, seed: int = 0,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
-            model = factory()
+            if meta:
+                with torch.device("meta"):
+                    model = factory()
+            else:
+                model = factory()
         except AccelsimError:
             raise
         except Exception as exc:
@@ -94,12 +114,12 @@ def build_model(name_or_ref: str, *, seed: int = 0,
                             "not a torch.nn.Module")
     if checkpoint is not None:
         load_checkpoint(model, checkpoint, name_or_ref)
-    elif input_shape is not None:
-        _no_accidental_zeros(model)
+    elif input_shape is not None and not meta:
+        no_accidental_zeros(model)
     return model.eval(), input_shape
 
 
-def _no_accidental_zeros(model: Any) -> None:
+def no_accidental_zeros(model: Any) -> None:
     """A freshly initialised zoo model is dense: the tracer reads exact zeros as pruned weights, so
     the rare weight the random init rounds to exactly 0.0 (2 of ResNet-50's 25.5 M) becomes the
     smallest normal float, keeping its layer dense."""
@@ -111,7 +131,8 @@ def _no_accidental_zeros(model: Any) -> None:
         for module in model.modules():
             if isinstance(module, nn.Conv2d | nn.Linear):
                 w = module.weight
-                w.masked_fill_(w == 0, tiny)
+                if int(torch.count_nonzero(w)) != w.numel():  # one pass, no bool tensor, when none is 0.0
+                    w.masked_fill_(w == 0, tiny)
 
 
 def _forget_user_modules(module_name: str, keep: set[str] = frozenset()) -> None:

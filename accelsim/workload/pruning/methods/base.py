@@ -59,7 +59,8 @@ def allocate_global(
     per-layer unstructured keep-mask of exactly that threshold).
     """
     names = list(scores)
-    flat = [np.asarray(scores[n], dtype=np.float64).ravel() for n in names]
+    arrays = [np.asarray(scores[n], dtype=np.float64) for n in names]  # each read once (wanda computes it)
+    flat = [a.ravel() for a in arrays]
     sizes = np.array([f.size for f in flat])
     total = int(sizes.sum())
     keep_total = int(round((1.0 - float(sparsity)) * total))
@@ -78,10 +79,10 @@ def allocate_global(
         top = np.argpartition(-everything[candidates], rest - 1)[:rest]
         chosen[candidates[top]] = True
     masks, sparsities, start = {}, {}, 0
-    for name, f in zip(names, flat, strict=True):
+    for name, f, a in zip(names, flat, arrays, strict=True):
         m = chosen[start : start + f.size]
         start += f.size
-        masks[name] = m.reshape(np.shape(scores[name]))
+        masks[name] = m.reshape(a.shape)
         sparsities[name] = 1.0 - m.sum() / f.size if f.size else 0.0
     return sparsities, masks
 
@@ -111,14 +112,15 @@ def masks_from_scores(
             return exact
     out = {}
     for name, s in per_layer.items():
-        shape = np.shape(scores[name])
+        score = scores[name]  # read once: a method's scores may be computed as they are read (wanda)
+        shape = np.shape(score)
         if s >= 1.0:
             out[name] = np.zeros(shape, dtype=bool)
         elif s <= 0.0:
             out[name] = np.ones(shape, dtype=bool)
         else:
             kind = layer_kind(layers[name], name)
-            m = np.asarray(pattern.mask(scores[name], s, kind=kind, name=name), dtype=bool)
+            m = np.asarray(pattern.mask(score, s, kind=kind, name=name), dtype=bool)
             if m.shape != shape:
                 raise AccelsimError(f"pattern returned a mask of shape {m.shape} for {name!r} {shape}")
             out[name] = m
@@ -137,6 +139,8 @@ class Method:
 
     name: ClassVar[str] = ""
     trains: ClassVar[bool] = False  # trains the model in place (small models only)
+    # scores a layer from its own weights and inputs alone (a model built one part at a time can use it)
+    layerwise: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         if self.scope not in SCOPES:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -55,6 +56,8 @@ def _loss_grads(model: nn.Module, layers: Mapping[str, nn.Module], x, y) -> dict
 class Magnitude(Method):
     """|w|.  Layer-wise by default: global magnitude on untrained weights collapses layers."""
 
+    layerwise: ClassVar[bool] = True
+
     def scores(self, model, layers, *, seed, data=None):
         # float32 is exact for |w| of float32 weights and halves the time on ResNet-50.
         return {n: np.abs(m.weight.detach().cpu().numpy()) for n, m in layers.items()}
@@ -64,6 +67,8 @@ class Magnitude(Method):
 @dataclass(frozen=True)
 class Random(Method):
     """Uniform random scores, reproducible: the stream depends only on (seed, layer name)."""
+
+    layerwise: ClassVar[bool] = True
 
     def scores(self, model, layers, *, seed, data=None):
         return {

@@ -18,7 +18,9 @@ each output row; accelsim's scopes are layer and global, so the per-row variant 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -66,8 +68,14 @@ class Wanda(Method):
     calibration: int = 16
     input_shape: tuple[int, ...] = ()
 
+    layerwise: ClassVar[bool] = True
+
+    def calibration_batch(self, data, seed: int) -> torch.Tensor:
+        """The model's calibration input (stream_build runs it through the parts one at a time)."""
+        return _inputs(data, seed, self.calibration, tuple(self.input_shape))
+
     def scores(self, model, layers, *, seed, data=None):
-        x = _inputs(data, seed, self.calibration, tuple(self.input_shape))
+        x = self.calibration_batch(data, seed)
         sums: dict[str, torch.Tensor] = {}
 
         def hook(name):
@@ -87,15 +95,31 @@ class Wanda(Method):
                 h.remove()
             for m, mode in training.items():
                 m.training = mode
-        out = {}
-        for name, module in layers.items():
+        for name in layers:
             if name not in sums:
                 raise AccelsimError(f"method 'wanda': layer {name!r} did not run on the calibration batch")
-            w = module.weight.detach().cpu().double().numpy()
-            norm = sums[name].sqrt().cpu().numpy()
-            if w.ndim == 4:  # (out, C/g, kh, kw); the norms are (C * kh * kw) channel-major
-                groups = getattr(module, "groups", 1)
-                norm = norm.reshape(groups, w.shape[1], w.shape[2], w.shape[3])
-                norm = np.repeat(norm, w.shape[0] // groups, axis=0)
-            out[name] = np.abs(w) * norm
-        return out
+        return _Scores(layers, {name: sums[name].sqrt() for name in layers})
+
+
+class _Scores(Mapping):
+    """|W| x ||X|| per layer name, computed when read: a 7B model's layer scores (float64) are never
+    all held at once (masks_from_scores reads one layer at a time)."""
+
+    def __init__(self, layers, norms: dict[str, torch.Tensor]):
+        self.layers, self.norms = layers, norms
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        module, norm = self.layers[name], self.norms[name].double()
+        w = module.weight.detach().cpu().to(torch.float64, copy=True)
+        if w.ndim == 4:  # (out, C/g, kh, kw); the norms are (C * kh * kw) channel-major
+            groups = getattr(module, "groups", 1)
+            view = w.view(groups, w.shape[0] // groups, *w.shape[1:])
+            view.abs_().mul_(norm.reshape(groups, 1, *w.shape[1:]))
+            return w.numpy()
+        return w.abs_().mul_(norm).numpy()
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)

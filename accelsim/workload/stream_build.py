@@ -1,0 +1,156 @@
+"""Build, prune and trace a model one part at a time: a 7B-parameter decoder in one layer's memory.
+
+A zoo model that offers ``parts()`` and ``init_part(i)`` (models/llama.py: each decoder layer, then
+the final norm with the LM head) is built on the meta device, with no weights.  Then, part by part:
+
+1. its modules are materialised and filled (``init_part``: the weights a whole build gives them);
+2. a method that calibrates on inputs (wanda) sees the dense part's inputs: the calibration batch
+   runs through the dense part, as it runs through the dense model in a whole build;
+3. the part is pruned with the recipe's rules (``prune_model`` on the part alone, its layers named as
+   in the whole model);
+4. the part is traced (torch.export) on the hidden state the pruned parts before it produce, and its
+   modules go back to the meta device.
+
+The layers, their masks (kept bit-packed above 4 Mi elements: PackedMask), densities, input masks,
+``input_from`` and the coverage equal a whole build's (tests/test_stream_build.py): a part's input
+("" in its own trace) is the previous parts' output.  Global scope and methods that score a layer
+from more than its own weights and inputs (training, SNIP, SynFlow ...) need the whole model at once
+and are refused.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import gc
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils import prune as torch_prune
+
+from accelsim.errors import ConfigError, SimulationError
+from accelsim.registry import METHODS
+from accelsim.workload.coverage import Coverage
+from accelsim.workload.export_trace import export_workload
+from accelsim.workload.layer import Workload
+from accelsim.workload.models import no_accidental_zeros
+from accelsim.workload.pruning.apply import PruneResult, prunable_layers, prune_model
+
+FRONT_END = "torch.export, one part at a time"
+
+
+def streamable(model: nn.Module) -> bool:
+    return callable(getattr(model, "parts", None)) and callable(getattr(model, "init_part", None))
+
+
+class _Part(nn.Module):
+    """The modules of one part at their qualified names in the whole model; forward = the part's run."""
+
+    def __init__(self, modules: dict[str, nn.Module], run: Callable[[torch.Tensor], torch.Tensor]):
+        super().__init__()
+        for path, module in modules.items():
+            parent: nn.Module = self
+            *heads, leaf = path.split(".")
+            for head in heads:
+                if head not in parent._modules:
+                    parent.add_module(head, nn.Module())
+                parent = parent._modules[head]
+            parent.add_module(leaf, module)
+        self.run = run
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x)
+
+
+def stream_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str,
+                    prune: dict[str, Any] | None, where: str) -> tuple[Workload, PruneResult | None]:
+    """(Workload, PruneResult without masks, or None) of a meta-device ``model`` with parts, traced on
+    ``x``; ``prune`` holds prune_model's keyword arguments (None: dense).  ``where`` names the recipe
+    in errors."""
+    parts = [(_Part(modules, run)) for modules, run in model.parts()]
+    plan = _PrunePlan(parts, prune, where) if prune else None
+    layers, coverages, reports, before = [], [], [], ("",)
+    input_shape, batch = tuple(x.shape[1:]), int(x.shape[0])
+    for index, part in enumerate(parts):
+        part.to_empty(device="cpu")
+        model.init_part(index)
+        no_accidental_zeros(part)
+        if plan is not None:
+            reports += plan.prune(part, index).layers
+        traced = export_workload(part, x, name=name, source=source, measure_activations=True)
+        for layer in traced.layers:
+            feeds = tuple(sorted({src for f in layer.input_from for src in (before if f == "" else (f,))}))
+            layers.append(replace(layer, input_from=feeds))
+        before = tuple(sorted({src for f in traced.output_from for src in (before if f == "" else (f,))}))
+        coverages.append(traced.coverage)
+        with torch.no_grad():
+            x = part(x)
+        part.to("meta")  # frees the part's weights (the caches of its KV too)
+        gc.collect()  # and the exported graph's reference cycles that still hold them
+    workload = Workload(name=name, layers=tuple(layers),
+                        source=f"torch.export trace of {type(model).__qualname__}, one part at a time",
+                        input_shape=input_shape, batch=batch, coverage=Coverage.merge(coverages, FRONT_END),
+                        output_from=before)
+    result = None if plan is None else replace(plan.result_template, layers=tuple(reports))
+    return workload, result
+
+
+class _PrunePlan:
+    """The recipe's pruning, applied one part at a time with the whole model's rules."""
+
+    def __init__(self, parts: list[_Part], prune: dict[str, Any], where: str):
+        self.prune_args = dict(prune)
+        method_name = self.prune_args["method"]
+        method = METHODS.get(method_name).with_params(**dict(self.prune_args.get("method_params") or {}))
+        if not getattr(method, "layerwise", False):
+            raise ConfigError(where, [f"method: {method_name!r} needs the whole model at once, and this "
+                                      "model is built one part at a time (its weights do not fit in memory "
+                                      "together); use a method that scores a layer from its own weights "
+                                      "and inputs: magnitude, random or wanda"])
+        if (self.prune_args.get("scope") or "layer") != "layer":
+            raise ConfigError(where, ["scope: 'global' needs every layer's scores at once, and this model "
+                                      "is built one part at a time; use scope: layer"])
+        names = [[n for n in prunable_layers(p)] for p in parts]
+        everything = [n for part_names in names for n in part_names]
+        exclude = tuple(self.prune_args.get("exclude") or ())
+        unmatched = [g for g in exclude if not any(fnmatch.fnmatchcase(n, g) for n in everything)]
+        if unmatched:
+            raise ConfigError(where, [f"exclude: {g!r} matches no Conv2d/Linear layer" for g in unmatched])
+        self.exclude = [[g for g in exclude if any(fnmatch.fnmatchcase(n, g) for n in part_names)]
+                        for part_names in names]
+        convs = [n for p in parts for n, m in prunable_layers(p).items() if isinstance(m, nn.Conv2d)]
+        rule = self.prune_args.get("first_conv", "dense")
+        self.first_conv = [rule if convs and convs[0] in part_names else "pattern" for part_names in names]
+        calibrate = getattr(method, "calibration_batch", None)
+        self.calibration = None if calibrate is None else calibrate(self.prune_args.get("data"),
+                                                                    self.prune_args.get("seed", 0))
+        self.result_template: PruneResult | None = None
+
+    def prune(self, part: _Part, index: int) -> PruneResult:
+        args = dict(self.prune_args, exclude=self.exclude[index], first_conv=self.first_conv[index])
+        calibration, seen = self.calibration, []
+        if calibration is not None:  # the next part's calibration input: this part's dense output on it,
+            args["data"] = calibration  # caught as the method runs the dense part on it
+            hook = part.register_forward_hook(
+                lambda _m, inputs, out: seen.append(out) if inputs[0] is calibration else None)
+        try:
+            result = prune_model(part, **args)
+        finally:
+            if calibration is not None:
+                hook.remove()
+        if calibration is not None:
+            if not seen and not result.masks:  # nothing pruned here: the part is dense as it is
+                with torch.no_grad():
+                    seen.append(part(calibration))
+            if not seen:
+                raise SimulationError(f"method {args['method']!r} gives a calibration batch but did not run "
+                                      "the model on it: its parts cannot be calibrated one at a time")
+            self.calibration = seen[0]
+        for module in part.modules():  # the zeroed weight stays; prune's copy and float mask go
+            if hasattr(module, "weight_orig"):
+                torch_prune.remove(module, "weight")
+        if self.result_template is None:
+            self.result_template = replace(result, layers=(), masks={})
+        return replace(result, masks={})
