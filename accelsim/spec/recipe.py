@@ -392,8 +392,8 @@ def _activations(base_dir: Path):
             return value
         p = base_dir / Path(value).expanduser()
         if p.suffix.lower() not in (*TENSOR_SUFFIXES, *IMAGE_SUFFIXES):
-            raise ValueError(f"{value!r} is not synthetic, token_ids, sample:china, sample:flower, an image"
-                             f" ({', '.join(IMAGE_SUFFIXES)}) or a tensor file (.pt, .npy)"
+            raise ValueError(f"{value!r} is not 'synthetic', 'token_ids', sample:china, sample:flower, an "
+                             f"image ({', '.join(IMAGE_SUFFIXES)}) or a tensor file (.pt, .npy)"
                              f"{did_you_mean(value, KEYWORD_ACTIVATIONS)}")
         if not p.is_file():
             raise ValueError(f"file {str(p)!r} not found")
