@@ -17,7 +17,8 @@ from accelsim.workload.tracing import workload_fingerprint
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=st.lists(st.integers(1, 9), min_size=1, max_size=4), density=st.floats(0, 1), seed=st.integers(0, 99))
+@given(shape=st.lists(st.integers(1, 9), min_size=1, max_size=4), density=st.floats(0, 1),
+       seed=st.integers(0, 99))
 def test_pack_round_trip_and_counts(shape, density, seed):
     mask = np.random.default_rng(seed).random(shape) < density
     packed = PackedMask.pack(mask)

@@ -93,6 +93,8 @@ def test_unknown_key_gets_did_you_mean_and_all_problems_are_listed(tmp_path):
     ("model: resnet50\nsparsity: 0.7\nmethod: magnitud\n", "did you mean 'magnitude'"),
     ("model: resnet50\nactivations: nowhere.pt\n", "not found"),
     ("model: resnet50\ninput_shape: [3, 0]\n", "positive sizes"),
+    ("model: resnet50\nactivations: token_ids\ninput_shape: [3, 224, 224]\n", "not one number of tokens"),
+    ("model: resnet50\nactivations: tokens\n", "did you mean 'token_ids'"),
     ("model: resnet50\nversion: 1\n", "version"),  # duplicate key
 ])
 def test_bad_recipes(tmp_path, body, expected):

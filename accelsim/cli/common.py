@@ -151,12 +151,14 @@ def load_hw(ref: str, sets: tuple[str, ...]):
 INPUT_IDS_OPTION = click.option(
     "--input-ids", "input_ids", default=None, metavar="B,T|FILE.pt",
     help="Feed a language model token ids: B,T for seeded random ids (batch B, T tokens) below its "
-         "embedding's vocabulary size, or a .pt file holding one int tensor (batch, tokens).")
+         "embedding's vocabulary size (the same as --input token_ids --batch B --input-shape T, a "
+         "recipe's activations: token_ids), or a .pt file holding one int tensor (batch, tokens).")
 
 
 INPUT_OPTION = click.option(
-    "--input", "input_", default=None, metavar="FILE|sample:NAME",
-    help="Trace the model on this input instead of seeded noise: sample:china or sample:flower "
+    "--input", "input_", default=None, metavar="FILE|sample:NAME|token_ids",
+    help="Trace the model on this input instead of seeded noise (a recipe's activations:): token_ids "
+         "(seeded random token ids, T from --input-shape), sample:china or sample:flower "
          "(scikit-learn's photographs), sample:digits (its 8x8 digits, for the small models), an image "
          "(.png, .jpg), or a .pt / .npy tensor (batch first). "
          "A photo is centre-cropped, resized and ImageNet-normalised.")

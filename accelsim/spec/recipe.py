@@ -26,7 +26,21 @@ recipe name, not a reference.
 
 A recipe file is plain YAML (``version: 1``; see workloads/*.yaml), read strictly: duplicate keys,
 unknown keys (with a "did you mean") and bad values are all reported at once in one ConfigError,
-each with its key.
+each with its key.  Its keys: ``model`` (required), ``name`` (default the file's stem),
+``description``, the pruning (``pattern``, ``sparsity``, ``method``, ``method_params``, ``scope``,
+``max_layer_sparsity``, ``exclude``, ``first_conv``, ``rule_1x1``, ``rule_fc``, ``data``), ``seed``,
+``checkpoint``, and the input the model is traced on:
+
+    activations: synthetic               seeded N(0, 1) noise of (batch, *input_shape) (the default)
+    activations: sample:china            scikit-learn's photographs (sample:flower, sample:digits too)
+    activations: photo.jpg / x.pt / x.npy   an image, or a tensor batch first (batch: its own unless stated)
+    activations: token_ids               seeded random int64 token ids of (batch, T), each below the
+                                         size of the model's input nn.Embedding; needs input_shape: [T]
+    input_shape: [3, 224, 224]           without the batch; a zoo model's own when left out
+    batch: 1                             the default (except with a tensor file, see above)
+
+On the command line ``--input`` takes the same spellings, and ``--input-ids B,T`` is exactly
+``activations: token_ids``, ``batch: B``, ``input_shape: [T]`` (the same recipe, the same cache key).
 """
 
 from __future__ import annotations
@@ -140,7 +154,8 @@ def is_model_ref(text: str) -> bool:
 @dataclass(frozen=True)
 class Recipe:
     """A resolved recipe.  ``sparsity`` 0 means dense; paths are absolute; ``input_shape`` None is
-    the zoo model's own; ``batch`` None (only with an activation tensor file) is that tensor's."""
+    the zoo model's own (``(T,)`` tokens with ``activations`` token_ids); ``batch`` None (only with an
+    activation tensor file) is that tensor's."""
 
     name: str
     model: str
@@ -253,6 +268,10 @@ def recipe_from_file(path: str | Path, *, validate_method: bool = True) -> Recip
     # batch: 1 for a synthetic input or a photograph; with a tensor file its own batch unless one is stated
     values["batch"] = get(raw, "batch", "", _optional(cfg.positive_int),
                           None if Path(values["activations"]).suffix in TENSOR_SUFFIXES else 1)
+    shape_read = values["input_shape"] is not None or raw.get("input_shape") is None  # not a bad list
+    if values["activations"] == TOKEN_IDS and shape_read and (
+            problem := token_ids_shape_problem(values["input_shape"])):
+        r.problem("input_shape", problem)
     if pattern is not None:
         fixed = pattern.fixed_sparsity
         if fixed is not None and sparsity is not None and not math.isclose(sparsity, fixed, abs_tol=1e-9):
@@ -337,8 +356,19 @@ def _optional(parse):
 
 
 SAMPLE_IMAGES = ("china", "flower", "digits")  # scikit-learn's bundled photographs and digits
+TOKEN_IDS = "token_ids"  # seeded random token ids (batch, T) below the model's embedding size
+KEYWORD_ACTIVATIONS = ("synthetic", TOKEN_IDS)  # the activations spellings that are not files
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 TENSOR_SUFFIXES = (".pt", ".npy")
+
+
+def token_ids_shape_problem(input_shape: Any) -> str | None:
+    """Why ``input_shape`` cannot go with ``activations: token_ids`` (one number of tokens), or None."""
+    if input_shape is not None and len(input_shape) == 1:
+        return None
+    said = "is missing" if input_shape is None else f"{list(input_shape)!r} is not one number of tokens"
+    return (f"{said}; activations: token_ids needs input_shape: [T], the tokens per sequence (batch: B "
+            "gives the sequences), e.g. input_shape: [128] (on the command line --input-ids B,T)")
 
 
 def parse_activations(value: Any, base_dir: Path | None = None) -> str:
@@ -347,10 +377,11 @@ def parse_activations(value: Any, base_dir: Path | None = None) -> str:
 
 
 def _activations(base_dir: Path):
-    """synthetic, sample:china / sample:flower, or an image, .npy or .pt file (workload/inputs.py)."""
+    """synthetic, token_ids, sample:china / sample:flower, or an image, .npy or .pt file
+    (workload/inputs.py)."""
     def parse(value: Any) -> str:
         value = cfg.text(value)
-        if value == "synthetic":
+        if value in KEYWORD_ACTIVATIONS:
             return value
         if value.startswith("sample:"):
             name = value.split(":", 1)[1]
@@ -361,8 +392,9 @@ def _activations(base_dir: Path):
             return value
         p = base_dir / Path(value).expanduser()
         if p.suffix.lower() not in (*TENSOR_SUFFIXES, *IMAGE_SUFFIXES):
-            raise ValueError(f"{value!r} is not 'synthetic', sample:china, sample:flower, an image"
-                             f" ({', '.join(IMAGE_SUFFIXES)}) or a tensor file (.pt, .npy)")
+            raise ValueError(f"{value!r} is not 'synthetic', 'token_ids', sample:china, sample:flower, an "
+                             f"image ({', '.join(IMAGE_SUFFIXES)}) or a tensor file (.pt, .npy)"
+                             f"{did_you_mean(value, KEYWORD_ACTIVATIONS)}")
         if not p.is_file():
             raise ValueError(f"file {str(p)!r} not found")
         return str(p.resolve())

@@ -24,7 +24,7 @@ import numpy as np
 
 from accelsim.errors import AccelsimError, ConfigError
 from accelsim.files import write_atomic
-from accelsim.spec.recipe import resolve_checkpoint
+from accelsim.spec.recipe import TOKEN_IDS, resolve_checkpoint, token_ids_shape_problem
 from accelsim.workload.coverage import Coverage
 from accelsim.workload.layer import ConvShape, Layer, Workload
 from accelsim.workload.packed_mask import PACK_ABOVE_ELEMENTS, PackedMask, packed_bits
@@ -162,20 +162,23 @@ def _mask(npz, key: str, shape: list[int] | None) -> np.ndarray | PackedMask | N
 # ---------------------------------------------------------------- building (torch)
 
 
-def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
+def build_workload(recipe) -> tuple[Workload, Any]:
     """(Workload, PruneResult or None) for a recipe, without the cache.  Imports torch.  With
-    ``token_ids`` the input is seeded random token ids of shape (batch, input_shape[0])."""
+    ``activations: token_ids`` the input is seeded random token ids of shape (batch, input_shape[0])."""
     from accelsim.workload.models import build_model
     from accelsim.workload.pruning.apply import prune_model
     from accelsim.workload.tracing import trace_model, workload_fingerprint
 
     where = recipe.source or recipe.name
+    token_ids = recipe.activations == TOKEN_IDS
+    if token_ids and (problem := token_ids_shape_problem(recipe.input_shape)):
+        raise ConfigError(where, [f"input_shape: {problem}"])
     checkpoint = resolve_checkpoint(recipe.checkpoint)  # a package's file, found (or said missing) now
     streamed = checkpoint is None and _streamed(recipe.model)
     model, zoo_shape = build_model(recipe.model, seed=recipe.seed, checkpoint=checkpoint, meta=streamed)
     shape = recipe.input_shape or zoo_shape
     tensor, described = None, None
-    if recipe.activations != "synthetic":
+    if recipe.activations not in ("synthetic", TOKEN_IDS):
         from accelsim.workload.inputs import load_input
 
         try:
@@ -197,7 +200,7 @@ def build_workload(recipe, token_ids: bool = False) -> tuple[Workload, Any]:
         max_layer_sparsity=recipe.max_layer_sparsity,
         method_params=_method_params(recipe, zoo_shape or shape))
     if token_ids:
-        tensor = _token_ids(model, recipe.batch or 1, shape, recipe.seed)
+        tensor, described = _token_ids(model, recipe.batch or 1, shape, recipe.seed, where)
     if streamed:  # one part at a time: built, pruned and traced without ever holding every weight
         from accelsim.workload.stream_build import stream_workload
         from accelsim.workload.tracing import trace_input
@@ -248,9 +251,9 @@ def _method_params(recipe, shape) -> dict:
     return params
 
 
-def _token_ids(model, batch: int, shape, seed: int):
-    """Seeded random ids below the vocabulary size: the model's input embedding (HF's
-    ``get_input_embeddings``), else its first nn.Embedding."""
+def _token_ids(model, batch: int, shape, seed: int, where: str):
+    """(seeded random ids below the vocabulary size, what they are): the vocabulary is the model's
+    input embedding (HF's ``get_input_embeddings``), else its first nn.Embedding."""
     import torch
     from torch import nn
 
@@ -259,10 +262,13 @@ def _token_ids(model, batch: int, shape, seed: int):
     if not isinstance(embedding, nn.Embedding):
         embedding = next((m for m in model.modules() if isinstance(m, nn.Embedding)), None)
     if embedding is None:
-        raise ConfigError(str(model.__class__.__name__), ["--input-ids: the model has no nn.Embedding to "
-                                                          "take token ids; give --input-shape instead"])
+        raise ConfigError(where, [f"activations: token_ids (--input-ids): the model "
+                                  f"{model.__class__.__name__} has no nn.Embedding to take token ids; write "
+                                  "activations: synthetic with its input_shape (on the command line "
+                                  "--input-shape instead of --input-ids)"])
     generator = torch.Generator().manual_seed(seed)
-    return torch.randint(0, embedding.num_embeddings, (batch, int(shape[0])), generator=generator)
+    ids = torch.randint(0, embedding.num_embeddings, (batch, int(shape[0])), generator=generator)
+    return ids, f"seeded random token ids below the vocabulary size {embedding.num_embeddings}"
 
 
 def _data(recipe, shape: tuple[int, ...] | None):

@@ -13,7 +13,7 @@ from typing import Any
 
 from accelsim.errors import AccelsimError
 from accelsim.spec import config as cfg
-from accelsim.spec.recipe import TENSOR_SUFFIXES, parse_activations, recipe_to_dict
+from accelsim.spec.recipe import TENSOR_SUFFIXES, TOKEN_IDS, parse_activations, recipe_to_dict
 from accelsim.workload import cache
 from accelsim.workload.layer import Workload
 from accelsim.workload.recipes import recipe_hash, resolve_recipe
@@ -23,11 +23,12 @@ def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tup
                   checkpoint: str | Path | None = None, cache_dir: str | Path | None = None,
                   use_cache: bool = True, input_ids: tuple[int, int] | str | Path | None = None,
                   input: str | Path | None = None) -> Workload:  # noqa: A002 (the CLI's --input)
-    """The workload ``ref`` names (see the module docstring).  ``input_ids`` feeds a language model
-    token ids instead of N(0,1) noise: (batch, tokens) for seeded random ids below the size of the
-    model's input embedding, or a ``.pt`` file holding one int tensor (batch, tokens).  ``input``
-    replaces the recipe's ``activations``: ``sample:china`` / ``sample:flower`` (scikit-learn's
-    photographs), an image file, or a ``.pt`` / ``.npy`` tensor (workload/inputs.py)."""
+    """The workload ``ref`` names (see the module docstring).  ``input`` replaces the recipe's
+    ``activations``: ``token_ids`` (seeded random ids of (batch, T) below the size of the model's input
+    embedding; ``input_shape`` (T,)), ``sample:china`` / ``sample:flower`` (scikit-learn's
+    photographs), an image file, or a ``.pt`` / ``.npy`` tensor (workload/inputs.py).  ``input_ids``
+    (B, T) is exactly ``input="token_ids", batch=B, input_shape=(T,)`` (the same recipe and cache
+    key); a ``.pt`` file there holds one int tensor (batch, tokens)."""
     ref = str(ref)
     if ref.endswith(".csv"):
         from accelsim.workload.scalesim_topology import read_scalesim_topology
@@ -50,7 +51,6 @@ def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tup
             raise AccelsimError(f"--input {input}: {exc}") from None
         if Path(overrides["activations"]).suffix in TENSOR_SUFFIXES:
             overrides.setdefault("batch", None)  # the tensor's own batch unless --batch says one
-    token_ids = False
     if isinstance(input_ids, (str, Path)):
         if not Path(input_ids).is_file():
             raise cfg.not_found(input_ids)
@@ -58,14 +58,13 @@ def load_workload(ref: str | Path, *, batch: int | None = None, input_shape: tup
         overrides.setdefault("batch", None)  # the tensor's own batch unless --batch says one
     elif input_ids is not None:
         batch_ids, tokens = (cfg.positive_int(v) for v in input_ids)
-        overrides.update(batch=batch_ids, input_shape=(tokens,))
-        token_ids = True
+        overrides.update(activations=TOKEN_IDS, batch=batch_ids, input_shape=(tokens,))
     recipe = replace(recipe, **overrides) if overrides else recipe
-    key = recipe_hash(recipe, "token-ids" if token_ids else "")
+    key = recipe_hash(recipe)
     directory = cache.default_cache_dir(cache_dir)
     if use_cache and (cached := cache.load_cached(directory, key)) is not None:
         return _has_layers(cached, recipe.model)
-    workload, result = cache.build_workload(recipe, token_ids=token_ids)
+    workload, result = cache.build_workload(recipe)
     _has_layers(workload, recipe.model)
     if use_cache:
         extra = {"recipe": recipe_to_dict(recipe), "recipe_source": recipe.source,

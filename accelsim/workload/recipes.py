@@ -23,6 +23,7 @@ from accelsim import __version__
 from accelsim.errors import UnknownNameError
 from accelsim.registry import MODELS
 from accelsim.spec.recipe import (
+    KEYWORD_ACTIVATIONS,
     Recipe,
     is_model_ref,
     recipe_from_file,
@@ -68,23 +69,21 @@ def _code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def recipe_hash(recipe: Recipe, inputs: str = "") -> str:
+def recipe_hash(recipe: Recipe) -> str:
     """Cache key: sha256 of the canonical recipe (files by content: the checkpoint, the activation
-    tensor and a user model's source with its imports from the user's tree), the input spec
-    (``inputs``, e.g. "token-ids"), the accelsim version and code."""
+    tensor and a user model's source with its imports from the user's tree; the input as the recipe's
+    ``activations`` says it), the accelsim version and code."""
     canon = recipe_to_dict(recipe)
     canon.pop("description")
     for key in _PATH_FIELDS:
         value = canon[key]
         if key == "checkpoint":
             value = resolve_checkpoint(value)  # a package's file: its content, like any other
-        if value not in (None, "synthetic") and not str(value).startswith("sample:"):
+        if value is not None and value not in KEYWORD_ACTIVATIONS and not str(value).startswith("sample:"):
             with open(value, "rb") as f:
                 canon[key] = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
     key = {"recipe": canon, "accelsim": __version__, "code": _code_fingerprint()}
     if is_model_ref(recipe.model):
         key["model_source"] = source_fingerprint(recipe.model)
-    if inputs:
-        key["inputs"] = inputs
     payload = json.dumps(key, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
