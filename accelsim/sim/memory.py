@@ -34,6 +34,7 @@ never stalls, so stalls are 0 and cycles are the compute cycles; the DRAM traffi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -188,6 +189,30 @@ def coarsen(s: Schedule, factor: int) -> Schedule:
     return Schedule(np.add.reduceat(s.load_bytes, starts), slots, np.arange(len(starts)) - slots,
                     np.logical_or.reduceat(s.psum_read, starts), np.add.reduceat(s.compute_cycles, starts),
                     np.ones(len(starts), bool), np.add.reduceat(s.write_bytes, starts), s.out_slots, s.totals)
+
+
+_PIPELINES: dict[bytes, tuple[float, int]] = {}
+_PIPELINES_KEPT = 1024
+
+
+def pipeline_result(s: Schedule, bandwidth_bytes_per_cycle: float,
+                    latency_cycles: float) -> tuple[float, int]:
+    """``run_pipeline``, remembered by the schedule's content: the layers of a model that repeat a
+    block (a decoder's 32 layers, ResNet's stages) give identical schedules, simulated once per process."""
+    h = hashlib.blake2b(digest_size=20)
+    for a in (s.load_bytes, s.load_slots, s.wait_for, s.psum_read, s.compute_cycles, s.new_output,
+              s.write_bytes):
+        h.update(np.ascontiguousarray(a).view(np.uint8))
+        h.update(str(a.dtype).encode())
+    h.update(repr((s.out_slots, float(bandwidth_bytes_per_cycle), float(latency_cycles))).encode())
+    key = h.digest()
+    found = _PIPELINES.get(key)
+    if found is None:
+        found = run_pipeline(s, bandwidth_bytes_per_cycle, latency_cycles)
+        if len(_PIPELINES) >= _PIPELINES_KEPT:
+            _PIPELINES.pop(next(iter(_PIPELINES)))
+        _PIPELINES[key] = found
+    return found
 
 
 def run_pipeline(s: Schedule, bandwidth_bytes_per_cycle: float, latency_cycles: float) -> tuple[float, int]:
@@ -354,7 +379,7 @@ def simulate_memory(hw: HardwareConfig, layer: Layer, compute: ComputeTrace, mod
     factor = -(-sched.tiles // MAX_TILES)
     coarse = coarsen(sched, factor)
     bw = hw.dram.total_bandwidth_bytes_per_cycle
-    end, transfers = run_pipeline(coarse, bw, hw.dram.latency_cycles)
+    end, transfers = pipeline_result(coarse, bw, hw.dram.latency_cycles)
     stall = max(0, int(round(end - busy)))
     reads, writes = _dram_totals(by_level)
     limits = {"compute": busy, **{f"{name} bandwidth": c for name, c in need.items()},

@@ -27,6 +27,7 @@ import weakref
 import numpy as np
 
 from accelsim.sim.formats import Geometry, as_fibers, get_format
+from accelsim.sim.formats.base import PackedFibers
 from accelsim.sim.traces import StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
 from accelsim.workload.layer import Layer
@@ -72,6 +73,19 @@ def weight_fibers(layer: Layer) -> np.ndarray:
     return fibers
 
 
+def packed_fibers(layer: Layer, fmt) -> PackedFibers | None:
+    """A bit-packed mask's fibers as they are, when its rows are the fibers (a linear layer, a 1x1
+    conv) and ``fmt`` reads them packed; else None (weight_fibers unpacks)."""
+    mask = layer.weight_mask
+    if not isinstance(mask, PackedMask) or (mask.ndim == 4 and mask.shape[2] * mask.shape[3] != 1):
+        return None
+    rows = mask.shape[0]
+    length = mask.size // rows
+    if not fmt.packs(length):
+        return None
+    return PackedFibers(mask.bits, (rows, length), layer.weight_nonzeros)
+
+
 def _breakdown(fmt: str, dense_bits: int, bits: tuple[int, int, int]) -> StorageBreakdown:
     data, meta, pad = bits
     return StorageBreakdown(dense_bits=int(dense_bits), data_bits=int(data), metadata_bits=int(meta),
@@ -86,10 +100,10 @@ def weight_storage(layer: Layer, hw: HardwareConfig) -> StorageBreakdown:
     if layer.weight_mask is None:
         n = layer.groups * layer.k * layer.n
         return StorageBreakdown(n * w, n * w, 0)
-    fibers = weight_fibers(layer)
+    fmt = get_format(s.format, s.options)
+    fibers = packed_fibers(layer, fmt) or weight_fibers(layer)
     dense_bits = fibers.size * w
     geometry = Geometry(*weight_geometry(layer))
-    fmt = get_format(s.format, s.options)
     problem = fmt.fit_problem(fibers, geometry)
     if problem is not None:
         return StorageBreakdown(dense_bits, dense_bits, 0, fit_problem=problem)

@@ -56,8 +56,12 @@ class PackedMask:
         return int(self.bits.nbytes)
 
     def count_nonzero(self) -> int:
-        """The number of true elements (the padding bits are zero)."""
-        return int(np.bitwise_count(self.bits).sum(dtype=np.int64))
+        """The number of true elements (the padding bits are zero), counted once."""
+        found = self.__dict__.get("_nonzeros")
+        if found is None:
+            found = int(np.bitwise_count(self.bits).sum(dtype=np.int64))
+            object.__setattr__(self, "_nonzeros", found)
+        return found
 
     def unpack(self) -> np.ndarray:
         """The mask as a read-only bool array of ``shape``."""

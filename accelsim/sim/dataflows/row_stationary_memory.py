@@ -38,7 +38,7 @@ import numpy as np
 
 from accelsim.errors import SimulationError
 from accelsim.sim.dataflows.row_stationary import ConvProblem, RSMapping
-from accelsim.sim.memory import MAX_TILES, Schedule, coarsen, run_pipeline
+from accelsim.sim.memory import MAX_TILES, Schedule, coarsen, pipeline_result
 from accelsim.sim.traces import LayerMapping, MemoryTrace, StorageBreakdown
 from accelsim.spec.hardware import HardwareConfig
 
@@ -193,7 +193,7 @@ def row_stationary_memory(hw: HardwareConfig, compute, storage: dict[str, Storag
     sched = _schedule(blk, g, compute.passes, stretched, per_op, _copies(level))
     factor = -(-sched.tiles // MAX_TILES)
     bw = hw.dram.total_bandwidth_bytes_per_cycle
-    end, transfers = run_pipeline(coarsen(sched, factor), bw, hw.dram.latency_cycles)
+    end, transfers = pipeline_result(coarsen(sched, factor), bw, hw.dram.latency_cycles)
     stall = max(0, int(round(end - busy)))
     limits = {"compute": busy, **{f"{name} bandwidth": c for name, c in need.items()},
               "dram bandwidth": (reads + writes) / bw}

@@ -147,9 +147,11 @@ class _Work:
     dims: tuple[int, int] | None = None
 
 
-def _work(gran: str, mask: np.ndarray, layer: Layer, hw: HardwareConfig) -> _Work:
-    """``mask``: uint8 [g, N, K] (filters as fibers)."""
-    g, n, k = mask.shape
+def _work(gran: str, mask: np.ndarray | None, shape: tuple[int, int, int], layer: Layer,
+          hw: HardwareConfig) -> _Work:
+    """``mask``: uint8 [g, N, K] (filters as fibers), None for the granularities that need only its
+    ``shape`` (dense, gate, nm)."""
+    g, n, k = shape
     if gran in ("dense", "gate"):
         return _Work(dims=(k, n))
     if gran == "nm":
@@ -201,17 +203,18 @@ def sparse_compute(layer: Layer, hw: HardwareConfig, timing: TimingModel,
         return dense_compute(layer, hw, timing)
     pe = hw.pe_array
     g, m, n, k = layer.groups, layer.m, layer.n, layer.k
-    mask = weight_fibers(layer).reshape(g, n, k)
-    nnz = int(np.count_nonzero(mask))
+    nnz = g * n * k if layer.weight_mask is None else layer.weight_nonzeros
     storage = storage if storage is not None else storage_of(layer, hw)
     w_store, ins = storage["weights"], storage["inputs"]
-    gran, note = choose_datapath(layer, hw, w_store.fit_problem, nnz == mask.size)
+    gran, note = choose_datapath(layer, hw, w_store.fit_problem, nnz == g * n * k)
     if gran in _LOCATED and not w_store.metadata_bits and w_store.data_bits >= w_store.dense_bits:
         # every weight stored, zeros too, and no index: nothing tells the datapath where the zeros are
         gran, note = "gate", (f"format {w_sp.format} stores this layer's weights with no index, so the"
                               " datapath cannot locate their zeros: ran dense, zero weights gated")
     notes = [note] if note else []
-    work = _work(gran, mask, layer, hw)
+    # the mask's positions, where the schedule depends on them (a bit-packed mask is unpacked only then)
+    mask = None if gran in ("dense", "gate", "nm") else weight_fibers(layer).reshape(g, n, k)
+    work = _work(gran, mask, (g, n, k), layer, hw)
     d = float(layer.activation_density)
     plan = plan_folds(pe.dataflow, pe.rows, pe.cols, m, n, k)
     skip_in, k_in_time = in_sp.skip == "skip", plan.flow.time_dim == "k"

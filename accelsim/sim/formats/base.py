@@ -66,11 +66,16 @@ class SparseFormat:
     # the patterns a datapath can skip with this format: None = any pattern no other format claims,
     # () = none (the format keeps no positions), names = only these, and no other format can
     exploitable: ClassVar[tuple[str, ...] | None] = None
+    takes_packed: ClassVar[bool] = False  # fit_problem and bits read PackedFibers (see packs)
+
+    def packs(self, length: int) -> bool:
+        """Whether fibers of ``length`` positions may be handed over as PackedFibers."""
+        return self.takes_packed
 
     def bits(self, fibers: np.ndarray, value_bits: int, geometry: Geometry) -> Bits:
         """``expected_bits`` at the mask's real nonzero count (formats sized by the count alone)."""
         f, length = fibers.shape
-        return self.expected_bits(f, length, int(np.count_nonzero(fibers)), value_bits)
+        return self.expected_bits(f, length, nonzeros(fibers), value_bits)
 
     def fit_problem(self, fibers: np.ndarray, geometry: Geometry) -> str | None:
         """Why this mask cannot be stored in the format (None: it can)."""
@@ -91,6 +96,26 @@ class Indexed(SparseFormat):
     def coord_bits(self, span: int) -> int:
         """Bits of one coordinate addressing ``span`` positions."""
         return max(clog2(span), self.index_bits or 0)
+
+
+@dataclass(frozen=True)
+class PackedFibers:
+    """Fibers [F, L] as bits, never unpacked: ``bits`` is np.packbits of the C-ordered [F, L] 0/1 matrix
+    (a 7B model's masks stay bit-packed: storage.weight_storage hands these to a format whose
+    ``packs(L)`` says it reads them)."""
+
+    bits: np.ndarray
+    shape: tuple[int, int]
+    nonzeros: int
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+
+def nonzeros(fibers) -> int:
+    """Nonzero positions of fibers, unpacked or PackedFibers."""
+    return fibers.nonzeros if isinstance(fibers, PackedFibers) else int(np.count_nonzero(fibers))
 
 
 def as_fibers(fibers: np.ndarray) -> np.ndarray:

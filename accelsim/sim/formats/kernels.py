@@ -46,3 +46,34 @@ def group_max(fibers: np.ndarray, group: int) -> int:
     for j in range(1, group):  # strided adds: 5-10x faster than a sum over a short last axis
         counts += parts[:, :, j]
     return int(counts.max())
+
+
+def packed_group_max(bits: np.ndarray, group: int) -> int:
+    """``group_max`` of fibers given as packed bits (PackedFibers: every fiber starts on a byte), for
+    ``group`` dividing 8, so that no group straddles a byte.  SWAR on 64-bit words: the ones of every
+    aligned group summed in its own field, then, from ``group`` down, whether any field reaches t."""
+    if bits.size == 0:
+        return 0
+    flat = bits.ravel()
+    if flat.size % 8:
+        flat = np.concatenate([flat, np.zeros(8 - flat.size % 8, np.uint8)])
+    c = flat.view(np.uint64)
+    if group == 1:
+        return int(c.any())
+    tmp = np.empty_like(c)
+    for width, mask in ((1, 0x5555555555555555), (2, 0x3333333333333333), (4, 0x0F0F0F0F0F0F0F0F)):
+        if width >= group:
+            break
+        m = np.uint64(mask)
+        np.right_shift(c, np.uint64(width), out=tmp)
+        tmp &= m
+        c = c & m
+        c += tmp
+    ones = {2: 0x5555555555555555, 4: 0x1111111111111111, 8: 0x0101010101010101}[group]
+    top = np.uint64(ones << (group - 1))
+    for t in range(group, 0, -1):  # field + 2^(w-1) - t sets the field's top bit iff field >= t
+        np.add(c, np.uint64(ones * ((1 << (group - 1)) - t)), out=tmp)
+        tmp &= top
+        if tmp.any():
+            return t
+    return 0

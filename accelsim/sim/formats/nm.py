@@ -9,7 +9,15 @@ import numpy as np
 
 from accelsim.registry import SPARSE_FORMATS
 from accelsim.sim.formats import kernels
-from accelsim.sim.formats.base import Bits, Geometry, Indexed, as_fibers, n_choose_k_bits
+from accelsim.sim.formats.base import (
+    Bits,
+    Geometry,
+    Indexed,
+    PackedFibers,
+    as_fibers,
+    n_choose_k_bits,
+    nonzeros,
+)
 from accelsim.spec.config import choice, config_key, dims
 
 ENCODINGS = ("positional", "minimal")
@@ -44,11 +52,19 @@ class NM(Indexed):
 
     general = False
     exploitable = ("nm",)
+    takes_packed = True
+
+    def packs(self, length: int) -> bool:
+        """Packed fibers when no group straddles a byte: M divides 8 and every fiber starts on a byte."""
+        return 8 % self.nm[1] == 0 and length % 8 == 0
 
     def fit_problem(self, fibers: np.ndarray, geometry: Geometry) -> str | None:
         """Why the mask is not N:M along its fibers (None when every group of M holds <= N)."""
         n, m = self.nm
-        most = int(kernels.group_max(as_fibers(fibers), m))
+        if isinstance(fibers, PackedFibers):
+            most = kernels.packed_group_max(fibers.bits, m)
+        else:
+            most = int(kernels.group_max(as_fibers(fibers), m))
         if most <= n:
             return None
         along = "C" if geometry.channels and geometry.channels % m == 0 else "K"
@@ -63,4 +79,4 @@ class NM(Indexed):
         else:
             meta = groups * n * self.coord_bits(m)
         slots = groups * n
-        return slots * value_bits, meta, slots - int(np.count_nonzero(fibers))
+        return slots * value_bits, meta, slots - nonzeros(fibers)

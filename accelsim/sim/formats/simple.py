@@ -14,6 +14,7 @@ class Dense(SparseFormat):
     """every value stored, no index: F * L * w bits"""
 
     stores_activations = True
+    takes_packed = True
     exploitable = ()
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
@@ -26,6 +27,7 @@ class Bitmask(SparseFormat):
     """one presence bit per element (Cambricon-X direct indexing, SparTen, SIGMA) + the nonzeros"""
 
     stores_activations = True
+    takes_packed = True
 
     def expected_bits(self, n_fibers, length, nnz, value_bits) -> Bits:
         return round(nnz) * value_bits, n_fibers * length, 0
