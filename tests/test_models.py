@@ -28,6 +28,9 @@ PARAMS = {
     "lenet5": 61_706,
     "mlp_digits": 64 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10,
 }
+# published counts less the input embedding (the zoo's decoders take token embeddings)
+LLAMA_PARAMS = {"llama2_7b": 6_738_415_616 - 32_000 * 4096, "llama_1b": 1_100_048_384 - 32_000 * 2048}
+TOO_BIG = ("llama_1b", "llama2_7b")  # built on the meta device only here
 
 
 @functools.cache
@@ -43,13 +46,22 @@ def resnet50():
 
 def test_zoo_names():
     assert set(MODELS) == {"lenet5", "lenet5_digits", "mlp_digits", "vgg16", "resnet18", "resnet50",
-                           "mobilenet_v2", "bert_block", "llama_125m_prefill", "llama_125m_decode"}
+                           "mobilenet_v2", "bert_block", "llama_125m_prefill", "llama_125m_decode",
+                           "llama_1b_prefill", "llama_1b_decode", "llama2_7b_prefill", "llama2_7b_decode"}
     for name in MODELS:
         spec = MODELS.get(name)
         assert isinstance(spec, ModelSpec) and spec.description and callable(spec.factory)
 
 
-@pytest.mark.parametrize("name", [n for n in MODELS.names() if n != "resnet50"])
+@pytest.mark.parametrize("name", [n for n in MODELS.names() if n.startswith(TOO_BIG)])
+def test_large_decoders_have_their_published_shapes(name):
+    model, shape = build_model(name, meta=True)
+    assert all(p.is_meta for p in model.parameters())
+    assert sum(p.numel() for p in model.parameters()) == LLAMA_PARAMS[name.rpartition("_")[0]]
+    assert MODELS.get(name).streamed and shape[-1] == model.lm_head.in_features
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS.names() if n != "resnet50" and not n.startswith(TOO_BIG)])
 def test_every_model_builds_and_runs(name):
     model, shape = built(name)
     assert shape == MODELS.get(name).input_shape
