@@ -1,0 +1,95 @@
+"""Llama-2-7B shapes, 2:4 by Wanda, decode with a KV cache of 2048 tokens on the 2:4 tensor core:
+the whole command, cold and cached, its time and peak memory (issue 14's budget: <= 120 s and
+<= 4 GB cold, <= 5 s cached, on 2 cores).
+
+    python benchmarks/bench_llm7b.py            # one cold run, then the cached reruns
+    python benchmarks/bench_llm7b.py --record   # also writes benchmarks/results/llm7b.md
+
+Each run is ``python -m accelsim run --hw nm_tensor_core --model llama2_7b_2of4 --out DIR`` in a fresh
+process, timed from outside (interpreter start to exit); "cold" has empty ACCELSIM_CACHE_DIR and
+NUMBA_CACHE_DIR, "cached" keeps the cold run's.  Peak memory is the child's maximum resident set
+(getrusage).  The figures the run prints (cycles, tokens per second, energy, weight storage) are read
+from its report.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HW, MODEL = "nm_tensor_core", "llama2_7b_2of4"
+
+
+def run_once(caches: Path, out: Path) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS GB, stderr) of one run in a fresh process (the child's own getrusage)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), ACCELSIM_CACHE_DIR=str(caches / "workloads"),
+               NUMBA_CACHE_DIR=str(caches / "numba"))
+    probe = ("import resource, runpy, sys; sys.argv = ['accelsim', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('accelsim', run_name='__main__')\n"
+             "finally:\n    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+             "    print(f'PEAK_KB {peak}', file=sys.stderr)")
+    start = time.perf_counter()
+    command = [sys.executable, "-c", probe, "run", "--hw", HW, "--model", MODEL, "--out", str(out)]
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    peak = next(int(line.split()[1]) for line in proc.stderr.splitlines() if line.startswith("PEAK_KB"))
+    if proc.returncode != 0:
+        raise SystemExit(f"exit {proc.returncode}\n{proc.stderr[-3000:]}")
+    return wall, peak / 1e6, proc.stderr
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cached", type=int, default=3, help="cached reruns after the cold run")
+    ap.add_argument("--record", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        caches, out = Path(tmp), Path(tmp) / "out"
+        cold = run_once(caches, out)
+        print(f"cold: {cold[0]:.1f} s, peak {cold[1]:.2f} GB", flush=True)
+        cached = [run_once(caches, out) for _ in range(args.cached)]
+        for wall, peak, _ in cached:
+            print(f"cached: {wall:.2f} s, peak {peak:.2f} GB", flush=True)
+        report = json.loads((out / "report.json").read_text())
+        cache_bytes = sum(p.stat().st_size for p in (caches / "workloads").glob("*"))
+    totals = report["totals"]
+    cycles, latency_ms = totals["total_cycles"], totals["latency_ms"]
+    lines = [
+        f"# {MODEL} decode on {HW}",
+        "",
+        f"Recorded {datetime.date.today()} on {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}: `python benchmarks/bench_llm7b.py --record` (issue 14's budget: "
+        "cold <= 120 s and <= 4 GB, cached <= 5 s).",
+        "",
+        "| run | wall s | peak RSS GB |",
+        "|---|---:|---:|",
+        f"| cold (empty workload and numba caches) | {cold[0]:.1f} | {cold[1]:.2f} |",
+        f"| cached (median of {len(cached)}; min-max {min(c[0] for c in cached):.2f}-"
+        f"{max(c[0] for c in cached):.2f}) | {statistics.median(c[0] for c in cached):.2f} | "
+        f"{max(c[1] for c in cached):.2f} |",
+        "",
+        f"Workload cache entry: {cache_bytes / 1e6:.0f} MB (masks bit-packed).",
+        "",
+        f"What the run reports: {len(report['layers'])} layers, {totals['macs_dense']:,} MACs per token, "
+        f"{cycles:,} cycles = {latency_ms:.2f} ms = {1000 / latency_ms:.1f} tokens/s, "
+        f"{totals['energy_pj'] / 1e9:.3f} mJ per token, bound: "
+        f"{', '.join(sorted({layer.get('bound', '?') for layer in report['layers']}))}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.record:
+        (ROOT / "benchmarks" / "results" / "llm7b.md").write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
