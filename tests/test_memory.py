@@ -359,3 +359,17 @@ def test_activations_that_do_not_fit_go_through_dram():
     assert 0 < len(kept) < len(small.layers) - 1  # the large early activations (>= 784 KiB) cannot stay
     for layer in small.layers[:-1]:
         assert (layer.dram_write_bytes == 0) == (note in layer.notes)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 4096), st.floats(1, 500), st.floats(0, 2048)), min_size=1,
+                max_size=30), st.sampled_from([1, 2]))
+def test_a_remembered_pipeline_is_the_pipeline(tiles, slots):
+    """pipeline_result reuses the run of an identical schedule (repeated decoder layers) and no other."""
+    loads, computes, writes = (list(v) for v in zip(*tiles, strict=True))
+    s = schedule(loads, computes, writes, slots=slots)
+    assert memory.pipeline_result(s, 16.0, 100) == run_pipeline(s, 16.0, 100)
+    assert memory.pipeline_result(s, 16.0, 100) == run_pipeline(s, 16.0, 100)  # served from the memo
+    assert memory.pipeline_result(s, 8.0, 100) == run_pipeline(s, 8.0, 100)  # another bandwidth: its own
+    longer = dataclasses.replace(s, compute_cycles=s.compute_cycles + 1.0)
+    assert memory.pipeline_result(longer, 16.0, 100) == run_pipeline(longer, 16.0, 100)

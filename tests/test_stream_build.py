@@ -86,8 +86,8 @@ def test_a_part_at_a_time(monkeypatch):
     trace = stream_build.export_workload
 
     def spy(part, x, **kwargs):
-        real = [n for n, p in meta.named_parameters() if not p.is_meta]
-        seen.append({n.split(".")[0] + ("." + n.split(".")[1] if n.startswith("layers.") else "") for n in real})
+        real = [n.split(".") for n, p in meta.named_parameters() if not p.is_meta]
+        seen.append({".".join(n[:2]) if n[0] == "layers" else n[0] for n in real})
         return trace(part, x, **kwargs)
 
     monkeypatch.setattr(stream_build, "export_workload", spy)
