@@ -82,3 +82,14 @@ def test_cache_keeps_large_masks_packed(tmp_path):
     assert isinstance(mask, PackedMask)
     assert np.array_equal(mask.bits, workload.layers[0].weight_mask.bits)
     assert workload_fingerprint(back) == workload_fingerprint(workload)
+
+
+@settings(max_examples=60, deadline=None)
+@given(group=st.sampled_from([1, 2, 4, 8]), fibers=st.integers(1, 6), bytes_per_fiber=st.integers(1, 5),
+       density=st.floats(0, 1), seed=st.integers(0, 999))
+def test_packed_group_max_is_group_max(group, fibers, bytes_per_fiber, density, seed):
+    from accelsim.sim.formats import kernels
+
+    mask = (np.random.default_rng(seed).random((fibers, 8 * bytes_per_fiber)) < density).astype(np.uint8)
+    packed = np.packbits(mask.astype(bool), axis=None)
+    assert kernels.packed_group_max(packed, group) == kernels.group_max(mask, group)
