@@ -1,9 +1,11 @@
 """The base class of every pattern, the helpers behind the rules all patterns share (see the
-package docstring), and the element-wise, N:M and block patterns.  numpy only."""
+package docstring), and the element-wise, N:M and block patterns.  numpy (and, for
+large arrays of short groups, the numba kernel of accelsim.workload.pruning.kernels)."""
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -58,6 +60,35 @@ def keep_top(group_scores: np.ndarray, n_prune: int) -> np.ndarray:
 def keep_top_per_row(scores: np.ndarray, n_keep: int) -> np.ndarray:
     """Keep-mask over a 2-D array [groups, L]: the ``n_keep`` highest of every row, ties kept in
     index order (stable sort)."""
+    scores = np.asarray(scores)
+    return keep_top_in_groups(scores.reshape(*scores.shape, 1), n_keep).reshape(scores.shape)
+
+
+# Short groups go to the numba kernel (accelsim.workload.pruning.kernels, O(L^2) per group), longer
+# ones to a stable argsort; benchmarks/results/prune_speed.md has the measurements behind both limits.
+KERNEL_MAX_LENGTH = 32  # the kernel is 2-10x faster than the argsort up to L = 32, even at L = 48-64
+KERNEL_MIN_SIZE = 1 << 24  # numba's import + cache load (~1 s) pays off only from ~16 M scores
+_KERNEL_DTYPES = frozenset(map(np.dtype, (np.float32, np.float64, np.int8, np.int16, np.int32, np.int64)))
+
+
+def _use_kernel(scores: np.ndarray, n_keep: int) -> bool:
+    if not (1 <= scores.shape[1] <= KERNEL_MAX_LENGTH and n_keep >= 0 and scores.dtype in _KERNEL_DTYPES):
+        return False
+    if scores.size < KERNEL_MIN_SIZE and "accelsim.workload.pruning.kernels" not in sys.modules:
+        return False
+    # the argsort below negates: for the most negative integer -x == x; leave that case to it
+    return scores.dtype.kind == "f" or scores.size == 0 or scores.min() > np.iinfo(scores.dtype).min
+
+
+def keep_top_in_groups(scores: np.ndarray, n_keep: int) -> np.ndarray:
+    """Keep-mask over a 3-D array [A, L, B] whose groups are ``scores[a, :, b]``: the ``n_keep``
+    highest of every group, ties kept in index order (what a stable descending sort keeps).  The
+    [A, L, B] view spares the transposes: N:M along C of a C-contiguous [K, C, R, S] weight is its
+    view [K * C / M, M, R * S]."""
+    if _use_kernel(scores, n_keep):
+        from accelsim.workload.pruning.kernels import top_in_groups
+
+        return top_in_groups(scores, n_keep)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :n_keep]
     keep = np.zeros(scores.shape, dtype=bool)
     np.put_along_axis(keep, order, True, axis=1)
@@ -128,13 +159,16 @@ class Pattern:
     def mask(self, scores: np.ndarray, sparsity: float, *, kind: str, name: str = "") -> np.ndarray:
         """Keep-mask (bool, shape of ``scores``) pruning about ``sparsity`` of the weights."""
         s = check_sparsity(sparsity)
-        scores = _check_scores(scores, kind, name)
+        scores, nonnegative = _check_scores(scores, kind, name)
         pattern, _ = self.resolve(scores.shape, kind, name)
         if pattern is None:
             return np.ones(scores.shape, dtype=bool)
-        return pattern._mask4(np.abs(scores).reshape(_kcrs(scores.shape)), s).reshape(scores.shape)
+        # |scores| == scores when none is negative (a -0.0 compares equal to 0.0): no copy then
+        a = (scores if nonnegative else np.abs(scores)).reshape(_kcrs(scores.shape))
+        return pattern._mask4(a, s).reshape(scores.shape)
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:  # pragma: no cover - abstract
+        """``a`` is |scores| as [K, C, R, S], possibly a view of the caller's scores: read it only."""
         raise NotImplementedError
 
 
@@ -143,7 +177,8 @@ def _kcrs(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     return (*shape, 1, 1)[:4]
 
 
-def _check_scores(scores: np.ndarray, kind: str, name: str) -> np.ndarray:
+def _check_scores(scores: np.ndarray, kind: str, name: str) -> tuple[np.ndarray, bool]:
+    """``scores`` as an array, checked, and whether none is negative (one pass: the minimum)."""
     where = f"layer {name!r}" if name else "scores"
     if kind not in WEIGHT_KINDS:
         raise ConfigError(where, [f"kind {kind!r} has no weights to prune "
@@ -154,9 +189,12 @@ def _check_scores(scores: np.ndarray, kind: str, name: str) -> np.ndarray:
         raise ConfigError(where, [f"a {kind} weight has {want} dimensions, scores have shape {scores.shape}"])
     if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(scores.dtype, np.complexfloating):
         raise ConfigError(where, [f"scores must be real numbers, got dtype {scores.dtype}"])
-    if np.issubdtype(scores.dtype, np.floating) and np.isnan(scores).any():
+    if scores.size == 0:
+        return scores, True
+    low = scores.min()  # NaN if any score is NaN (np.minimum propagates it)
+    if np.issubdtype(scores.dtype, np.floating) and np.isnan(low):
         raise ConfigError(where, ["scores contain NaN"])
-    return scores
+    return scores, bool(low >= 0)
 
 
 # ---------------------------------------------------------------- element, N:M, block
@@ -210,9 +248,8 @@ class NM(Pattern):
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
         k, c, r, s = a.shape
-        groups = a.transpose(0, 2, 3, 1).reshape(-1, self.m)  # (K,R,S,C) order, M along C
-        keep = keep_top_per_row(groups, self.kept_per_group(sparsity))
-        return keep.reshape(k, r, s, c).transpose(0, 3, 1, 2)
+        groups = a.reshape(k * c // self.m, self.m, r * s)  # group [g, :, rs]: M along C (a view)
+        return keep_top_in_groups(groups, self.kept_per_group(sparsity)).reshape(a.shape)
 
 
 @PATTERNS.register("block")
