@@ -133,8 +133,9 @@ def test_nm_masks_are_unchanged(monkeypatch, forced, variant, shape, kind):
         pattern = make_pattern(spec)
         for sparsity in (0.3, 0.5, 0.8):
             keep = pattern.kept_per_group(sparsity) if n is None else n
-            np.testing.assert_array_equal(pattern.mask(scores, sparsity, kind=kind), ref_nm(scores, keep, m),
-                                          err_msg=f"{spec} at {sparsity}")
+            got, want = pattern.mask(scores, sparsity, kind=kind), ref_nm(scores, keep, m)
+            np.testing.assert_array_equal(got, want, err_msg=f"{spec} at {sparsity}")
+            assert got.strides == want.strides  # torch keeps them in weight_mask; they pick the conv kernel
     np.testing.assert_array_equal(scores, before)  # the caller's scores are only read
 
 
@@ -191,5 +192,33 @@ def test_apply_masks_on_a_large_layer_leaves_what_torch_leaves(dtype):
     for mine, torchs in ((a.weight_mask, b.weight_mask), (a.weight, b.weight), (a.weight_orig, b.weight)):
         assert mine.dtype == torchs.dtype and mine.shape == torchs.shape and torch.equal(mine, torchs)
         assert torch.equal(torch.signbit(mine), torch.signbit(torchs))  # -0.0 where a negative weight went
+        assert mine.stride() == torchs.stride()
     assert a.weight.grad_fn is not None and a.weight_orig.requires_grad
     assert dict(a.named_buffers()).keys() == {"weight_mask"} and torch_prune.is_pruned(ours)
+
+
+def test_apply_masks_keeps_a_conv_masks_strides(monkeypatch):
+    """An N:M conv mask is laid out (K, R, S, C) as before; weight_mask and weight = weight_orig *
+    weight_mask keep the strides torch's ``keep.to(dtype)`` gave them: the conv kernel torch picks,
+    and its rounding, follow them (ResNet-50's activation densities moved when they did not)."""
+    torch = pytest.importorskip("torch")
+
+    from accelsim.workload.pruning import apply
+
+    torch.manual_seed(0)
+    ours, old = (torch.nn.Sequential(torch.nn.Conv2d(256, 512, 3)) for _ in range(2))  # 1.2 M weights
+    old.load_state_dict(ours.state_dict())
+    for linear in (False, True):
+        if linear:
+            ours, old = (torch.nn.Sequential(torch.nn.Linear(2048, 1024)) for _ in range(2))
+            old.load_state_dict(ours.state_dict())
+        w = ours[0].weight.detach().abs().numpy()
+        keep = make_pattern("nm2:4").mask(w, 0.5, kind="linear" if linear else "conv")
+        assert keep.strides == ((2048, 1) if linear else (9 * 256, 1, 3 * 256, 256))
+        apply.apply_masks(ours, {"0": keep})
+        with monkeypatch.context() as mp:
+            mp.setattr(apply, "_NUMPY_FLOATS", {})  # every mask through keep.to(dtype), as before
+            apply.apply_masks(old, {"0": keep})
+        for name in ("weight_mask", "weight", "weight_orig"):
+            a, b = getattr(ours[0], name), getattr(old[0], name)
+            assert a.stride() == b.stride() and a.dtype == b.dtype and torch.equal(a, b), name

@@ -131,9 +131,17 @@ def _as_dtype(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     """``keep.to(dtype)``; for the numpy float dtypes converted by numpy, whose large arrays sit on
     huge pages (numpy advises them), 3-7x faster than torch's own allocation on a 7B layer
     (benchmarks/results/prune_speed.md).  The same 0.0 / 1.0 values either way."""
-    if dtype not in _NUMPY_FLOATS or keep.numel() < 1 << 20:
-        return keep.to(dtype)
+    if dtype not in _NUMPY_FLOATS or keep.numel() < 1 << 20 or keep.stride() != _c_strides(keep.shape):
+        return keep.to(dtype)  # torch keeps the strides (size-1 dimensions' too), numpy would not
     return torch.from_numpy(keep.numpy().astype(_NUMPY_FLOATS[dtype]))
+
+
+def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
 
 
 def _custom_from_mask_fresh(module: nn.Module, keep: torch.Tensor) -> None:

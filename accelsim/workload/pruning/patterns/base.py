@@ -66,7 +66,7 @@ def keep_top_per_row(scores: np.ndarray, n_keep: int) -> np.ndarray:
 
 # Short groups go to the numba kernel (accelsim.workload.pruning.kernels, O(L^2) per group), longer
 # ones to a stable argsort; benchmarks/results/prune_speed.md has the measurements behind both limits.
-KERNEL_MAX_LENGTH = 32  # the kernel is 2-10x faster than the argsort up to L = 32, even at L = 48-64
+KERNEL_MAX_LENGTH = 49  # 13x faster at L = 4, 2x at 16, 1.2x at 49 (7x7 windows), even at 64
 KERNEL_MIN_SIZE = 1 << 24  # numba's import + cache load (~1 s) pays off only from ~16 M scores
 _KERNEL_DTYPES = frozenset(map(np.dtype, (np.float32, np.float64, np.int8, np.int16, np.int32, np.int64)))
 
@@ -249,7 +249,13 @@ class NM(Pattern):
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
         k, c, r, s = a.shape
         groups = a.reshape(k * c // self.m, self.m, r * s)  # group [g, :, rs]: M along C (a view)
-        return keep_top_in_groups(groups, self.kept_per_group(sparsity)).reshape(a.shape)
+        keep = keep_top_in_groups(groups, self.kept_per_group(sparsity))
+        # The mask is laid out in (K, R, S, C) order as it always was: torch keeps a conv mask's
+        # strides in weight_mask and in weight = weight_orig * weight_mask, and the strides choose
+        # the conv algorithm, whose rounding moves activation densities.  A linear layer's is free.
+        if r * s > 1:
+            keep = np.ascontiguousarray(keep.reshape(k, c, r, s).transpose(0, 2, 3, 1))
+        return keep.reshape(k, r, s, c).transpose(0, 3, 1, 2)
 
 
 @PATTERNS.register("block")
