@@ -222,3 +222,31 @@ def test_apply_masks_keeps_a_conv_masks_strides(monkeypatch):
         for name in ("weight_mask", "weight", "weight_orig"):
             a, b = getattr(ours[0], name), getattr(old[0], name)
             assert a.stride() == b.stride() and a.dtype == b.dtype and torch.equal(a, b), name
+
+
+# ---------------------------------------------------------------- unstructured's threshold
+
+
+@pytest.mark.parametrize("case", ["normal32", "ties", "ascending", "descending", "constant", "nan", "int64"])
+def test_kth_smallest_is_partitions_answer_on_large_arrays(case):
+    """From 2**22 scores kth_smallest brackets the answer by a sample; it must still be exact."""
+    rng = np.random.default_rng(11)
+    n = (1 << 22) + 12345
+    v = {"normal32": lambda: np.abs(rng.standard_normal(n, dtype=np.float32)),
+         "ties": lambda: rng.integers(0, 4, n).astype(np.float64),
+         "ascending": lambda: np.arange(n, dtype=np.float64),
+         "descending": lambda: np.arange(n, 0, -1).astype(np.float32),
+         "constant": lambda: np.full(n, 0.5),
+         "nan": lambda: np.where(rng.random(n) < 0.3, np.nan, rng.random(n)),
+         "int64": lambda: rng.integers(-5, 1000, n)}[case]()
+    for k in (0, 1, n // 3, n // 2 - 1, n - 2, n - 1):
+        got, want = base.kth_smallest(v, k), np.partition(v, k)[k]
+        assert got == want or (np.isnan(got) and np.isnan(want)), (case, k)
+    n_prune = n // 2
+    thr = np.partition(v, n_prune - 1)[n_prune - 1]  # keep_top as it was
+    want = v > thr
+    missing = v.size - n_prune - int(np.count_nonzero(want))
+    if missing > 0:
+        ties = np.flatnonzero(v == thr)
+        want[ties[ties.size - missing:]] = True
+    np.testing.assert_array_equal(base.keep_top(v, n_prune), want)
