@@ -179,7 +179,8 @@ def main() -> None:
             f"tree.  The masks of both are hashed and equal.\n\n" + "\n".join(lines) +
             "\n\nWhat is left of an nm2:4 layer after: |w| (one numpy pass), the kernel (one pass), "
             "the float mask (numpy), torch's `weight_orig *= mask` and `weight = weight_orig * mask` "
-            "(the reparametrisation's own tensor).  Unstructured keeps its np.partition (O(n)).\n\n"
+            "(the reparametrisation's own tensor).  Unstructured: its threshold partitions only the "
+            "bracket a sorted sample finds (`kth_smallest`), and no |scores| copy or NaN scan.\n\n"
             "## Crossover: kernel vs argsort by group length (8 M float32 scores, median of 3)\n\n"
             + "\n".join(cross_lines) +
             f"\n\nnumba start-up in a fresh process: import {cross['import_numba_s']:.2f} s, first kernel "
