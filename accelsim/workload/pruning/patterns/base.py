@@ -84,7 +84,7 @@ def keep_top_per_row(scores: np.ndarray, n_keep: int) -> np.ndarray:
 # Short groups go to the numba kernel (accelsim.workload.pruning.kernels, O(L^2) per group), longer
 # ones to a stable argsort; benchmarks/results/prune_speed.md has the measurements behind both limits.
 KERNEL_MAX_LENGTH = 49  # 13x faster at L = 4, 2x at 16, 1.2x at 49 (7x7 windows), even at 64
-KERNEL_MIN_SIZE = 1 << 24  # numba's import + cache load (~1 s) pays off only from ~16 M scores
+KERNEL_MIN_SIZE = 1 << 24  # numba import + cache load (0.5-1 s) pays off only from ~16 M scores
 _KERNEL_DTYPES = frozenset(map(np.dtype, (np.float32, np.float64, np.int8, np.int16, np.int32, np.int64)))
 
 
