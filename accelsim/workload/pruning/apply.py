@@ -115,13 +115,33 @@ def apply_masks(model: nn.Module, masks: Mapping[str, np.ndarray]) -> None:
                                         f"{tuple(module.weight.shape)}"])
         pruned = hasattr(module, "weight_mask") and hasattr(module, "weight_orig")
         param = module.weight_orig if pruned else module.weight
-        keep = keep.to(param.dtype)
+        keep = _as_dtype(keep, param.dtype)
         with torch.no_grad():
             param.mul_(keep)
         if pruned:  # torch combines the masks (PruningContainer): the registered mask is old AND new
             torch_prune.custom_from_mask(module, "weight", keep)
         else:
             _custom_from_mask_fresh(module, keep)
+
+
+_NUMPY_FLOATS = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
+
+
+def _as_dtype(keep: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``keep.to(dtype)``; for the numpy float dtypes converted by numpy, whose large arrays sit on
+    huge pages (numpy advises them): 0.05 s instead of 0.2-0.3 s for an 11008 x 4096 mask
+    (torch 2.13 here; layer totals in benchmarks/results/prune_speed.md).  Same 0.0 / 1.0 values."""
+    if dtype not in _NUMPY_FLOATS or keep.numel() < 1 << 20 or keep.stride() != _c_strides(keep.shape):
+        return keep.to(dtype)  # torch keeps the strides (size-1 dimensions' too), numpy would not
+    return torch.from_numpy(keep.numpy().astype(_NUMPY_FLOATS[dtype]))
+
+
+def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return tuple(reversed(strides))
 
 
 def _custom_from_mask_fresh(module: nn.Module, keep: torch.Tensor) -> None:

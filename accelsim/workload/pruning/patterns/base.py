@@ -1,9 +1,11 @@
 """The base class of every pattern, the helpers behind the rules all patterns share (see the
-package docstring), and the element-wise, N:M and block patterns.  numpy only."""
+package docstring), and the element-wise, N:M and block patterns.  numpy (and, for
+large arrays of short groups, the numba kernel of accelsim.workload.pruning.kernels)."""
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
@@ -46,7 +48,7 @@ def keep_top(group_scores: np.ndarray, n_prune: int) -> np.ndarray:
     v = np.asarray(group_scores).ravel()
     if n_prune <= 0:
         return np.ones(v.shape, dtype=bool)
-    thr = np.partition(v, n_prune - 1)[n_prune - 1]
+    thr = kth_smallest(v, n_prune - 1)
     keep = v > thr
     missing = v.size - n_prune - int(np.count_nonzero(keep))  # ties at thr still to keep: the last ones
     if missing > 0:
@@ -55,9 +57,55 @@ def keep_top(group_scores: np.ndarray, n_prune: int) -> np.ndarray:
     return keep
 
 
+def kth_smallest(v: np.ndarray, k: int):
+    """``np.partition(v, k)[k]`` of a 1-D array, 2x faster on large ones: a sorted strided sample
+    brackets the k-th value, and only the scores inside the bracket are partitioned.  Exact: when
+    the bracket misses (or holds a NaN) the whole array is partitioned."""
+    n = v.size
+    if n < 1 << 22 or not 0 <= k < n:
+        return np.partition(v, k)[k]
+    sample = np.sort(v[:: n >> 16])
+    at, margin = k / n * sample.size, 8 * math.sqrt(sample.size) + 8
+    lo, hi = sample[max(0, int(at - margin))], sample[min(sample.size - 1, int(at + margin))]
+    below = np.count_nonzero(v < lo)  # NaN is neither below nor inside: it sorts last anyway
+    inside = v[(v >= lo) & (v <= hi)]
+    if below <= k < below + inside.size:
+        return np.partition(inside, k - below)[k - below]
+    return np.partition(v, k)[k]
+
+
 def keep_top_per_row(scores: np.ndarray, n_keep: int) -> np.ndarray:
     """Keep-mask over a 2-D array [groups, L]: the ``n_keep`` highest of every row, ties kept in
     index order (stable sort)."""
+    scores = np.asarray(scores)
+    return keep_top_in_groups(scores.reshape(*scores.shape, 1), n_keep).reshape(scores.shape)
+
+
+# Short groups go to the numba kernel (accelsim.workload.pruning.kernels, O(L^2) per group), longer
+# ones to a stable argsort; benchmarks/results/prune_speed.md has the measurements behind both limits.
+KERNEL_MAX_LENGTH = 49  # 13x faster at L = 4, 2x at 16, 1.2x at 49 (7x7 windows), even at 64
+KERNEL_MIN_SIZE = 1 << 24  # numba import + cache load (0.5-1 s) pays off only from ~16 M scores
+_KERNEL_DTYPES = frozenset(map(np.dtype, (np.float32, np.float64, np.int8, np.int16, np.int32, np.int64)))
+
+
+def _use_kernel(scores: np.ndarray, n_keep: int) -> bool:
+    if not (1 <= scores.shape[1] <= KERNEL_MAX_LENGTH and n_keep >= 0 and scores.dtype in _KERNEL_DTYPES):
+        return False
+    if scores.size < KERNEL_MIN_SIZE and "accelsim.workload.pruning.kernels" not in sys.modules:
+        return False
+    # the argsort below negates: for the most negative integer -x == x; leave that case to it
+    return scores.dtype.kind == "f" or scores.size == 0 or scores.min() > np.iinfo(scores.dtype).min
+
+
+def keep_top_in_groups(scores: np.ndarray, n_keep: int) -> np.ndarray:
+    """Keep-mask over a 3-D array [A, L, B] whose groups are ``scores[a, :, b]``: the ``n_keep``
+    highest of every group, ties kept in index order (what a stable descending sort keeps).  The
+    [A, L, B] view spares the transposes: N:M along C of a C-contiguous [K, C, R, S] weight is its
+    view [K * C / M, M, R * S]."""
+    if _use_kernel(scores, n_keep):
+        from accelsim.workload.pruning.kernels import top_in_groups
+
+        return top_in_groups(scores, n_keep)
     order = np.argsort(-scores, axis=1, kind="stable")[:, :n_keep]
     keep = np.zeros(scores.shape, dtype=bool)
     np.put_along_axis(keep, order, True, axis=1)
@@ -128,13 +176,16 @@ class Pattern:
     def mask(self, scores: np.ndarray, sparsity: float, *, kind: str, name: str = "") -> np.ndarray:
         """Keep-mask (bool, shape of ``scores``) pruning about ``sparsity`` of the weights."""
         s = check_sparsity(sparsity)
-        scores = _check_scores(scores, kind, name)
+        scores, nonnegative = _check_scores(scores, kind, name)
         pattern, _ = self.resolve(scores.shape, kind, name)
         if pattern is None:
             return np.ones(scores.shape, dtype=bool)
-        return pattern._mask4(np.abs(scores).reshape(_kcrs(scores.shape)), s).reshape(scores.shape)
+        # |scores| == scores when none is negative (a -0.0 compares equal to 0.0): no copy then
+        a = (scores if nonnegative else np.abs(scores)).reshape(_kcrs(scores.shape))
+        return pattern._mask4(a, s).reshape(scores.shape)
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:  # pragma: no cover - abstract
+        """``a`` is |scores| as [K, C, R, S], possibly a view of the caller's scores: read it only."""
         raise NotImplementedError
 
 
@@ -143,7 +194,8 @@ def _kcrs(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     return (*shape, 1, 1)[:4]
 
 
-def _check_scores(scores: np.ndarray, kind: str, name: str) -> np.ndarray:
+def _check_scores(scores: np.ndarray, kind: str, name: str) -> tuple[np.ndarray, bool]:
+    """``scores`` as an array, checked, and whether none is negative (one pass: the minimum)."""
     where = f"layer {name!r}" if name else "scores"
     if kind not in WEIGHT_KINDS:
         raise ConfigError(where, [f"kind {kind!r} has no weights to prune "
@@ -154,9 +206,12 @@ def _check_scores(scores: np.ndarray, kind: str, name: str) -> np.ndarray:
         raise ConfigError(where, [f"a {kind} weight has {want} dimensions, scores have shape {scores.shape}"])
     if not np.issubdtype(scores.dtype, np.number) or np.issubdtype(scores.dtype, np.complexfloating):
         raise ConfigError(where, [f"scores must be real numbers, got dtype {scores.dtype}"])
-    if np.issubdtype(scores.dtype, np.floating) and np.isnan(scores).any():
+    if scores.size == 0:
+        return scores, True
+    low = scores.min()  # NaN if any score is NaN (np.minimum propagates it)
+    if np.issubdtype(scores.dtype, np.floating) and np.isnan(low):
         raise ConfigError(where, ["scores contain NaN"])
-    return scores
+    return scores, bool(low >= 0)
 
 
 # ---------------------------------------------------------------- element, N:M, block
@@ -210,8 +265,13 @@ class NM(Pattern):
 
     def _mask4(self, a: np.ndarray, sparsity: float) -> np.ndarray:
         k, c, r, s = a.shape
-        groups = a.transpose(0, 2, 3, 1).reshape(-1, self.m)  # (K,R,S,C) order, M along C
-        keep = keep_top_per_row(groups, self.kept_per_group(sparsity))
+        groups = a.reshape(k * c // self.m, self.m, r * s)  # group [g, :, rs]: M along C (a view)
+        keep = keep_top_in_groups(groups, self.kept_per_group(sparsity))
+        # The mask is laid out in (K, R, S, C) order as it always was: torch keeps a conv mask's
+        # strides in weight_mask and in weight = weight_orig * weight_mask, and the strides choose
+        # the conv algorithm, whose rounding moves activation densities.  A linear layer's is free.
+        if r * s > 1:
+            keep = np.ascontiguousarray(keep.reshape(k, c, r, s).transpose(0, 2, 3, 1))
         return keep.reshape(k, r, s, c).transpose(0, 3, 1, 2)
 
 
