@@ -21,14 +21,12 @@ and are refused.
 from __future__ import annotations
 
 import fnmatch
-import gc
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.utils import prune as torch_prune
 
 from accelsim.errors import ConfigError, SimulationError
 from accelsim.registry import METHODS
@@ -88,7 +86,6 @@ def stream_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
         with torch.no_grad():
             x = part(x)
         part.to("meta")  # frees the part's weights (the caches of its KV too)
-        gc.collect()  # and the exported graph's reference cycles that still hold them
     workload = Workload(name=name, layers=tuple(layers),
                         source=f"torch.export trace of {type(model).__qualname__}, one part at a time",
                         input_shape=input_shape, batch=batch, coverage=Coverage.merge(coverages, FRONT_END),
@@ -136,7 +133,7 @@ class _PrunePlan:
             hook = part.register_forward_hook(
                 lambda _m, inputs, out: seen.append(out) if inputs[0] is calibration else None)
         try:
-            result = prune_model(part, **args)
+            result = prune_model(part, **args, register=False)  # weights zeroed, no second copy
         finally:
             if calibration is not None:
                 hook.remove()
@@ -148,9 +145,6 @@ class _PrunePlan:
                 raise SimulationError(f"method {args['method']!r} gives a calibration batch but did not run "
                                       "the model on it: its parts cannot be calibrated one at a time")
             self.calibration = seen[0]
-        for module in part.modules():  # the zeroed weight stays; prune's copy and float mask go
-            if hasattr(module, "weight_orig"):
-                torch_prune.remove(module, "weight")
         if self.result_template is None:
             self.result_template = replace(result, layers=(), masks={})
         return replace(result, masks={})

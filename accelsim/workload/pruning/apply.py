@@ -99,10 +99,12 @@ def prunable_layers(model: nn.Module) -> dict[str, nn.Module]:
     return {name: mod for name, mod in model.named_modules() if isinstance(mod, (nn.Conv2d, nn.Linear))}
 
 
-def apply_masks(model: nn.Module, masks: Mapping[str, np.ndarray]) -> None:
+def apply_masks(model: nn.Module, masks: Mapping[str, np.ndarray], *, register: bool = True) -> None:
     """Zero the masked weights in place and register each mask with torch.nn.utils.prune
     (``weight_orig`` + ``weight_mask`` buffer, which the tracer reads).  A layer pruned before keeps
-    its earlier mask too: the registered mask is the AND of both (torch's PruningContainer)."""
+    its earlier mask too: the registered mask is the AND of both (torch's PruningContainer).
+    ``register=False`` only zeroes the weights (the tracer reads the same mask from their zeros, as
+    no kept weight of a zoo model is exactly 0.0): a 7B decoder's layers then need no second copy."""
     layers = prunable_layers(model)
     for name, mask in masks.items():
         if name not in layers:
@@ -114,6 +116,10 @@ def apply_masks(model: nn.Module, masks: Mapping[str, np.ndarray]) -> None:
             raise ConfigError("masks", [f"{name}: mask shape {tuple(keep.shape)} != weight shape "
                                         f"{tuple(module.weight.shape)}"])
         pruned = hasattr(module, "weight_mask") and hasattr(module, "weight_orig")
+        if not register and not pruned:
+            with torch.no_grad():
+                module.weight.masked_fill_(~keep, 0.0)
+            continue
         param = module.weight_orig if pruned else module.weight
         keep = _as_dtype(keep, param.dtype)
         with torch.no_grad():
@@ -217,8 +223,10 @@ def prune_model(
     data: Any = None,
     max_layer_sparsity: float | None = None,
     method_params: Mapping[str, Any] | None = None,
+    register: bool = True,
 ) -> PruneResult:
-    """Prune ``model`` in place (see the module docstring for every rule) and report per layer."""
+    """Prune ``model`` in place (see the module docstring for every rule) and report per layer;
+    ``register`` as apply_masks says."""
     pattern = make_pattern(pattern)
     s = check_sparsity(sparsity)
     target = pattern.target_for(s)
@@ -257,7 +265,7 @@ def prune_model(
                                                      f"{sorted(active)}"])
         masks = {n: np.asarray(out[n], dtype=bool) for n in active}
         method_notes = getattr(out, "notes", {})  # e.g. the widths pen_ultimate chose
-    apply_masks(model, masks)
+    apply_masks(model, masks, register=register)
 
     report = []
     for name, mod in layers.items():
