@@ -3,7 +3,8 @@
 A zoo model that offers ``parts()`` and ``init_part(i)`` (models/llama.py: each decoder layer, then
 the final norm with the LM head) is built on the meta device, with no weights.  Then, part by part:
 
-1. its modules are materialised and filled (``init_part``: the weights a whole build gives them);
+1. its modules are materialised and filled (``init_part``: the weights a whole build gives them, none
+   exactly 0.0);
 2. a method that calibrates on inputs (wanda) sees the dense part's inputs: the calibration batch
    runs through the dense part, as it runs through the dense model in a whole build;
 3. the part is pruned with the recipe's rules (``prune_model`` on the part alone, its layers named as
@@ -33,7 +34,6 @@ from accelsim.registry import METHODS
 from accelsim.workload.coverage import Coverage
 from accelsim.workload.export_trace import export_workload
 from accelsim.workload.layer import Workload
-from accelsim.workload.models import no_accidental_zeros
 from accelsim.workload.pruning.apply import PruneResult, prunable_layers, prune_model
 
 FRONT_END = "torch.export, one part at a time"
@@ -73,8 +73,7 @@ def stream_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
     input_shape, batch = tuple(x.shape[1:]), int(x.shape[0])
     for index, part in enumerate(parts):
         part.to_empty(device="cpu")
-        model.init_part(index)
-        no_accidental_zeros(part)
+        model.init_part(index)  # which leaves no weight exactly 0.0 (it would read as pruned)
         if plan is not None:
             reports += plan.prune(part, index).layers
         traced = export_workload(part, x, name=name, source=source, measure_activations=True)

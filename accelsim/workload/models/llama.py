@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -150,7 +151,9 @@ class LlamaStack(nn.Module):
 
     def init_part(self, index: int) -> None:
         """Fill part ``index``'s weights and KV cache from its own generators (see the module doc);
-        the large tensors on two threads, each with its generator, so the result does not depend on it."""
+        the large tensors on two threads, each with its generator, so the result does not depend on it.
+        No weight is left exactly 0.0 (the smallest normal float instead, as build_model's
+        no_accidental_zeros does): the tracer would read it as pruned."""
         modules, _ = self.parts()[index]
         fills: list[tuple[torch.Tensor, float]] = []
         for root in modules.values():
@@ -167,6 +170,9 @@ class LlamaStack(nn.Module):
         def fill(job):
             t, std, seed = job
             t.normal_(0.0, std, generator=torch.Generator().manual_seed(seed))
+            if std != 1.0:  # a weight of exactly 0.0 (torch's normal_ gives a few per 10 M) reads as pruned
+                flat = t.view(-1).numpy()
+                flat[np.flatnonzero(flat == 0)] = torch.finfo(t.dtype).tiny
 
         with torch.no_grad(), ThreadPoolExecutor(2) as pool:
             list(pool.map(fill, sorted(jobs, key=lambda j: -j[0].numel())))

@@ -118,7 +118,12 @@ def apply_masks(model: nn.Module, masks: Mapping[str, np.ndarray], *, register: 
         pruned = hasattr(module, "weight_mask") and hasattr(module, "weight_orig")
         if not register and not pruned:
             with torch.no_grad():
-                module.weight.masked_fill_(~keep, 0.0)
+                weight = module.weight.detach()
+                if weight.is_contiguous() and weight.device.type == "cpu" and weight.dtype in _NUMPY_FLOATS:
+                    array = weight.numpy()  # one pass: numpy multiplies by the bools in place
+                    np.multiply(array, np.asarray(mask, dtype=bool), out=array)
+                else:
+                    weight.masked_fill_(~keep, 0.0)
             continue
         param = module.weight_orig if pruned else module.weight
         keep = _as_dtype(keep, param.dtype)

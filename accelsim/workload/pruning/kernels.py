@@ -80,3 +80,4 @@ def top_in_groups(scores: np.ndarray, n_keep: int) -> np.ndarray:
     out = np.empty(scores.shape, dtype=bool)
     _top_in_groups(scores, int(n_keep), out)
     return out
+

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -110,21 +111,36 @@ def masks_from_scores(
         per_layer, exact = allocate_global(scores, sparsity, max_layer_sparsity)
         if _is_unstructured(pattern):
             return exact
-    out = {}
-    for name, s in per_layer.items():
+
+    def one(name: str) -> np.ndarray:
+        s = per_layer[name]
         score = scores[name]  # read once: a method's scores may be computed as they are read (wanda)
         shape = np.shape(score)
         if s >= 1.0:
-            out[name] = np.zeros(shape, dtype=bool)
-        elif s <= 0.0:
-            out[name] = np.ones(shape, dtype=bool)
-        else:
-            kind = layer_kind(layers[name], name)
-            m = np.asarray(pattern.mask(score, s, kind=kind, name=name), dtype=bool)
-            if m.shape != shape:
-                raise AccelsimError(f"pattern returned a mask of shape {m.shape} for {name!r} {shape}")
-            out[name] = m
-    return out
+            return np.zeros(shape, dtype=bool)
+        if s <= 0.0:
+            return np.ones(shape, dtype=bool)
+        m = np.asarray(pattern.mask(score, s, kind=layer_kind(layers[name], name), name=name), dtype=bool)
+        if m.shape != shape:
+            raise AccelsimError(f"pattern returned a mask of shape {m.shape} for {name!r} {shape}")
+        return m
+
+    names = list(per_layer)
+    big = sum(_numel(layers[n]) >= PARALLEL_MIN_WEIGHTS for n in names) > 1
+    if not big:
+        return {name: one(name) for name in names}
+    # an LLM's layers, two at a time: their scores (torch) and masks (numpy, the numba kernel) let go of
+    # the GIL, and one layer's passes leave the second core idle; each mask is the same either way
+    with ThreadPoolExecutor(2) as pool:
+        return dict(zip(names, pool.map(one, names), strict=True))
+
+
+PARALLEL_MIN_WEIGHTS = 1 << 24  # layers of 16 M weights and more are masked two at a time
+
+
+def _numel(module) -> int:
+    weight = getattr(module, "weight", None)
+    return int(weight.numel()) if weight is not None else 0
 
 
 # ---------------------------------------------------------------- the base class

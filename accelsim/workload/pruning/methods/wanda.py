@@ -110,13 +110,14 @@ class _Scores(Mapping):
 
     def __getitem__(self, name: str) -> np.ndarray:
         module, norm = self.layers[name], self.norms[name].double()
-        w = module.weight.detach().cpu().to(torch.float64, copy=True)
+        w = module.weight.detach().cpu()
         if w.ndim == 4:  # (out, C/g, kh, kw); the norms are (C * kh * kw) channel-major
             groups = getattr(module, "groups", 1)
-            view = w.view(groups, w.shape[0] // groups, *w.shape[1:])
-            view.abs_().mul_(norm.reshape(groups, 1, *w.shape[1:]))
-            return w.numpy()
-        return w.abs_().mul_(norm).numpy()
+            view = w.reshape(groups, w.shape[0] // groups, *w.shape[1:])
+            product = torch.mul(view.abs(), norm.reshape(groups, 1, *w.shape[1:]))
+            return product.reshape(w.shape).numpy()
+        # |w| is exact in w's dtype; the product is taken in float64 (type promotion), in two passes
+        return torch.mul(w.abs(), norm).numpy()
 
     def __iter__(self):
         return iter(self.layers)
