@@ -1,10 +1,13 @@
 """From a recipe to a workload: ``build_workload`` (build, prune, trace; torch) and the on-disk
-cache of the result: ``<key>.npz`` (masks, np.packbits) + ``<key>.json`` (everything else).
+cache of the result: ``<key>.bits`` (every mask, np.packbits, one after another at the offsets the
+JSON gives) + ``<key>.json`` (everything else).
 
-Reading a cached workload needs numpy and the json module only -- never torch.  Both files are
-written atomically (temp file in the same directory + os.replace), the npz first; the JSON names
-the key and the format and carries the sha256 of the npz and its own, so a truncated, bit-flipped
-or half-deleted pair is found before use.  A ``WorkloadCacheWarning`` (a library caller can filter
+Reading a cached workload needs numpy and the json module only -- never torch.  The bits are
+memory-mapped, not read: a mask above 4 Mi elements stays a PackedMask over the mapping, so a 7B
+model's 0.8 GB of masks cost no memory until the simulator reads one.  Both files are written
+atomically (temp file in the same directory + os.replace), the bits first; the JSON names the key
+and the format and carries the sha256 of the bits and its own, so a truncated, bit-flipped or
+half-deleted pair is found before use.  A ``WorkloadCacheWarning`` (a library caller can filter
 it; the CLI prints one ``note:`` line) says that a damaged entry is rebuilt, or, once per process,
 that the cache cannot be written (every run then rebuilds the workload).
 """
@@ -28,7 +31,8 @@ from accelsim.workload.coverage import Coverage
 from accelsim.workload.layer import ConvShape, Layer, Workload
 from accelsim.workload.packed_mask import PACK_ABOVE_ELEMENTS, PackedMask, packed_bits
 
-CACHE_FORMAT = 6
+CACHE_FORMAT = 7
+_ALIGN_BYTES = 64  # each mask starts on a 64-byte boundary of the .bits file
 _LAYER_FIELDS = tuple(f.name for f in fields(Layer) if f.name not in ("weight_mask", "input_mask"))
 _UNWRITABLE_SAID: set[Path] = set()
 
@@ -46,17 +50,40 @@ def default_cache_dir(explicit: str | Path | None = None) -> Path:
 
 
 def cache_paths(cache_dir: Path, key: str) -> tuple[Path, Path]:
-    return cache_dir / f"{key}.npz", cache_dir / f"{key}.json"
+    return cache_dir / f"{key}.bits", cache_dir / f"{key}.json"
 
 
-def _layer_meta(layer: Layer) -> dict[str, Any]:
+def _layer_meta(layer: Layer, offsets: dict[str, int]) -> dict[str, Any]:
     meta = {name: getattr(layer, name) for name in _LAYER_FIELDS}
     meta["conv"] = None if layer.conv is None else asdict(layer.conv)
     meta["pattern"] = str(layer.pattern)
-    mask = layer.weight_mask
-    meta["mask_shape"] = None if mask is None else list(mask.shape)
-    meta["input_mask_shape"] = None if layer.input_mask is None else list(layer.input_mask.shape)
+    for field, key in (("weight_mask", "mask"), ("input_mask", "input_mask")):
+        mask = getattr(layer, field)
+        meta[f"{key}_shape"] = None if mask is None else list(mask.shape)
+        meta[f"{key}_offset"] = offsets.get(field)
     return meta
+
+
+def _pack_all(layers) -> tuple[list[np.ndarray], list[dict[str, int]], int]:
+    """(the packed masks in file order, per layer {field: offset}, total bytes)."""
+    blobs, offsets, end = [], [], 0
+    for layer in layers:
+        here = {}
+        for field in ("weight_mask", "input_mask"):
+            mask = getattr(layer, field)
+            if mask is not None:
+                bits = packed_bits(mask)
+                here[field] = end
+                blobs.append(bits)
+                end += -(-bits.nbytes // _ALIGN_BYTES) * _ALIGN_BYTES
+        offsets.append(here)
+    return blobs, offsets, end
+
+
+def _write_blobs(fh, blobs: list[np.ndarray]) -> None:
+    for bits in blobs:
+        fh.write(memoryview(np.ascontiguousarray(bits)))
+        fh.write(b"\0" * (-bits.nbytes % _ALIGN_BYTES))
 
 
 def _digest(meta: dict[str, Any]) -> str:
@@ -68,26 +95,23 @@ def _digest(meta: dict[str, Any]) -> str:
 def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str, Any] | None = None) -> Path:
     """Write the pair for ``key``; returns the JSON path.  ``extra`` is kept in the JSON as is."""
     cache_dir.mkdir(parents=True, exist_ok=True)
-    npz_path, json_path = cache_paths(cache_dir, key)
-    arrays = {f"m{i}": packed_bits(layer.weight_mask)
-              for i, layer in enumerate(workload.layers) if layer.weight_mask is not None}
-    arrays |= {f"a{i}": packed_bits(layer.input_mask)
-               for i, layer in enumerate(workload.layers) if layer.input_mask is not None}
+    bits_path, json_path = cache_paths(cache_dir, key)
+    blobs, offsets, _ = _pack_all(workload.layers)
     meta = {
         "cache_format": CACHE_FORMAT,
         "key": key,
-        "npz_sha256": "",
+        "bits_sha256": "",
         "workload": {"name": workload.name, "source": workload.source,
                      "input_shape": list(workload.input_shape), "batch": workload.batch,
                      "fingerprint": workload.fingerprint, "output_from": list(workload.output_from),
                      "coverage": None if workload.coverage is None else workload.coverage.to_dict()},
-        "layers": [_layer_meta(layer) for layer in workload.layers],
+        "layers": [_layer_meta(layer, at) for layer, at in zip(workload.layers, offsets, strict=True)],
         "extra": extra or {},
     }
     _digest(meta)  # a value JSON cannot hold fails here, before anything is written
-    write_atomic(npz_path, lambda fh: np.savez(fh, **arrays))  # straight to disk: a 7B model's is 0.8 GB
-    with open(npz_path, "rb") as fh:
-        meta["npz_sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
+    write_atomic(bits_path, lambda fh: _write_blobs(fh, blobs))  # straight to disk: a 7B model's is 0.8 GB
+    with open(bits_path, "rb") as fh:
+        meta["bits_sha256"] = hashlib.file_digest(fh, "sha256").hexdigest()
     meta["sha256"] = _digest(meta)
     write_atomic(json_path, json.dumps(meta, indent=1, allow_nan=False).encode())
     return json_path
@@ -96,11 +120,11 @@ def save_workload(workload: Workload, cache_dir: Path, key: str, extra: dict[str
 def load_cached(cache_dir: Path, key: str) -> Workload | None:
     """The cached workload for ``key``, or None: absent (a miss), or damaged (a WorkloadCacheWarning
     says so; the caller rebuilds and ``save_workload`` replaces the pair)."""
-    npz_path, json_path = cache_paths(cache_dir, key)
+    bits_path, json_path = cache_paths(cache_dir, key)
     try:
-        return _read(npz_path, json_path, key)
+        return _read(bits_path, json_path, key)
     except FileNotFoundError:
-        if not (npz_path.is_file() or json_path.is_file()):
+        if not (bits_path.is_file() or json_path.is_file()):
             return None
         why = "half of the pair is missing"
     except OSError:
@@ -122,24 +146,24 @@ def unwritable(cache_dir: Path, exc: OSError) -> None:
                       WorkloadCacheWarning, stacklevel=3)
 
 
-def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
+def _read(bits_path: Path, json_path: Path, key: str) -> Workload:
     meta = json.loads(json_path.read_bytes())
     if not isinstance(meta, dict) or [meta.get(k) for k in ("sha256", "key", "cache_format")] != [
             _digest(meta), key, CACHE_FORMAT]:
         raise ValueError("its .json does not match its checksum")
+    with open(bits_path, "rb") as fh:  # one inode (writers replace, never rewrite): hashed, then mapped
+        if hashlib.file_digest(fh, "sha256").hexdigest() != meta["bits_sha256"]:
+            raise ValueError("its .bits does not match its checksum")
+        size = os.fstat(fh.fileno()).st_size
+        data = np.memmap(fh, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
     layers = []
-    with open(npz_path, "rb") as fh:  # one inode (writers replace, never rewrite): hashed, then read
-        if hashlib.file_digest(fh, "sha256").hexdigest() != meta["npz_sha256"]:
-            raise ValueError("its .npz does not match its checksum")
-        fh.seek(0)
-        with np.load(fh, allow_pickle=False) as npz:
-            for i, lm in enumerate(meta["layers"]):
-                lm = dict(lm)
-                mask = _mask(npz, f"m{i}", lm.pop("mask_shape"))
-                a_mask = _mask(npz, f"a{i}", lm.pop("input_mask_shape", None))
-                if lm.get("conv") is not None:
-                    lm["conv"] = ConvShape(**lm["conv"])
-                layers.append(Layer(weight_mask=mask, input_mask=a_mask, **lm))
+    for lm in meta["layers"]:
+        lm = dict(lm)
+        mask = _mask(data, lm.pop("mask_offset"), lm.pop("mask_shape"))
+        a_mask = _mask(data, lm.pop("input_mask_offset"), lm.pop("input_mask_shape"))
+        if lm.get("conv") is not None:
+            lm["conv"] = ConvShape(**lm["conv"])
+        layers.append(Layer(weight_mask=mask, input_mask=a_mask, **lm))
     w = meta["workload"]
     coverage = None if w.get("coverage") is None else Coverage.from_dict(w["coverage"])
     return Workload(name=w["name"], layers=tuple(layers), source=w["source"],
@@ -148,12 +172,16 @@ def _read(npz_path: Path, json_path: Path, key: str) -> Workload:
                     output_from=tuple(w.get("output_from", ())))
 
 
-def _mask(npz, key: str, shape: list[int] | None) -> np.ndarray | PackedMask | None:
-    """A stored mask: kept packed above PACK_ABOVE_ELEMENTS (as Layer would pack it), else unpacked."""
+def _mask(data: np.ndarray, offset: int | None, shape: list[int] | None) -> np.ndarray | PackedMask | None:
+    """A stored mask: a PackedMask over the mapping above PACK_ABOVE_ELEMENTS (as Layer would pack
+    it), else unpacked into memory."""
     if shape is None:
         return None
     shape = tuple(int(v) for v in shape)
-    packed = PackedMask(npz[key], shape)
+    nbytes = -(-int(np.prod(shape)) // 8)
+    if offset is None or offset < 0 or offset + nbytes > data.size:
+        raise ValueError("a mask lies outside its .bits file")
+    packed = PackedMask(data[offset: offset + nbytes], shape)
     if packed.size > PACK_ABOVE_ELEMENTS:
         return packed
     return packed.unpack()

@@ -22,10 +22,13 @@ and are refused.
 from __future__ import annotations
 
 import fnmatch
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -34,6 +37,7 @@ from accelsim.registry import METHODS
 from accelsim.workload.coverage import Coverage
 from accelsim.workload.export_trace import export_workload
 from accelsim.workload.layer import Workload
+from accelsim.workload.packed_mask import PackedMask
 from accelsim.workload.pruning.apply import PruneResult, prunable_layers, prune_model
 
 FRONT_END = "torch.export, one part at a time"
@@ -70,6 +74,7 @@ def stream_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
     parts = [(_Part(modules, run)) for modules, run in model.parts()]
     plan = _PrunePlan(parts, prune, where) if prune else None
     layers, coverages, reports, before = [], [], [], ("",)
+    spill = _Spill()
     input_shape, batch = tuple(x.shape[1:]), int(x.shape[0])
     for index, part in enumerate(parts):
         part.to_empty(device="cpu")
@@ -79,7 +84,8 @@ def stream_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
         traced = export_workload(part, x, name=name, source=source, measure_activations=True)
         for layer in traced.layers:
             feeds = tuple(sorted({src for f in layer.input_from for src in (before if f == "" else (f,))}))
-            layers.append(replace(layer, input_from=feeds))
+            layers.append(replace(layer, input_from=feeds, weight_mask=spill.keep(layer.weight_mask),
+                                  input_mask=spill.keep(layer.input_mask)))
         before = tuple(sorted({src for f in traced.output_from for src in (before if f == "" else (f,))}))
         coverages.append(traced.coverage)
         with torch.no_grad():
@@ -91,6 +97,25 @@ def stream_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
                         output_from=before)
     result = None if plan is None else replace(plan.result_template, layers=tuple(reports))
     return workload, result
+
+
+class _Spill:
+    """The packed masks of the parts done, in an unlinked temporary file and read back through a
+    memory map: the 0.8 GB of a 7B model's masks stay out of the process's memory while the parts
+    that follow are built (the simulator and the cache read them page by page)."""
+
+    def __init__(self):
+        self.file = tempfile.TemporaryFile(prefix="accelsim-masks-")
+
+    def keep(self, mask):
+        if not isinstance(mask, PackedMask):
+            return mask
+        self.file.seek(0, os.SEEK_END)
+        offset = self.file.tell()
+        self.file.write(memoryview(mask.bits))
+        self.file.flush()
+        bits = np.memmap(self.file, np.uint8, "r", offset=offset, shape=mask.bits.shape)
+        return PackedMask(bits, mask.shape)
 
 
 class _PrunePlan:
@@ -129,8 +154,8 @@ class _PrunePlan:
         calibration, seen = self.calibration, []
         if calibration is not None:  # the next part's calibration input: this part's dense output on it,
             args["data"] = calibration  # caught as the method runs the dense part on it
-            hook = part.register_forward_hook(
-                lambda _m, inputs, out: seen.append(out) if inputs[0] is calibration else None)
+            hook = part.register_forward_hook(  # the method's passes over (chunks of) the batch
+                lambda _m, inputs, out: seen.append(out) if _views(inputs[0], calibration) else None)
         try:
             result = prune_model(part, **args, register=False)  # weights zeroed, no second copy
         finally:
@@ -140,10 +165,17 @@ class _PrunePlan:
             if not seen and not result.masks:  # nothing pruned here: the part is dense as it is
                 with torch.no_grad():
                     seen.append(part(calibration))
-            if not seen:
+            if sum(len(out) for out in seen) != len(calibration):
                 raise SimulationError(f"method {args['method']!r} gives a calibration batch but did not run "
-                                      "the model on it: its parts cannot be calibrated one at a time")
-            self.calibration = seen[0]
+                                      "the model on all of it once: its parts cannot be calibrated one "
+                                      "at a time")
+            self.calibration = torch.cat(seen) if len(seen) > 1 else seen[0]
         if self.result_template is None:
             self.result_template = replace(result, layers=(), masks={})
         return replace(result, masks={})
+
+
+def _views(t: torch.Tensor, batch: torch.Tensor) -> bool:
+    """``t`` is (a slice of) ``batch``: it shares its storage."""
+    return isinstance(t, torch.Tensor) and \
+        t.untyped_storage().data_ptr() == batch.untyped_storage().data_ptr()

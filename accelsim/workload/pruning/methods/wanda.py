@@ -60,6 +60,9 @@ def _column_norms(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, x.shape[-1]).pow(2).sum(dim=0)
 
 
+CHUNK_SAMPLES = 4  # calibration samples per forward pass (the norms are sums over samples)
+
+
 @register_method("wanda")
 @dataclass(frozen=True)
 class Wanda(Method):
@@ -88,8 +91,10 @@ class Wanda(Method):
         training = {m: m.training for m in model.modules()}
         model.eval()
         try:
-            with torch.no_grad():
-                model(x.to(next(model.parameters()).dtype) if x.is_floating_point() else x)
+            x = x.to(next(model.parameters()).dtype) if x.is_floating_point() else x
+            with torch.no_grad():  # a few samples at a time: a decoder's KV cache is copied per sample
+                for chunk in x.split(CHUNK_SAMPLES):
+                    model(chunk)
         finally:
             for h in handles:
                 h.remove()
