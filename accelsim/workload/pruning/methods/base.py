@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -125,22 +124,7 @@ def masks_from_scores(
             raise AccelsimError(f"pattern returned a mask of shape {m.shape} for {name!r} {shape}")
         return m
 
-    names = list(per_layer)
-    big = sum(_numel(layers[n]) >= PARALLEL_MIN_WEIGHTS for n in names) > 1
-    if not big:
-        return {name: one(name) for name in names}
-    # an LLM's layers, two at a time: their scores (torch) and masks (numpy, the numba kernel) let go of
-    # the GIL, and one layer's passes leave the second core idle; each mask is the same either way
-    with ThreadPoolExecutor(2) as pool:
-        return dict(zip(names, pool.map(one, names), strict=True))
-
-
-PARALLEL_MIN_WEIGHTS = 1 << 24  # layers of 16 M weights and more are masked two at a time
-
-
-def _numel(module) -> int:
-    weight = getattr(module, "weight", None)
-    return int(weight.numel()) if weight is not None else 0
+    return {name: one(name) for name in per_layer}
 
 
 # ---------------------------------------------------------------- the base class

@@ -60,7 +60,7 @@ def _column_norms(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return x.reshape(-1, x.shape[-1]).pow(2).sum(dim=0)
 
 
-CHUNK_SAMPLES = 4  # calibration samples per forward pass (the norms are sums over samples)
+CHUNK_SAMPLES = 16  # calibration samples per forward pass (the norms are sums over samples)
 
 
 @register_method("wanda")
