@@ -275,7 +275,7 @@ def test_data_driven_method_global_scope_recipe():
 def test_cache_round_trips_exactly_and_serves_the_second_load(tmp_path, monkeypatch):
     first = load_workload("lenet5_93pct", cache_dir=tmp_path)
     files = sorted(p.suffix for p in tmp_path.iterdir())
-    assert files == [".json", ".npz"]
+    assert files == [".bits", ".json"]
     meta = json.loads(next(tmp_path.glob("*.json")).read_text())
     assert meta["extra"]["recipe"]["sparsity"] == 0.93 and meta["extra"]["prune"][1]["name"] == "conv2"
     assert [la["pattern"] for la in meta["layers"]] == ["dense"] + ["unstructured"] * 4  # spelled in the JSON
@@ -315,7 +315,7 @@ def test_layer_patterns_are_typed_and_reports_spell_them(tmp_path):
 def test_cache_misses_rebuild(tmp_path):
     first = load_workload("lenet5_93pct", cache_dir=tmp_path, batch=2)
     assert first.batch == 2
-    next(tmp_path.glob("*.npz")).write_bytes(b"garbage")  # a broken pair is a miss, then rewritten
+    next(tmp_path.glob("*.bits")).write_bytes(b"garbage")  # a broken pair is a miss, then rewritten
     with pytest.warns(cache.WorkloadCacheWarning, match="damaged"):
         again = load_workload("lenet5_93pct", cache_dir=tmp_path, batch=2)
     assert again.fingerprint == first.fingerprint

@@ -54,7 +54,13 @@ def _hook_macs(model: nn.Module, x: torch.Tensor) -> int:
     return total
 
 
-@pytest.mark.parametrize("name", [n for n in MODELS.names() if n != "resnet50"])
+# the 1B and 7B decoders (4 and 26 GB of weights) are built one layer at a time only: their shapes are
+# checked on the meta device (test_models), the streamed build against a whole one (test_stream_build)
+BUILT_ONE_PART_AT_A_TIME = ("llama_1b", "llama2_7b")
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS.names()
+                                  if n != "resnet50" and not n.startswith(BUILT_ONE_PART_AT_A_TIME)])
 def test_every_zoo_model_traces(name):
     model, shape, workload = traced(name)
     assert workload.layers and workload.name == name and workload.batch == 1

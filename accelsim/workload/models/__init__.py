@@ -98,8 +98,11 @@ def build_model(name_or_ref: str, *, seed: int = 0, checkpoint: str | Path | Non
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
-            if meta:
+            if meta or (input_shape is not None and MODELS.get(name_or_ref).streamed):
                 with torch.device("meta"):
+                    model = factory()
+                if not meta:
+                    _fits_whole(model, name_or_ref)
                     model = factory()
             else:
                 model = factory()
@@ -117,6 +120,19 @@ def build_model(name_or_ref: str, *, seed: int = 0, checkpoint: str | Path | Non
     elif input_shape is not None and not meta:
         no_accidental_zeros(model)
     return model.eval(), input_shape
+
+
+WHOLE_BUILD_MAX_BYTES = 8 << 30
+
+
+def _fits_whole(model: Any, name: str) -> None:
+    """A zoo decoder too large to build whole here (the 1B model takes 4 GB, the 7B 26 GB) is refused:
+    load_workload / ``accelsim run`` build it one part at a time."""
+    size = sum(p.numel() * p.element_size() for p in model.parameters())
+    if size > WHOLE_BUILD_MAX_BYTES:
+        raise AccelsimError(f"model {name!r} has {size / 2**30:.0f} GiB of weights: it is built one decoder "
+                            "layer at a time by accelsim.workload.load_workload (accelsim run / trace), "
+                            "not whole; build_model(..., meta=True) gives its shapes")
 
 
 def no_accidental_zeros(model: Any) -> None:
