@@ -93,3 +93,9 @@ def test_packed_group_max_is_group_max(group, fibers, bytes_per_fiber, density, 
     mask = (np.random.default_rng(seed).random((fibers, 8 * bytes_per_fiber)) < density).astype(np.uint8)
     packed = np.packbits(mask.astype(bool), axis=None)
     assert kernels.packed_group_max(packed, group) == kernels.group_max(mask, group)
+
+
+def test_all_and_any_without_unpacking():
+    for mask in (np.ones((3, 5), bool), np.zeros((3, 5), bool), np.eye(3, 5, dtype=bool)):
+        packed = PackedMask.pack(mask)
+        assert (packed.all(), packed.any()) == (mask.all(), mask.any())

@@ -63,6 +63,12 @@ class PackedMask:
             object.__setattr__(self, "_nonzeros", found)
         return found
 
+    def all(self) -> bool:
+        return self.count_nonzero() == self.size
+
+    def any(self) -> bool:
+        return self.count_nonzero() > 0
+
     def unpack(self) -> np.ndarray:
         """The mask as a read-only bool array of ``shape``."""
         out = np.unpackbits(self.bits, count=self.size).view(bool).reshape(self.shape)
