@@ -74,10 +74,10 @@ def stream_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
     parts = [(_Part(modules, run)) for modules, run in model.parts()]
     plan = _PrunePlan(parts, prune, where) if prune else None
     layers, coverages, reports, before = [], [], [], ("",)
-    spill = _Spill()
+    spill, pool = _Spill(), _Pool()
     input_shape, batch = tuple(x.shape[1:]), int(x.shape[0])
     for index, part in enumerate(parts):
-        part.to_empty(device="cpu")
+        pool.materialise(part)
         model.init_part(index)  # which leaves no weight exactly 0.0 (it would read as pruned)
         if plan is not None:
             reports += plan.prune(part, index).layers
@@ -90,13 +90,35 @@ def stream_workload(model: nn.Module, x: torch.Tensor, *, name: str, source: str
         coverages.append(traced.coverage)
         with torch.no_grad():
             x = part(x)
-        part.to("meta")  # frees the part's weights (the caches of its KV too)
+        pool.release(part)  # the part's tensors back to the pool (its KV cache too), the part on meta
     workload = Workload(name=name, layers=tuple(layers),
                         source=f"torch.export trace of {type(model).__qualname__}, one part at a time",
                         input_shape=input_shape, batch=batch, coverage=Coverage.merge(coverages, FRONT_END),
                         output_from=before)
     result = None if plan is None else replace(plan.result_template, layers=tuple(reports))
     return workload, result
+
+
+class _Pool:
+    """The storage of the part done, handed to the next part of the same shapes (every decoder layer):
+    a fresh 0.8 GB per 7B layer would cost its page faults again each time.  ``init_part`` overwrites
+    every value, so nothing of the previous part is read."""
+
+    def __init__(self):
+        self.free: dict[tuple, list[torch.Tensor]] = {}
+
+    def materialise(self, part: nn.Module) -> None:
+        def take(t: torch.Tensor) -> torch.Tensor:
+            free = self.free.get((tuple(t.shape), t.dtype))
+            return free.pop() if free else torch.empty(t.shape, dtype=t.dtype)
+
+        part._apply(take)  # what to_empty does, with reused storage
+
+    def release(self, part: nn.Module) -> None:
+        self.free.clear()  # only the last part's storage is kept
+        for t in [*part.parameters(), *part.buffers()]:
+            self.free.setdefault((tuple(t.shape), t.dtype), []).append(t.data)
+        part.to("meta")
 
 
 class _Spill:
