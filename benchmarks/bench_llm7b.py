@@ -4,6 +4,7 @@ the whole command, cold and cached, its time and peak memory (issue 14's budget:
 
     python benchmarks/bench_llm7b.py            # one cold run, then the cached reruns
     python benchmarks/bench_llm7b.py --record   # also writes benchmarks/results/llm7b.md
+    python benchmarks/bench_llm7b.py --record --wanda   # and one cold run of llama2_7b_wanda_2of4
 
 Each run is ``python -m accelsim run --hw nm_tensor_core --model llama2_7b_2of4`` in a fresh process,
 timed from outside (interpreter start to exit); "cold" has empty ACCELSIM_CACHE_DIR and
@@ -28,10 +29,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HW, MODEL = "nm_tensor_core", "llama2_7b_2of4"
+HW, MODEL, WANDA = "nm_tensor_core", "llama2_7b_2of4", "llama2_7b_wanda_2of4"
 
 
-def run_once(caches: Path, out: Path | None) -> tuple[float, float, str]:
+def run_once(caches: Path, out: Path | None, model: str = MODEL) -> tuple[float, float, str]:
     """(wall seconds, peak RSS GB, stderr) of one run in a fresh process (the child's own getrusage)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), ACCELSIM_CACHE_DIR=str(caches / "workloads"),
                NUMBA_CACHE_DIR=str(caches / "numba"))
@@ -40,7 +41,7 @@ def run_once(caches: Path, out: Path | None) -> tuple[float, float, str]:
              "finally:\n    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
              "    print(f'PEAK_KB {peak}', file=sys.stderr)")
     start = time.perf_counter()
-    command = [sys.executable, "-c", probe, "run", "--hw", HW, "--model", MODEL,
+    command = [sys.executable, "-c", probe, "run", "--hw", HW, "--model", model,
                *(["--out", str(out)] if out is not None else [])]
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -54,6 +55,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cached", type=int, default=3, help="cached reruns after the cold run")
     ap.add_argument("--record", action="store_true")
+    ap.add_argument("--wanda", action="store_true", help=f"also one cold run of {WANDA}")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         caches, out = Path(tmp), Path(tmp) / "out"
@@ -66,6 +68,11 @@ def main() -> None:
         print(f"cached with --out: {written[0]:.2f} s, peak {written[1]:.2f} GB", flush=True)
         report = json.loads((out / "report.json").read_text())
         cache_bytes = sum(p.stat().st_size for p in (caches / "workloads").glob("*"))
+    wanda = None
+    if args.wanda:
+        with tempfile.TemporaryDirectory() as tmp:
+            wanda = run_once(Path(tmp), None, WANDA)
+            print(f"{WANDA} cold: {wanda[0]:.1f} s, peak {wanda[1]:.2f} GB", flush=True)
     totals = report["totals"]
     cycles, latency_ms = totals["total_cycles"], totals["latency_ms"]
     lines = [
@@ -83,6 +90,8 @@ def main() -> None:
         f"{max(c[1] for c in cached):.2f} |",
         f"| cached, with `--out DIR` (report.json, layers.csv, three PNGs) | {written[0]:.2f} | "
         f"{written[1]:.2f} |",
+        *([f"| {WANDA}, cold (Wanda: a calibration pass per layer) | {wanda[0]:.1f} | {wanda[1]:.2f} |"]
+          if wanda else []),
         "",
         f"Workload cache entry: {cache_bytes / 1e6:.0f} MB (masks bit-packed).",
         "",
