@@ -4,7 +4,7 @@ the whole command, cold and cached, its time and peak memory (issue 14's budget:
 
     python benchmarks/bench_llm7b.py            # one cold run, then the cached reruns
     python benchmarks/bench_llm7b.py --record   # also writes benchmarks/results/llm7b.md
-    python benchmarks/bench_llm7b.py --record --wanda   # and one cold run of llama2_7b_wanda_2of4
+    python benchmarks/bench_llm7b.py --record --cold 3 --wanda   # 3 cold runs; one of llama2_7b_wanda_2of4
 
 Each run is ``python -m accelsim run --hw nm_tensor_core --model llama2_7b_2of4`` in a fresh process,
 timed from outside (interpreter start to exit); "cold" has empty ACCELSIM_CACHE_DIR and
@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -53,14 +54,20 @@ def run_once(caches: Path, out: Path | None, model: str = MODEL) -> tuple[float,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cached", type=int, default=3, help="cached reruns after the cold run")
+    ap.add_argument("--cold", type=int, default=1, help="cold runs (caches emptied before each)")
+    ap.add_argument("--cached", type=int, default=3, help="cached reruns after the cold runs")
     ap.add_argument("--record", action="store_true")
     ap.add_argument("--wanda", action="store_true", help=f"also one cold run of {WANDA}")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         caches, out = Path(tmp), Path(tmp) / "out"
-        cold = run_once(caches, None)
-        print(f"cold: {cold[0]:.1f} s, peak {cold[1]:.2f} GB", flush=True)
+        colds = []
+        for _ in range(args.cold):
+            for sub in ("workloads", "numba"):
+                shutil.rmtree(caches / sub, ignore_errors=True)
+            colds.append(run_once(caches, None))
+            print(f"cold: {colds[-1][0]:.1f} s, peak {colds[-1][1]:.2f} GB", flush=True)
+        cold = (statistics.median(c[0] for c in colds), max(c[1] for c in colds))
         cached = [run_once(caches, None) for _ in range(args.cached)]
         for wall, peak, _ in cached:
             print(f"cached: {wall:.2f} s, peak {peak:.2f} GB", flush=True)
@@ -84,7 +91,8 @@ def main() -> None:
         "",
         "| run | wall s | peak RSS GB |",
         "|---|---:|---:|",
-        f"| cold (empty workload and numba caches) | {cold[0]:.1f} | {cold[1]:.2f} |",
+        f"| cold (empty workload and numba caches; median of {len(colds)}, min-max "
+        f"{min(c[0] for c in colds):.1f}-{max(c[0] for c in colds):.1f}) | {cold[0]:.1f} | {cold[1]:.2f} |",
         f"| cached (median of {len(cached)}; min-max {min(c[0] for c in cached):.2f}-"
         f"{max(c[0] for c in cached):.2f}) | {statistics.median(c[0] for c in cached):.2f} | "
         f"{max(c[1] for c in cached):.2f} |",

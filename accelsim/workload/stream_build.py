@@ -116,8 +116,11 @@ class _Pool:
 
     def release(self, part: nn.Module) -> None:
         self.free.clear()  # only the last part's storage is kept
-        for t in [*part.parameters(), *part.buffers()]:
-            self.free.setdefault((tuple(t.shape), t.dtype), []).append(t.data)
+        seen = set()
+        for t in [*part.parameters(), *part.buffers()]:  # a tensor two modules share is handed out once
+            if t.data_ptr() not in seen:
+                seen.add(t.data_ptr())
+                self.free.setdefault((tuple(t.shape), t.dtype), []).append(t.data)
         part.to("meta")
 
 
