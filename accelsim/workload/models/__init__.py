@@ -136,19 +136,15 @@ def _fits_whole(model: Any, name: str) -> None:
 
 
 def no_accidental_zeros(model: Any) -> None:
-    """A freshly initialised zoo model is dense: the tracer reads exact zeros as pruned weights, so
-    the rare weight the random init rounds to exactly 0.0 (2 of ResNet-50's 25.5 M) becomes the
-    smallest normal float, keeping its layer dense."""
-    import torch
+    """Every conv and linear weight of a freshly initialised zoo model without an exact 0.0
+    (``_init.nonzero_weights``): the tracer would read it as pruned."""
     from torch import nn
 
-    tiny = torch.finfo(torch.float32).tiny
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Conv2d | nn.Linear):
-                w = module.weight
-                if int(torch.count_nonzero(w)) != w.numel():  # one pass, no bool tensor, when none is 0.0
-                    w.masked_fill_(w == 0, tiny)
+    from accelsim.workload.models._init import nonzero_weights
+
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            nonzero_weights(module.weight)
 
 
 def _forget_user_modules(module_name: str, keep: set[str] = frozenset()) -> None:

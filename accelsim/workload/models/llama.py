@@ -26,10 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from accelsim.workload.models._init import default_init_skipped, nonzero_weights
 
 
 class RMSNorm(nn.Module):
@@ -118,9 +119,11 @@ class LlamaStack(nn.Module):
         if hidden % heads or heads % kv_heads:
             raise ValueError(f"hidden {hidden}, heads {heads}, kv_heads {kv_heads} do not divide")
         cache = cache_tokens if phase == "decode" else 0
-        self.layers = nn.ModuleList(DecoderLayer(hidden, heads, kv_heads, ffn, cache) for _ in range(layers))
-        self.norm = RMSNorm(hidden)
-        self.lm_head = nn.Linear(hidden, vocab, bias=False)
+        with default_init_skipped(nn.Linear):  # init_part fills every projection (bias-free) below
+            self.layers = nn.ModuleList(DecoderLayer(hidden, heads, kv_heads, ffn, cache)
+                                        for _ in range(layers))
+            self.norm = RMSNorm(hidden)
+            self.lm_head = nn.Linear(hidden, vocab, bias=False)
         self.start = cache
         head_dim = hidden // heads
         self.head_dim, self.rope_theta = head_dim, rope_theta
@@ -170,9 +173,8 @@ class LlamaStack(nn.Module):
         def fill(job):
             t, std, seed = job
             t.normal_(0.0, std, generator=torch.Generator().manual_seed(seed))
-            if std != 1.0:  # a weight of exactly 0.0 (torch's normal_ gives a few per 10 M) reads as pruned
-                flat = t.view(-1).numpy()
-                flat[np.flatnonzero(flat == 0)] = torch.finfo(t.dtype).tiny
+            if std != 1.0:  # a weight (not the KV cache) of exactly 0.0 would read as pruned
+                nonzero_weights(t)
 
         with torch.no_grad(), ThreadPoolExecutor(2) as pool:
             list(pool.map(fill, sorted(jobs, key=lambda j: -j[0].numel())))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from accelsim.workload.models._init import conv_default_init_skipped
+from accelsim.workload.models._init import default_init_skipped
 
 
 def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
@@ -103,10 +103,10 @@ class ResNet(nn.Module):
 
 
 def resnet18() -> ResNet:
-    with conv_default_init_skipped():
+    with default_init_skipped(nn.Conv2d):
         return ResNet(BasicBlock, (2, 2, 2, 2))
 
 
 def resnet50() -> ResNet:
-    with conv_default_init_skipped():
+    with default_init_skipped(nn.Conv2d):
         return ResNet(Bottleneck, (3, 4, 6, 3))
