@@ -105,7 +105,8 @@ def main() -> None:
         "",
         f"What the run reports: {len(report['layers'])} layers, {totals['macs_dense']:,} MACs per token, "
         f"{cycles:,} cycles = {latency_ms:.2f} ms = {1000 / latency_ms:.1f} tokens/s, "
-        f"{totals['energy_pj'] / 1e9:.3f} mJ per token, bound: "
+        f"{totals['energy_pj'] / 1e9:.3f} mJ per token, {totals['dram_read_bytes'] / 1e9:.2f} GB read from "
+        f"DRAM per token, bound: "
         f"{', '.join(sorted({layer.get('bound', '?') for layer in report['layers']}))}.",
     ]
     text = "\n".join(lines) + "\n"
