@@ -38,7 +38,7 @@ from accelsim.workload.coverage import Coverage
 from accelsim.workload.export_trace import export_workload
 from accelsim.workload.layer import Workload
 from accelsim.workload.packed_mask import PackedMask
-from accelsim.workload.pruning.apply import PruneResult, prunable_layers, prune_model
+from accelsim.workload.pruning.apply import PruneResult, check_exclude, prunable_layers, prune_model
 
 FRONT_END = "torch.export, one part at a time"
 
@@ -161,9 +161,7 @@ class _PrunePlan:
         names = [[n for n in prunable_layers(p)] for p in parts]
         everything = [n for part_names in names for n in part_names]
         exclude = tuple(self.prune_args.get("exclude") or ())
-        unmatched = [g for g in exclude if not any(fnmatch.fnmatchcase(n, g) for n in everything)]
-        if unmatched:
-            raise ConfigError(where, [f"exclude: {g!r} matches no Conv2d/Linear layer" for g in unmatched])
+        check_exclude(exclude, everything, where)  # against the whole model: a part has only its own layers
         self.exclude = [[g for g in exclude if any(fnmatch.fnmatchcase(n, g) for n in part_names)]
                         for part_names in names]
         convs = [n for p in parts for n, m in prunable_layers(p).items() if isinstance(m, nn.Conv2d)]

@@ -182,12 +182,18 @@ def _check_choice(value: str, allowed: Iterable[str], what: str) -> str:
     return value
 
 
+def check_exclude(exclude: Iterable[str], names: list[str], where: str = "exclude") -> None:
+    """Every glob of ``exclude`` matches some prunable layer of ``names``, or one ConfigError."""
+    unmatched = [g for g in exclude if not any(fnmatch.fnmatchcase(n, g) for n in names)]
+    if unmatched:
+        prefix = "" if where == "exclude" else "exclude: "
+        raise ConfigError(where, [f"{prefix}{g!r} matches no Conv2d/Linear layer{did_you_mean(g, names)}"
+                                  for g in unmatched])
+
+
 def _layer_plans(layers, pattern, *, exclude, first_conv, rule_1x1, rule_fc):
     """name -> (pattern before fitting or None, reason if dense by rule)."""
-    unmatched = [g for g in exclude if not any(fnmatch.fnmatchcase(n, g) for n in layers)]
-    if unmatched:
-        raise ConfigError("exclude", [f"{g!r} matches no Conv2d/Linear layer{did_you_mean(g, layers)}"
-                                      for g in unmatched])
+    check_exclude(exclude, list(layers))
     first = next((n for n, m in layers.items() if isinstance(m, nn.Conv2d)), None)
     plans: dict[str, tuple[Pattern | None, str]] = {}
     for name, mod in layers.items():
